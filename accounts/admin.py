@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from accounts.models import ApiToken, User
+
+
+@admin.register(User)
+class PlatformUserAdmin(UserAdmin[User]):
+    list_display = ("username", "email", "is_staff", "is_active", "date_joined")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "user__username", "prefix")
+    readonly_fields = ("user", "prefix", "digest", "created_at", "last_used_at")

@@ -1,0 +1,48 @@
+"""Users and their personal API tokens.
+
+Every user is a fan; a user with a ``creators.Creator`` profile is also a creator; staff are
+users with ``is_staff``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    email = models.EmailField("email address", unique=True)
+
+    @property
+    def is_creator(self) -> bool:
+        return hasattr(self, "creator")
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only its SHA-256 is stored; the token is shown once, at creation.
+
+    Tokens are 256-bit random strings, so a fast hash is enough (as GitHub does): there is
+    nothing to brute-force that a slow password hash would protect.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    # The first characters of the token, shown in lists so a user can tell tokens apart.
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

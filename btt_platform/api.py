@@ -1,0 +1,52 @@
+"""The JSON API under /api/v1/ (django-ninja): schema at /api/v1/openapi.json, docs at /api/v1/docs.
+
+Browser pages use the session (with CSRF on writes); scripts send
+``Authorization: Bearer <personal token>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.security import HttpBearer, django_auth
+
+from accounts.models import User
+from accounts.services import authenticate_token
+
+
+class PersonalTokenAuth(HttpBearer):
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        user = authenticate_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="BTT Creators API",
+    version="1",
+    description="Everything a creator or a fan can do in the pages. Amounts are strings.",
+    auth=[PersonalTokenAuth(), django_auth],
+    urls_namespace="api-v1",
+)
+
+
+@api.exception_handler(ValidationError)
+def model_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    # The same shape as ninja's own 422s, so clients handle one format.
+    errors: list[dict[str, Any]] = []
+    if hasattr(exc, "error_dict"):
+        for field, field_errors in exc.message_dict.items():
+            errors.extend({"loc": ["body", field], "msg": msg} for msg in field_errors)
+    else:
+        errors.extend({"loc": ["body"], "msg": msg} for msg in exc.messages)
+    return api.create_response(request, {"detail": errors}, status=422)
+
+
+api.add_router("/", "accounts.api.router")
+api.add_router("/creators", "creators.api.router")

