@@ -69,7 +69,14 @@ def _swarm() -> Probe:
 
 
 def _in_thread(probe: Callable[[], Probe]) -> Callable[[], Awaitable[Probe]]:
+    # Off the request's thread, so a slow broker ping does not hold up the other probes.
     return sync_to_async(probe, thread_sensitive=False)
+
+
+def _on_request_thread(probe: Callable[[], Probe]) -> Callable[[], Awaitable[Probe]]:
+    # Database probes run where Django closes the request's connection when it finishes;
+    # from pooled threads each probe would leave a connection open.
+    return sync_to_async(probe, thread_sensitive=True)
 
 
 async def _run(probe: Callable[[], Awaitable[Probe]]) -> Probe:
@@ -82,11 +89,11 @@ async def _run(probe: Callable[[], Awaitable[Probe]]) -> Probe:
 
 
 PROBES: dict[str, Callable[[], Awaitable[Probe]]] = {
-    "database": _in_thread(_database),
+    "database": _on_request_thread(_database),
     "redis": _in_thread(_redis),
     "channel_layer": _channel_layer,
     "celery": _in_thread(_celery),
-    "swarm": _in_thread(_swarm),
+    "swarm": _on_request_thread(_swarm),
 }
 
 

@@ -1,0 +1,119 @@
+"""HTTP and WebSockets through a live ASGI server with the real channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.test import Client
+
+from accounts.models import User
+from accounts.notifications import notify_user
+from accounts.services import issue_token
+from tests.conftest import AsgiServer
+
+
+def session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def test_http_request_through_the_asgi_server(asgi_server: AsgiServer, fan: User) -> None:
+    token = issue_token(fan, "script").secret
+
+    home = httpx.get(asgi_server.url + "/")
+    me = httpx.get(asgi_server.url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert home.status_code == 200
+    assert "Content-Security-Policy" in home.headers
+    assert "script-src 'self'" in home.headers["Content-Security-Policy"]
+    assert me.status_code == 200
+    assert me.json()["username"] == "fan"
+
+
+def test_static_files_are_served_locally(asgi_server: AsgiServer) -> None:
+    response = httpx.get(asgi_server.url + "/static/css/app.css")
+
+    assert response.status_code == 200
+    assert "text/css" in response.headers["content-type"]
+
+
+async def _connect(server: AsgiServer, cookie: str | None) -> websockets.ClientConnection:
+    headers = {"Cookie": cookie} if cookie else {}
+    return await websockets.connect(
+        f"ws://{server.host}:{server.port}/ws/notifications/",
+        additional_headers=headers,
+        origin=websockets.Origin(server.url),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_round_trip_reaches_only_its_user(
+    asgi_server: AsgiServer, fan: User, stranger: User
+) -> None:
+    # given: the fan and a stranger each have a page open
+    fan_cookie = await sync_to_async(session_cookie)(fan)
+    stranger_cookie = await sync_to_async(session_cookie)(stranger)
+    fan_ws = await _connect(asgi_server, fan_cookie)
+    stranger_ws = await _connect(asgi_server, stranger_cookie)
+
+    await fan_ws.send(json.dumps({"type": "ping"}))
+    assert json.loads(await fan_ws.recv()) == {"type": "pong"}
+
+    # when: the platform notifies the fan, from inside a committed transaction
+    def notify() -> None:
+        with transaction.atomic():
+            notify_user(fan.pk, "sale", amount="1000000000000000000000", token="BTT")
+
+    await sync_to_async(notify)()
+
+    # then: the fan's socket gets it through Redis, the stranger's gets nothing
+    message = json.loads(await asyncio.wait_for(fan_ws.recv(), timeout=10))
+    assert message == {"type": "sale", "amount": "1000000000000000000000", "token": "BTT"}
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(stranger_ws.recv(), timeout=1)
+    await fan_ws.close()
+    await stranger_ws.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_refuses_anonymous_and_foreign_origins(
+    asgi_server: AsgiServer, fan: User
+) -> None:
+    with pytest.raises(websockets.InvalidStatus) as anonymous:
+        await _connect(asgi_server, None)
+    assert anonymous.value.response.status_code == 403
+
+    cookie = await sync_to_async(session_cookie)(fan)
+    with pytest.raises(websockets.InvalidStatus) as foreign:
+        await websockets.connect(
+            f"ws://{asgi_server.host}:{asgi_server.port}/ws/notifications/",
+            additional_headers={"Cookie": cookie},
+            origin=websockets.Origin("https://evil.example"),
+        )
+    assert foreign.value.response.status_code == 403
+
+
+def test_a_notification_is_not_sent_when_the_transaction_rolls_back(
+    asgi_server: AsgiServer, fan: User
+) -> None:
+    async def scenario() -> None:
+        ws = await _connect(asgi_server, await sync_to_async(session_cookie)(fan))
+
+        def notify_then_fail() -> None:
+            with pytest.raises(RuntimeError), transaction.atomic():
+                notify_user(fan.pk, "sale", amount="1")
+                raise RuntimeError("rolled back")
+
+        await sync_to_async(notify_then_fail)()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), timeout=1)
+        await ws.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,216 @@
+"""Shared fixtures: personas, a live ASGI server, and real worker and engine processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import User
+from creators.models import Creator
+
+BASE_DIR = Path(settings.BASE_DIR)
+# A real mainnet address (the TRC-20 BTT contract): valid base58check, T prefix.
+TRON_ADDRESS = "TAFjULxiVgT4qWk6UZwjqwZXTSaGaqnVp4"
+PASSWORD = "correct horse battery staple 42"
+
+
+def wait_for(
+    condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"
+) -> None:
+    """Poll until ``condition()`` is truthy; a generous deadline guards against hangs only."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static_files() -> None:
+    """Pages use the hashed-manifest static storage of production, so collect once per run."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+# --- personas --------------------------------------------------------------------------------
+
+
+def make_user(username: str, **extra: object) -> User:
+    return User.objects.create_user(
+        username=username, email=f"{username}@example.com", password=PASSWORD, **extra
+    )
+
+
+@pytest.fixture
+def fan(db: None) -> User:
+    return make_user("fan")
+
+
+@pytest.fixture
+def stranger(db: None) -> User:
+    return make_user("stranger")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return make_user("staff", is_staff=True)
+
+
+@pytest.fixture
+def creator(db: None) -> Creator:
+    user = make_user("maker")
+    return Creator.objects.create(
+        user=user, handle="maker", display_name="The Maker", payout_address=TRON_ADDRESS
+    )
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def process_environment(**extra: str) -> dict[str, str]:
+    """The environment for a worker or engine process that shares this test run's database."""
+    env = dict(os.environ)
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    else:
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        env["DATABASE_URL"] = f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_child(name: str, args: list[str], env: dict[str, str], tmp_path: Path) -> Child:
+    log = tmp_path / f"{name}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            args, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    return Child(name, process, log)
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[Child]:
+    """A real ``celery worker`` process on the real broker, sharing the test database."""
+    from btt_platform.celery import app
+
+    name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+    env = process_environment(
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(tmp_path / "mail"),
+    )
+    child = start_child(
+        "worker",
+        [sys.executable, "-m", "celery", "-A", "btt_platform", "worker", "-P", "solo",
+         "--without-mingle", "--without-gossip", "-n", name, "--loglevel=INFO"],
+        env,
+        tmp_path,
+    )  # fmt: skip
+    child.name = name
+    try:
+        wait_for(
+            lambda: app.control.ping(destination=[name], timeout=0.5),
+            timeout=60,
+            what=f"celery worker {name}",
+        )
+        yield child
+    finally:
+        child.stop()
+
+
+@pytest.fixture
+def swarm_engine(transactional_db: None, tmp_path: Path) -> Iterator[Child]:
+    """A real ``manage.py runswarm`` process with its own node name, state folder and port."""
+    from swarm.models import EngineNode
+
+    name = f"test-engine-{uuid.uuid4().hex[:8]}"
+    env = process_environment(
+        SWARM_NODE_NAME=name,
+        SWARM_LISTEN_INTERFACES=f"127.0.0.1:{free_port()}",
+        SWARM_STATE_DIR=str(tmp_path / "swarm"),
+        SWARM_HEARTBEAT_SECONDS="1",
+    )
+    child = start_child("swarm", [sys.executable, "manage.py", "runswarm"], env, tmp_path)
+    child.name = name
+    try:
+        wait_for(
+            lambda: EngineNode.objects.filter(name=name, last_heartbeat__isnull=False).exists(),
+            timeout=60,
+            what="the engine's first heartbeat",
+        )
+        yield child
+    finally:
+        child.stop()
+
+
+# --- live ASGI server ------------------------------------------------------------------------
+
+
+@dataclass
+class AsgiServer:
+    url: str
+    host: str
+    port: int
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None, django_db_blocker: object) -> Iterator[AsgiServer]:
+    """The real ASGI application (HTTP and WebSockets) under uvicorn on a free loopback port."""
+    from btt_platform.asgi import application
+
+    port = free_port()
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout=30, what="uvicorn to start")
+    try:
+        yield AsgiServer(url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
