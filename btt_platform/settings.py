@@ -241,6 +241,23 @@ SWARM_HEARTBEAT_SECONDS = env_int("SWARM_HEARTBEAT_SECONDS", 2, minimum=1)
 # An engine whose last heartbeat is older than this is reported down by /healthz.
 SWARM_HEARTBEAT_STALE_SECONDS = env_int("SWARM_HEARTBEAT_STALE_SECONDS", 10, minimum=2)
 
+# Content files live under CONTENT_ROOT/<content id>/ (the torrent's save path); uploads in
+# progress under UPLOAD_ROOT. Both must be on one filesystem so publishing is a rename.
+CONTENT_ROOT = env_path("CONTENT_ROOT", MEDIA_ROOT / "content")
+UPLOAD_ROOT = env_path("UPLOAD_ROOT", MEDIA_ROOT / "uploads")
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024**3, minimum=1)
+CREATOR_QUOTA_BYTES = env_int("CREATOR_QUOTA_BYTES", 200 * 1024**3, minimum=1)
+# Torrents are v1-only unless asked: aria2 1.36 and Transmission 3 cannot read hybrids.
+TORRENT_HYBRID_DEFAULT = env_bool("TORRENT_HYBRID_DEFAULT", False)
+TRACKER_INTERVAL_SECONDS = env_int("TRACKER_INTERVAL_SECONDS", 1800, minimum=10)
+TRACKER_MAX_PEERS = env_int("TRACKER_MAX_PEERS", 50, minimum=1)
+WEBSEED_TOKEN_TTL_SECONDS = env_int("WEBSEED_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60)
+# Production: nginx sends the bytes (X-Accel-Redirect to WEBSEED_X_ACCEL_PREFIX, sendfile).
+WEBSEED_X_ACCEL = env_bool("WEBSEED_X_ACCEL", False)
+WEBSEED_X_ACCEL_PREFIX = env_str("WEBSEED_X_ACCEL_PREFIX", "/_protected/content/")
+# Bytes per second per connection for the web seed; 0 = unlimited. Throttled, never refused.
+WEBSEED_RATE_LIMIT = env_int("WEBSEED_RATE_LIMIT", 0, minimum=0)
+
 # --- TRON -----------------------------------------------------------------------------------
 TRON_NETWORK = env_str("TRON_NETWORK", "devnet")
 TRON_API_URL = env_str(

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("accounts.urls")),
     path("", include("creators.urls")),
+    path("", include("swarm.urls")),
 ]
 
 if settings.DEBUG:

@@ -1,8 +1,12 @@
-"""The swarm's state in the database: engine nodes (content and torrents join with ingest)."""
+"""The swarm's state in the database: content, its files, access, passkeys and engine nodes."""
 
 from __future__ import annotations
 
+import secrets
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class EngineNode(models.Model):
@@ -25,3 +29,170 @@ class EngineNode(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Content(models.Model):
+    """One upload (a single file or a bundle), from upload through hashing to seeding."""
+
+    class State(models.TextChoices):
+        UPLOADING = "uploading"
+        HASHING = "hashing"
+        SEEDING = "seeding"
+        UNHEALTHY = "unhealthy"
+        FAILED = "failed"
+        REMOVED = "removed"
+
+    class Access(models.TextChoices):
+        FREE = "free", "Free: anyone may download"
+        PAID = "paid", "Paid: only buyers (private torrent)"
+
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.PROTECT, related_name="contents"
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=10_000)
+    access = models.CharField(max_length=8, choices=Access.choices, default=Access.PAID)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.UPLOADING)
+    state_detail = models.TextField(blank=True, help_text="why it is unhealthy or failed")
+    # The torrent's name: the single file's name, or the bundle's folder. ASCII-safe, since
+    # WebTorrent does not percent-encode web-seed paths (FIELD-NOTES "Web seeds").
+    name = models.CharField(max_length=200)
+    total_size = models.PositiveBigIntegerField(default=0)
+    hybrid = models.BooleanField(default=False, help_text="v1+v2 torrent (opt-in)")
+    piece_length = models.PositiveIntegerField(null=True, blank=True)
+    infohash = models.CharField(max_length=40, unique=True, null=True, blank=True)  # v1, hex
+    # The bencoded .torrent as published (canonical announce and url-list); per-user copies
+    # replace those two keys, which sit outside the info dict, so the infohash never changes.
+    metainfo = models.BinaryField(null=True, blank=True, editable=False)
+    hash_progress = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Live swarm totals, written by the engine periodically.
+    peers = models.PositiveIntegerField(default=0)
+    seeds = models.PositiveIntegerField(default=0)
+    upload_rate = models.PositiveBigIntegerField(default=0)
+    bytes_uploaded = models.PositiveBigIntegerField(default=0, help_text="by the engine, all time")
+    stats_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_private(self) -> bool:
+        return self.access == self.Access.PAID
+
+    @property
+    def is_bundle(self) -> bool:
+        return self.files.count() > 1
+
+
+class ContentFile(models.Model):
+    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="files")
+    # Path inside the torrent (below ``Content.name`` for bundles), ASCII-safe, '/'-separated.
+    path = models.CharField(max_length=500)
+    original_name = models.CharField(max_length=500, help_text="as uploaded, for display")
+    size = models.PositiveBigIntegerField()
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["content", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["content", "path"], name="content_file_path_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class Entitlement(models.Model):
+    """The right of a user to download a content: bought, granted by staff, or their own."""
+
+    class Source(models.TextChoices):
+        PURCHASE = "purchase"
+        GRANT = "grant"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entitlements"
+    )
+    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="entitlements")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    reference = models.CharField(max_length=100, blank=True, help_text="e.g. the invoice id")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "content"], name="entitlement_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.content_id} ({self.source})"
+
+
+def new_passkey() -> str:
+    return secrets.token_hex(16)
+
+
+class Passkey(models.Model):
+    """The secret in a user's (or an engine's) announce URL and web-seed tokens.
+
+    Revoking it cuts off that user's torrents and web-seed links at once; a new one is issued.
+    """
+
+    key = models.CharField(max_length=32, unique=True, default=new_passkey)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="passkeys",
+        null=True,
+        blank=True,
+    )
+    engine = models.ForeignKey(
+        EngineNode, on_delete=models.CASCADE, related_name="passkeys", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, engine__isnull=True)
+                | Q(user__isnull=True, engine__isnull=False),
+                name="passkey_has_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(revoked_at__isnull=True), name="one_active_passkey"
+            ),
+            models.UniqueConstraint(
+                fields=["engine"],
+                condition=Q(revoked_at__isnull=True),
+                name="one_active_engine_passkey",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = f"user {self.user_id}" if self.user_id else f"engine {self.engine_id}"
+        return f"{self.key[:6]}… ({owner})"
+
+
+class TransferTotal(models.Model):
+    """Bytes a user reported to the tracker for one content (sums of announce deltas)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="transfer_totals"
+    )
+    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="transfer_totals")
+    uploaded = models.PositiveBigIntegerField(default=0)
+    downloaded = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "content"], name="transfer_total_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.content_id}: up {self.uploaded}, down {self.downloaded}"

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from swarm.models import EngineNode
+from accounts.models import User
+from swarm.models import Content, EngineNode, Entitlement, Passkey
 
 
 @dataclass(frozen=True)
@@ -52,3 +54,56 @@ def mark_stopped(node: EngineNode) -> None:
 def live_engines() -> list[EngineNode]:
     fresh_since = timezone.now() - timedelta(seconds=settings.SWARM_HEARTBEAT_STALE_SECONDS)
     return list(EngineNode.objects.filter(last_heartbeat__gte=fresh_since, stopped_at__isnull=True))
+
+
+# --- access ---------------------------------------------------------------------------------
+
+
+def active_passkey(user: User) -> Passkey:
+    """The user's current passkey, issued on first use."""
+    passkey = Passkey.objects.filter(user=user, revoked_at__isnull=True).first()
+    if passkey is not None:
+        return passkey
+    try:
+        with transaction.atomic():
+            return Passkey.objects.create(user=user)
+    except IntegrityError:  # another request issued it first
+        return Passkey.objects.get(user=user, revoked_at__isnull=True)
+
+
+def engine_passkey(node: EngineNode) -> Passkey:
+    passkey = Passkey.objects.filter(engine=node, revoked_at__isnull=True).first()
+    return passkey or Passkey.objects.create(engine=node)
+
+
+@transaction.atomic
+def rotate_passkey(user: User) -> Passkey:
+    """Revoke the user's passkey (cutting off their torrents and web-seed links); issue anew."""
+    Passkey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return Passkey.objects.create(user=user)
+
+
+def may_download(user: User | None, content: Content) -> bool:
+    """Whether ``user`` (None: anonymous) may fetch ``content`` through tracker and web seed."""
+    if content.state not in (Content.State.SEEDING, Content.State.UNHEALTHY):
+        return False
+    if not content.is_private:
+        return True
+    if user is None or not user.is_active:
+        return False
+    if content.creator.user_id == user.pk:
+        return True
+    return Entitlement.objects.filter(user=user, content=content, revoked_at__isnull=True).exists()
+
+
+def grant_entitlement(
+    user: User, content: Content, source: str, reference: str = ""
+) -> Entitlement:
+    """Give ``user`` the right to download ``content``; safe to call twice."""
+    entitlement, created = Entitlement.objects.get_or_create(
+        user=user, content=content, defaults={"source": source, "reference": reference}
+    )
+    if not created and entitlement.revoked_at is not None:
+        Entitlement.objects.filter(pk=entitlement.pk).update(revoked_at=None)
+        entitlement.revoked_at = None
+    return entitlement
