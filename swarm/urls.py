@@ -11,5 +11,5 @@ urlpatterns = [
         r"^webseed/(?P<content_id>\d+)/(?P<token>[A-Za-z0-9_-]+)/(?P<path>.+)$",
         webseed.serve,
         name="webseed",
-    ),  # fmt: skip
+    ),
 ]
