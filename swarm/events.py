@@ -1,0 +1,37 @@
+"""What the swarm pushes to ``/ws/content/<id>/``: typed payloads and their one sender."""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from btt_platform.broadcast import broadcast
+
+
+def content_group(content_id: int) -> str:
+    return f"content.{content_id}"
+
+
+class IngestEvent(TypedDict):
+    type: Literal["ingest"]
+    state: str  # Content.State value
+    progress: float  # 0.0 .. 1.0 of pieces hashed
+    detail: str
+
+
+class StatsEvent(TypedDict):
+    type: Literal["stats"]
+    state: str
+    peers: int
+    seeds: int
+    upload_rate: int  # bytes/s, engine only
+    bytes_uploaded: int  # engine, all time
+
+
+def send_ingest(content_id: int, state: str, progress: float, detail: str = "") -> None:
+    """For the creator's page: hashing progress and state changes (sent after commit)."""
+    event: IngestEvent = {"type": "ingest", "state": state, "progress": progress, "detail": detail}
+    broadcast(content_group(content_id), event)
+
+
+def send_stats(content_id: int, event: StatsEvent) -> None:
+    broadcast(content_group(content_id), event)
