@@ -237,6 +237,7 @@ CONTENT_SECURITY_POLICY = {
 SWARM_NODE_NAME = env_str("SWARM_NODE_NAME", socket.gethostname())
 SWARM_LISTEN_INTERFACES = env_str("SWARM_LISTEN_INTERFACES", "127.0.0.1:6881")
 SWARM_STATE_DIR = env_path("SWARM_STATE_DIR", DATA_DIR / "swarm")
+SWARM_RECONCILE_SECONDS = env_int("SWARM_RECONCILE_SECONDS", 2, minimum=1)
 SWARM_HEARTBEAT_SECONDS = env_int("SWARM_HEARTBEAT_SECONDS", 2, minimum=1)
 # An engine whose last heartbeat is older than this is reported down by /healthz.
 SWARM_HEARTBEAT_STALE_SECONDS = env_int("SWARM_HEARTBEAT_STALE_SECONDS", 10, minimum=2)

@@ -1,23 +1,27 @@
 """The libtorrent session: ``swarm.engine.Seeder`` runs inside ``manage.py runswarm`` only.
 
-One session per node, with seedbox settings; one loop pumps alerts and reports a heartbeat.
-Content reconciliation, resume data and per-content stats join here with ingest.
+One session per node, with seedbox settings. One loop pumps alerts, reconciles the session with
+what the database says is published, saves resume data, and reports stats and a heartbeat. The
+Seeder itself knows nothing of the ORM: ``runswarm`` hands it ``Published`` records and receives
+``HealthReport``s and ``TorrentStats`` back.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import select
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import libtorrent as lt
 
-from swarm.services import EngineStats
+from swarm.seeding import EngineStats, HealthReport, Published, TorrentStats
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,22 @@ log = logging.getLogger(__name__)
 class EngineConfig:
     listen_interfaces: str
     state_dir: Path
+
+
+@dataclass
+class _Seeding:
+    content_id: int
+    handle: lt.torrent_handle
+    # True while a re-added unhealthy content is being checked; healthy once it seeds.
+    verifying: bool = False
+
+
+@dataclass
+class _Failure:
+    """Why a content is not seeded, and the file signature it was judged on."""
+
+    detail: str
+    signature: tuple[tuple[str, int, float], ...] = field(default_factory=tuple)
 
 
 def seedbox_settings(listen_interfaces: str) -> lt.settings_pack:
@@ -55,6 +75,45 @@ def seedbox_settings(listen_interfaces: str) -> lt.settings_pack:
     return pack
 
 
+def _file_signature(item: Published) -> tuple[tuple[str, int, float], ...]:
+    signature = []
+    for path, _size in item.files:
+        try:
+            stat = (item.save_path / path).stat()
+            signature.append((path, stat.st_size, stat.st_mtime))
+        except OSError:
+            signature.append((path, -1, 0.0))
+    return tuple(signature)
+
+
+def _file_problem(item: Published) -> str | None:
+    """What is wrong with the content's files on disk, or None when sizes all match."""
+    for path, size in item.files:
+        full = item.save_path / path
+        try:
+            actual = full.stat().st_size
+        except FileNotFoundError:
+            return f"file missing: {path}"
+        except OSError as exc:
+            return f"file unreadable: {path}: {exc.strerror}"
+        if actual != size:
+            return f"file changed: {path} is {actual} bytes, the torrent says {size}"
+    return None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class Seeder:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
@@ -63,25 +122,147 @@ class Seeder:
         self.session = lt.session(lt.session_params(seedbox_settings(config.listen_interfaces)))
         # libtorrent writes a byte to this socket when alerts are waiting; set_alert_notify's
         # callback runs on libtorrent's thread and can deadlock against the GIL.
-        self._wake_read, wake_write = socket.socketpair()
+        self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
-        self._wake_write = wake_write
-        self.session.set_alert_fd(wake_write.fileno())
+        self.session.set_alert_fd(self._wake_write.fileno())
         self.listen_addresses: list[str] = []
+        self._seeding: dict[str, _Seeding] = {}  # infohash -> entry
+        self._failed: dict[int, _Failure] = {}  # content id -> why it is not seeded
+        self._reports: list[HealthReport] = []
+        self._pending_saves = 0
 
-    def stats(self) -> EngineStats:
-        handles = self.session.get_torrents()
-        statuses = [h.status() for h in handles]
-        return EngineStats(
-            listen_address=",".join(self.listen_addresses),
-            torrents=len(handles),
-            peers=sum(s.num_peers for s in statuses),
-            upload_rate=sum(s.upload_payload_rate for s in statuses),
-        )
+    # --- status ---------------------------------------------------------------------------
 
     @property
     def is_listening(self) -> bool:
         return bool(self.session.is_listening()) and bool(self.listen_addresses)
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.session.listen_port())
+
+    def infohashes(self) -> set[str]:
+        return set(self._seeding)
+
+    def stats(self) -> EngineStats:
+        statuses = [entry.handle.status() for entry in self._seeding.values()]
+        return EngineStats(
+            listen_address=",".join(self.listen_addresses),
+            torrents=len(statuses),
+            peers=sum(s.num_peers for s in statuses),
+            upload_rate=sum(s.upload_payload_rate for s in statuses),
+        )
+
+    def torrent_stats(self) -> list[TorrentStats]:
+        result = []
+        for entry in self._seeding.values():
+            status = entry.handle.status()
+            result.append(
+                TorrentStats(
+                    content_id=entry.content_id,
+                    peers=status.num_peers,
+                    # Connected seeds, or the tracker's count when it is larger.
+                    seeds=max(status.num_seeds, status.num_complete),
+                    upload_rate=status.upload_payload_rate,
+                    bytes_uploaded=status.all_time_upload,
+                )
+            )
+        return result
+
+    def take_health_reports(self) -> list[HealthReport]:
+        reports, self._reports = self._reports, []
+        return reports
+
+    # --- reconciliation -------------------------------------------------------------------
+
+    def reconcile(self, wanted: list[Published], announce_url: str) -> None:
+        """Make the session seed exactly ``wanted``; report contents whose files are bad."""
+        by_hash = {item.infohash: item for item in wanted}
+        for infohash in list(self._seeding):
+            if infohash not in by_hash:
+                self._remove(infohash, delete_resume=True)
+                log.info("stopped seeding %s (unpublished)", infohash)
+        for item in wanted:
+            problem = _file_problem(item)
+            if item.infohash in self._seeding:
+                if problem:
+                    self._remove(item.infohash, delete_resume=False)
+                    self._fail(item, problem)
+                continue
+            if problem:
+                self._fail(item, problem)
+                continue
+            failure = self._failed.get(item.content_id)
+            if failure and failure.signature == _file_signature(item):
+                continue  # already judged these exact files; wait for them to change
+            self._add(item, announce_url)
+
+    def _fail(self, item: Published, detail: str) -> None:
+        failure = self._failed.get(item.content_id)
+        if failure is None or failure.detail != detail or item.healthy:
+            log.warning("content %s is unhealthy: %s", item.content_id, detail)
+            self._reports.append(HealthReport(item.content_id, healthy=False, detail=detail))
+        self._failed[item.content_id] = _Failure(detail, _file_signature(item))
+
+    def _resume_path(self, infohash: str) -> Path:
+        return self.config.state_dir / f"{infohash}.resume"
+
+    def _add(self, item: Published, announce_url: str) -> None:
+        resume = self._resume_path(item.infohash)
+        params = None
+        if resume.exists():
+            try:
+                params = lt.read_resume_data(resume.read_bytes())
+            except RuntimeError as exc:  # corrupt resume file: fall back to a check
+                log.warning("ignoring resume data for %s: %s", item.infohash, exc)
+        verifying = not item.healthy
+        if params is None:
+            params = lt.add_torrent_params()
+            params.ti = lt.torrent_info(item.metainfo)
+            if item.healthy:
+                # The platform hashed these files itself moments ago: no initial check.
+                params.flags |= lt.torrent_flags.seed_mode
+        # The engine fetches from nobody: no web seeds, and never download (upload_mode) if a
+        # check finds pieces missing. It announces with its own passkey.
+        if params.ti is not None:
+            params.ti.set_web_seeds([])
+        params.url_seeds = []
+        params.trackers = [announce_url]
+        params.flags |= lt.torrent_flags.override_trackers | lt.torrent_flags.override_web_seeds
+        params.flags |= lt.torrent_flags.upload_mode
+        params.flags &= ~lt.torrent_flags.auto_managed
+        params.flags &= ~lt.torrent_flags.paused
+        params.save_path = str(item.save_path)
+        handle = self.session.add_torrent(params)
+        self._seeding[item.infohash] = _Seeding(item.content_id, handle, verifying=verifying)
+        self._failed.pop(item.content_id, None)
+        if not resume.exists():
+            handle.save_resume_data(lt.save_resume_flags_t.save_info_dict)
+            self._pending_saves += 1
+        log.info("seeding content %s (%s)", item.content_id, item.infohash)
+
+    def _remove(self, infohash: str, *, delete_resume: bool) -> None:
+        entry = self._seeding.pop(infohash)
+        self.session.remove_torrent(entry.handle)
+        if delete_resume:
+            self._resume_path(infohash).unlink(missing_ok=True)
+
+    def _entry_for(self, handle: lt.torrent_handle) -> tuple[str, _Seeding] | None:
+        for infohash, entry in self._seeding.items():
+            if entry.handle == handle:
+                return infohash, entry
+        return None
+
+    # --- resume data ----------------------------------------------------------------------
+
+    def save_resume_data(self, *, everything: bool = False) -> None:
+        """Ask for resume data of torrents that changed (or all); written when alerts arrive."""
+        for entry in self._seeding.values():
+            if everything or entry.handle.need_save_resume_data():
+                entry.handle.save_resume_data(lt.save_resume_flags_t.save_info_dict)
+                self._pending_saves += 1
+
+    # --- alerts ---------------------------------------------------------------------------
 
     def wait(self, timeout: float) -> None:
         """Sleep until alerts arrive or ``timeout`` passes."""
@@ -96,34 +277,90 @@ class Seeder:
     def pump_alerts(self) -> None:
         # Alert objects die at the next pop_alerts(): read what is needed right here.
         for alert in self.session.pop_alerts():
-            if isinstance(alert, lt.listen_succeeded_alert):
+            if isinstance(alert, lt.save_resume_data_alert):
+                self._pending_saves -= 1
+                infohash = str(alert.params.info_hashes.v1)
+                if infohash in self._seeding:
+                    _write_atomically(
+                        self._resume_path(infohash), lt.write_resume_data_buf(alert.params)
+                    )
+            elif isinstance(alert, lt.save_resume_data_failed_alert):
+                self._pending_saves -= 1
+            elif isinstance(alert, lt.listen_succeeded_alert):
                 address = f"{alert.address}:{alert.port}"
-                if (
-                    alert.socket_type == lt.socket_type_t.tcp
-                    and address not in self.listen_addresses
-                ):
+                is_tcp = alert.socket_type == lt.socket_type_t.tcp
+                if is_tcp and address not in self.listen_addresses:
                     self.listen_addresses.append(address)
                     log.info("listening on %s", address)
             elif isinstance(alert, lt.listen_failed_alert):
                 log.error("cannot listen on %s:%s: %s", alert.address, alert.port, alert.message())
+            elif isinstance(alert, lt.file_error_alert | lt.torrent_error_alert):
+                self._torrent_failed(alert.handle, alert.message())
+            elif isinstance(alert, lt.hash_failed_alert):
+                # In seed mode a piece is verified the first time it is sent: a failure means
+                # the file changed on disk after hashing.
+                self._torrent_failed(
+                    alert.handle, f"piece {alert.piece_index} failed its hash check"
+                )
+            elif isinstance(alert, lt.torrent_checked_alert):
+                self._torrent_checked(alert.handle)
             elif alert.category() & lt.alert_category.error:
                 log.warning("%s", alert.message())
 
+    def _torrent_failed(self, handle: lt.torrent_handle, detail: str) -> None:
+        found = self._entry_for(handle)
+        if found is None:
+            return
+        infohash, entry = found
+        self._remove(infohash, delete_resume=True)
+        log.warning("content %s is unhealthy: %s", entry.content_id, detail)
+        self._failed[entry.content_id] = _Failure(detail)
+        self._reports.append(HealthReport(entry.content_id, healthy=False, detail=detail))
+
+    def _torrent_checked(self, handle: lt.torrent_handle) -> None:
+        found = self._entry_for(handle)
+        if found is None:
+            return
+        infohash, entry = found
+        if not entry.verifying:
+            return
+        status = handle.status()
+        if status.is_seeding:
+            entry.verifying = False
+            self._reports.append(HealthReport(entry.content_id, healthy=True))
+            log.info("content %s is healthy again", entry.content_id)
+        else:
+            detail = f"only {status.progress_ppm / 10_000:.1f}% of the pieces check out"
+            self._remove(infohash, delete_resume=True)
+            self._failed[entry.content_id] = _Failure(detail)
+            self._reports.append(HealthReport(entry.content_id, healthy=False, detail=detail))
+
+    # --- loop -----------------------------------------------------------------------------
+
     def run(
-        self, stop: threading.Event, on_tick: Callable[[Seeder], None], tick_seconds: float
+        self,
+        stop: threading.Event,
+        on_tick: Callable[[Seeder], None],
+        tick_seconds: float,
     ) -> None:
         """Pump alerts until ``stop`` is set, calling ``on_tick(self)`` every ``tick_seconds``."""
         next_tick = 0.0
         while not stop.is_set():
-            self.wait(timeout=min(0.5, tick_seconds))
+            self.wait(timeout=min(0.25, tick_seconds))
             self.pump_alerts()
             now = time.monotonic()
             if now >= next_tick:
                 on_tick(self)
                 next_tick = now + tick_seconds
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Save every torrent's resume data, then stop the session."""
+        self.session.pause()
+        self.save_resume_data(everything=True)
+        deadline = time.monotonic() + timeout
+        while self._pending_saves > 0 and time.monotonic() < deadline:
+            self.wait(timeout=0.2)
+            self.pump_alerts()
         self.session.set_alert_fd(-1)
         self._wake_write.close()
         self._wake_read.close()
-        self.session.pause()

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from swarm import events
 from swarm.models import Content, EngineNode, Entitlement, Passkey
-
-
-@dataclass(frozen=True)
-class EngineStats:
-    listen_address: str
-    torrents: int
-    peers: int
-    upload_rate: int
+from swarm.seeding import EngineStats, HealthReport, Published, TorrentStats
 
 
 def register_engine(name: str, libtorrent_version: str) -> EngineNode:
@@ -107,3 +101,79 @@ def grant_entitlement(
         Entitlement.objects.filter(pk=entitlement.pk).update(revoked_at=None)
         entitlement.revoked_at = None
     return entitlement
+
+
+# --- the engine's view of the database ------------------------------------------------------
+
+
+def published_content_for_engine() -> list[Published]:
+    """What the engine should seed: published content (and unhealthy content, to retry)."""
+    contents = (
+        Content.objects.filter(
+            state__in=[Content.State.SEEDING, Content.State.UNHEALTHY],
+            infohash__isnull=False,
+            metainfo__isnull=False,
+        )
+        .prefetch_related("files")
+        .order_by("pk")
+    )
+    published = []
+    for content in contents:
+        files = list(content.files.all())
+        single = len(files) == 1 and files[0].path == content.name
+        published.append(
+            Published(
+                content_id=content.pk,
+                infohash=str(content.infohash),
+                metainfo=bytes(content.metainfo or b""),
+                save_path=Path(settings.CONTENT_ROOT) / str(content.pk),
+                files=tuple(
+                    (f.path if single else f"{content.name}/{f.path}", f.size) for f in files
+                ),
+                healthy=content.state == Content.State.SEEDING,
+            )
+        )
+    return published
+
+
+def apply_health_reports(reports: list[HealthReport]) -> None:
+    """Move content between seeding and unhealthy as the engine found its files."""
+    for report in reports:
+        if report.healthy:
+            old, new = Content.State.UNHEALTHY, Content.State.SEEDING
+        else:
+            old, new = Content.State.SEEDING, Content.State.UNHEALTHY
+        with transaction.atomic():
+            changed = Content.objects.filter(pk=report.content_id, state=old).update(
+                state=new, state_detail=report.detail
+            )
+            if not changed and not report.healthy:
+                # Already unhealthy: keep the newest reason.
+                Content.objects.filter(pk=report.content_id, state=Content.State.UNHEALTHY).update(
+                    state_detail=report.detail
+                )
+            if changed:
+                events.send_ingest(report.content_id, new, 1.0, report.detail)
+
+
+def record_content_stats(stats: list[TorrentStats], *, persist: bool) -> None:
+    """Push live swarm stats to each content's WebSocket group; write them when ``persist``."""
+    now = timezone.now()
+    for item in stats:
+        event: events.StatsEvent = {
+            "type": "stats",
+            "state": Content.State.SEEDING,
+            "peers": item.peers,
+            "seeds": item.seeds,
+            "upload_rate": item.upload_rate,
+            "bytes_uploaded": item.bytes_uploaded,
+        }
+        events.send_stats(item.content_id, event)
+        if persist:
+            Content.objects.filter(pk=item.content_id).update(
+                peers=item.peers,
+                seeds=item.seeds,
+                upload_rate=item.upload_rate,
+                bytes_uploaded=item.bytes_uploaded,
+                stats_updated_at=now,
+            )

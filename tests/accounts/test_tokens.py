@@ -16,13 +16,13 @@ from tests.conftest import BASE_DIR, TRON_ADDRESS, process_environment
 
 
 def bearer(token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_good_token_authenticates(fan: User) -> None:
     issued = issue_token(fan, "script")
 
-    response = Client().get("/api/v1/me", **bearer(issued.secret))
+    response = Client().get("/api/v1/me", headers=bearer(issued.secret))
 
     assert response.status_code == 200
     assert response.json() == {
@@ -47,7 +47,7 @@ def test_revoked_token_is_refused(fan: User) -> None:
     issued = issue_token(fan, "script")
     assert revoke_token(fan, issued.token.pk)
 
-    response = Client().get("/api/v1/me", **bearer(issued.secret))
+    response = Client().get("/api/v1/me", headers=bearer(issued.secret))
 
     assert response.status_code == 401
 
@@ -56,7 +56,7 @@ def test_someone_elses_token_cannot_be_revoked(fan: User, stranger: User) -> Non
     issued = issue_token(fan, "script")
 
     assert not revoke_token(stranger, issued.token.pk)
-    assert Client().get("/api/v1/me", **bearer(issued.secret)).status_code == 200
+    assert Client().get("/api/v1/me", headers=bearer(issued.secret)).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_inactive_users_tokens_stop_working(fan: User) -> None:
     fan.is_active = False
     fan.save()
 
-    assert Client().get("/api/v1/me", **bearer(issued.secret)).status_code == 401
+    assert Client().get("/api/v1/me", headers=bearer(issued.secret)).status_code == 401
 
 
 def test_tokens_page_shows_the_secret_once_and_revokes(fan: User) -> None:
@@ -95,14 +95,14 @@ def test_tokens_page_shows_the_secret_once_and_revokes(fan: User) -> None:
     token = ApiToken.objects.get()
     secret = created.context["new_secret"]
     assert secret.encode() in created.content
-    assert client.get("/api/v1/me", **bearer(secret)).status_code == 200
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 200
 
     again = client.get("/settings/tokens/")
     assert secret.encode() not in again.content
     assert token.prefix.encode() in again.content
 
     client.post(f"/settings/tokens/{token.pk}/revoke/")
-    assert Client().get("/api/v1/me", **bearer(secret)).status_code == 401
+    assert Client().get("/api/v1/me", headers=bearer(secret)).status_code == 401
 
 
 def test_token_api_create_list_revoke(fan: User) -> None:
@@ -111,14 +111,14 @@ def test_token_api_create_list_revoke(fan: User) -> None:
 
     created = client.post("/api/v1/tokens", {"name": "ci"}, content_type="application/json")
     secret = created.json()["token"]
-    listed = Client().get("/api/v1/tokens", **bearer(secret)).json()
-    revoked = Client().delete(f"/api/v1/tokens/{created.json()['id']}", **bearer(secret))
+    listed = Client().get("/api/v1/tokens", headers=bearer(secret)).json()
+    revoked = Client().delete(f"/api/v1/tokens/{created.json()['id']}", headers=bearer(secret))
 
     assert created.status_code == 201
     assert [t["name"] for t in listed] == ["ci"]
     assert "token" not in listed[0]
     assert revoked.status_code == 204
-    assert Client().get("/api/v1/me", **bearer(secret)).status_code == 401
+    assert Client().get("/api/v1/me", headers=bearer(secret)).status_code == 401
 
 
 def test_create_user_command_prints_a_working_token(transactional_db: None) -> None:
@@ -129,7 +129,7 @@ def test_create_user_command_prints_a_working_token(transactional_db: None) -> N
     )  # fmt: skip
 
     token = result.stdout.strip()
-    me = Client().get("/api/v1/me", **bearer(token)).json()
+    me = Client().get("/api/v1/me", headers=bearer(token)).json()
     assert me["username"] == "cli-maker"
     assert me["creator"] == {"handle": "cli-maker", "display_name": "CLI Maker"}
 

@@ -13,7 +13,7 @@ NILE_BTT = "TNuoKL1ni8aoshfFL1ASca1Gou9RXwAzfn"
 
 
 def as_user(user: User) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {issue_token(user, 'test').secret}"}
+    return {"Authorization": f"Bearer {issue_token(user, 'test').secret}"}
 
 
 def test_list_and_detail_are_public(creator: Creator) -> None:
@@ -39,7 +39,7 @@ def test_become_creator_through_the_api(fan: User) -> None:
         "/api/v1/creators/me",
         {"handle": "fanmade", "display_name": "Fan Made", "payout_address": TRON_ADDRESS},
         content_type="application/json",
-        **as_user(fan),
+        headers=as_user(fan),
     )
 
     assert response.status_code == 201
@@ -51,7 +51,7 @@ def test_become_creator_with_a_bad_address_is_a_422_and_saves_nothing(fan: User)
         "/api/v1/creators/me",
         {"handle": "fanmade", "display_name": "Fan Made", "payout_address": "T123"},
         content_type="application/json",
-        **as_user(fan),
+        headers=as_user(fan),
     )
 
     assert response.status_code == 422
@@ -64,7 +64,7 @@ def test_becoming_a_creator_twice_is_a_conflict(creator: Creator) -> None:
         "/api/v1/creators/me",
         {"handle": "again", "display_name": "Again", "payout_address": TRON_ADDRESS},
         content_type="application/json",
-        **as_user(creator.user),
+        headers=as_user(creator.user),
     )
 
     assert response.status_code == 409
@@ -76,7 +76,7 @@ def test_profile_update(creator: Creator) -> None:
 
     bad = Client().patch(
         "/api/v1/creators/me", {"payout_address": "nope"}, content_type="application/json",
-        **headers,
+        headers=headers,
     )  # fmt: skip
     creator.refresh_from_db()
     assert bad.status_code == 422
@@ -86,7 +86,7 @@ def test_profile_update(creator: Creator) -> None:
         "/api/v1/creators/me",
         {"display_name": "Renamed", "payout_address": NILE_BTT},
         content_type="application/json",
-        **headers,
+        headers=headers,
     )
     creator.refresh_from_db()
     assert good.status_code == 200
@@ -104,7 +104,7 @@ def test_profile_update_needs_a_profile_and_a_login(fan: User) -> None:
         == 401
     )
     missing = Client().patch(
-        "/api/v1/creators/me", {"bio": "x"}, content_type="application/json", **as_user(fan)
+        "/api/v1/creators/me", {"bio": "x"}, content_type="application/json", headers=as_user(fan)
     )
     assert missing.status_code == 404
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -11,9 +13,50 @@ import libtorrent as lt
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.urls import reverse
 
 from swarm import services
 from swarm.engine import EngineConfig, Seeder
+from swarm.models import EngineNode
+
+log = logging.getLogger("swarm.engine")
+
+# Live stats go to WebSockets every tick; the database gets them less often.
+STATS_PERSIST_SECONDS = 10.0
+RESUME_SAVE_SECONDS = 30.0
+
+
+class EngineLoop:
+    """What runswarm does on each tick: reconcile, stats, resume data, heartbeat."""
+
+    def __init__(self, node: EngineNode, announce_url: str) -> None:
+        self.node = node
+        self.announce_url = announce_url
+        self.next_reconcile = self.next_heartbeat = self.next_persist = 0.0
+        self.next_resume_save = time.monotonic() + RESUME_SAVE_SECONDS
+
+    def __call__(self, engine: Seeder) -> None:
+        # A long-lived process must drop connections the database closed meanwhile.
+        close_old_connections()
+        now = time.monotonic()
+        try:
+            if now >= self.next_reconcile:
+                engine.reconcile(services.published_content_for_engine(), self.announce_url)
+                self.next_reconcile = now + settings.SWARM_RECONCILE_SECONDS
+            services.apply_health_reports(engine.take_health_reports())
+            persist = now >= self.next_persist
+            services.record_content_stats(engine.torrent_stats(), persist=persist)
+            if persist:
+                self.next_persist = now + STATS_PERSIST_SECONDS
+            if now >= self.next_resume_save:
+                engine.save_resume_data()
+                self.next_resume_save = now + RESUME_SAVE_SECONDS
+            if now >= self.next_heartbeat and engine.is_listening:
+                services.record_heartbeat(self.node, engine.stats())
+                self.next_heartbeat = now + settings.SWARM_HEARTBEAT_SECONDS
+        except Exception:
+            # The database or Redis being away for a moment must not stop the seeding.
+            log.exception("engine tick failed; retrying")
 
 
 class Command(BaseCommand):
@@ -35,21 +78,16 @@ class Command(BaseCommand):
             )
         )
         node = services.register_engine(settings.SWARM_NODE_NAME, lt.__version__)
+        passkey = services.engine_passkey(node)
+        announce_url = settings.SITE_URL + reverse("announce", args=[passkey.key])
         self.stdout.write(
             f"swarm engine {node.name}: libtorrent {lt.__version__}, "
             f"listening on {settings.SWARM_LISTEN_INTERFACES}"
         )
-
-        def heartbeat(engine: Seeder) -> None:
-            # A long-lived process must drop connections the database closed meanwhile.
-            close_old_connections()
-            if engine.is_listening:
-                services.record_heartbeat(node, engine.stats())
-
         try:
-            seeder.run(stop, heartbeat, tick_seconds=settings.SWARM_HEARTBEAT_SECONDS)
+            seeder.run(stop, EngineLoop(node, announce_url), tick_seconds=1.0)
         finally:
+            seeder.close()
             close_old_connections()
             services.mark_stopped(node)
-            seeder.close()
             self.stdout.write("swarm engine stopped")

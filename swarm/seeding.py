@@ -1,0 +1,42 @@
+"""Records the engine and the database exchange (kept free of libtorrent and the ORM)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    listen_address: str
+    torrents: int
+    peers: int
+    upload_rate: int
+
+
+@dataclass(frozen=True)
+class Published:
+    """A content the database wants seeded (state seeding, or unhealthy and worth a retry)."""
+
+    content_id: int
+    infohash: str
+    metainfo: bytes
+    save_path: Path
+    files: tuple[tuple[str, int], ...]  # (path relative to save_path, size)
+    healthy: bool
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    content_id: int
+    healthy: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TorrentStats:
+    content_id: int
+    peers: int
+    seeds: int
+    upload_rate: int
+    bytes_uploaded: int
