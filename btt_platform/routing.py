@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from accounts.routing import websocket_urlpatterns as accounts_routes
+from swarm.routing import websocket_urlpatterns as swarm_routes
 
-websocket_urlpatterns = [*accounts_routes]
+websocket_urlpatterns = [*accounts_routes, *swarm_routes]
