@@ -38,10 +38,6 @@ async def connect(content: Content, user: User | None) -> tuple[WebsocketCommuni
     return communicator, connected
 
 
-async def nothing_arrives(communicator: WebsocketCommunicator) -> bool:
-    return await communicator.receive_nothing(timeout=0.5)
-
-
 def stats() -> events.StatsEvent:
     return {
         "type": "stats",
@@ -85,7 +81,7 @@ async def test_creator_sees_ingest_and_full_stats_fans_see_public_counters(
     public = {"type": "stats", "state": "seeding", "peers": 3, "seeds": 1}
     assert await watcher.receive_json_from(timeout=5) == public
     assert await anonymous.receive_json_from(timeout=5) == public
-    assert await nothing_arrives(watcher)
+    assert await watcher.receive_nothing(timeout=0.5) is True
     for communicator in (owner, watcher, anonymous):
         await communicator.disconnect()
 
