@@ -1,16 +1,23 @@
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django_ratelimit.decorators import ratelimit
 
 from accounts import views
 from accounts.forms import QueuedPasswordResetForm
 
+# Brute force and mail-bombing guards: per client address, and per account name for log-ins.
+by_ip = ratelimit(key="ip", rate=settings.AUTH_RATE, method="POST")
+by_username = ratelimit(key="post:username", rate=settings.AUTH_RATE, method="POST")
+
 urlpatterns = [
-    path("signup/", views.signup, name="signup"),
+    path("signup/", by_ip(views.signup), name="signup"),
     path("settings/tokens/", views.tokens, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", views.revoke_token, name="revoke-token"),
+    path("accounts/login/", by_ip(by_username(auth_views.LoginView.as_view())), name="login"),
     path(
         "accounts/password_reset/",
-        auth_views.PasswordResetView.as_view(form_class=QueuedPasswordResetForm),
+        by_ip(auth_views.PasswordResetView.as_view(form_class=QueuedPasswordResetForm)),
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "channels",
     "ninja",
     "csp",
+    "django_ratelimit",
     "btt_platform",
     "accounts",
     "creators",
@@ -84,6 +85,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "btt_platform.urls"
@@ -216,6 +218,11 @@ if env_bool("TRUST_X_FORWARDED_PROTO", not DEBUG):
     # nginx in front terminates TLS (deploy/nginx.conf sets this header).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+
+# Rate limits (per client IP, and per account name on login), counted in the Redis cache.
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+RATELIMIT_VIEW = "btt_platform.views.rate_limited"
+AUTH_RATE = env_str("AUTH_RATE", "10/m")
 SECURE_REFERRER_POLICY = "same-origin"
 
 CONTENT_SECURITY_POLICY = {

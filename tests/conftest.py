@@ -214,3 +214,10 @@ def asgi_server(transactional_db: None, django_db_blocker: object) -> Iterator[A
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_off_unless_asked(request: pytest.FixtureRequest, settings: object) -> None:
+    """Limits count in the shared Redis across tests; only the tests about them turn them on."""
+    if "rate_limits" not in request.keywords:
+        settings.RATELIMIT_ENABLE = False  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 
 from accounts.models import User
@@ -81,3 +82,23 @@ def test_pages_render_without_inline_scripts(fan: User) -> None:
         body = client.get(path).content.decode()
         assert "<script>" not in body, path
         assert "onclick=" not in body, path
+
+
+@pytest.mark.rate_limits
+def test_login_attempts_are_rate_limited(fan: User) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    client = Client()
+
+    answers = [
+        client.post("/accounts/login/", {"username": "fan", "password": "wrong"}).status_code
+        for _ in range(12)
+    ]
+
+    assert answers[:10] == [200] * 10  # AUTH_RATE is 10/m
+    assert answers[-1] == 429
+    blocked = client.post("/accounts/login/", {"username": "fan", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert b"Too many attempts" in blocked.content
+    assert "_auth_user_id" not in client.session
