@@ -223,6 +223,9 @@ X_FRAME_OPTIONS = "DENY"
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_VIEW = "btt_platform.views.rate_limited"
 AUTH_RATE = env_str("AUTH_RATE", "10/m")
+# django-ratelimit lists the backends it knows; Django's own RedisCache has the atomic
+# incr() with expiry it needs.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 SECURE_REFERRER_POLICY = "same-origin"
 
 CONTENT_SECURITY_POLICY = {
