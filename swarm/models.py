@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -196,3 +198,47 @@ class TransferTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on {self.content_id}: up {self.uploaded}, down {self.downloaded}"
+
+
+class Upload(models.Model):
+    """One file of a content on its way in (tus): bytes land in ``UPLOAD_ROOT/<id>``.
+
+    ``length`` is declared when the upload is created and counts against the creator's quota
+    from then on, so no byte beyond a limit is ever stored. ``offset`` is the number of bytes
+    written and fsynced: what a resuming client is told. Publishing moves the files into
+    ``CONTENT_ROOT/<content id>/`` and deletes these rows.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="uploads")
+    # Where the file goes in the content: ASCII-safe, '/'-separated, unique in the content
+    # (ignoring case, for clients on case-insensitive file systems).
+    path = models.CharField(max_length=500)
+    original_name = models.CharField(max_length=500)
+    length = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # An unfinished upload left alone until then is gone (tus "expiration"); finished ones stay.
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["content", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["content", "path"], name="upload_path_unique"),
+            models.CheckConstraint(
+                condition=Q(offset__lte=models.F("length")), name="upload_offset_within_length"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.offset}/{self.length})"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.offset == self.length
+
+    @property
+    def file_path(self) -> Path:
+        return settings.UPLOAD_ROOT / str(self.id)
