@@ -1,0 +1,19 @@
+"""Celery tasks of the swarm: thin wrappers that take ids and are safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from swarm import ingest
+
+
+@shared_task(name="swarm.ingest_content")
+def ingest_content(content_id: int) -> None:
+    """Hash a published content into its torrent and make it seed (see ingest.hash_content)."""
+    ingest.hash_content(content_id)
+
+
+@shared_task(name="swarm.purge_expired_uploads")
+def purge_expired_uploads() -> int:
+    """Free the space and quota of unfinished uploads left past their expiry."""
+    return ingest.purge_expired_uploads()
