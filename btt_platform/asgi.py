@@ -16,10 +16,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from btt_platform.routing import websocket_urlpatterns  # noqa: E402
+from swarm.uploads import StreamingUploadBodies  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # tus PATCH bodies reach their view unread, to be streamed to disk (swarm.uploads).
+        "http": StreamingUploadBodies(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

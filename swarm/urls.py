@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from swarm import tracker, webseed
+from swarm import tracker, uploads, webseed
 
 urlpatterns = [
     # The path must start with /announce: libtorrent's ssrf_mitigation refuses other paths on
@@ -12,4 +12,7 @@ urlpatterns = [
         webseed.serve,
         name="webseed",
     ),
+    # Resumable uploads (tus): plain views, since tus PATCH bodies are raw bytes streamed to disk.
+    re_path(r"^api/v1/uploads/?$", uploads.collection, name="tus-uploads"),
+    path("api/v1/uploads/<uuid:upload_id>", uploads.resource, name=uploads.UPLOAD_URL_NAME),
 ]

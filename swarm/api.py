@@ -1,0 +1,246 @@
+"""Contents in the JSON API: create, list, detail, publish, and per-user .torrent and magnet.
+
+Files are uploaded with tus at /api/v1/uploads (``swarm.uploads``), naming the content in the
+upload's metadata; ``POST /contents/{id}/publish`` then turns the finished uploads into the
+content's files and queues the hashing. The content's ``state`` tells the rest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from ninja import Field, Router, Schema
+from ninja.errors import AuthenticationError
+
+from accounts.models import User
+from accounts.services import authenticate_token
+from swarm import ingest, torrents
+from swarm.models import Content
+from swarm.services import may_download
+from swarm.uploads import UPLOAD_URL_NAME
+
+router = Router(tags=["contents"])
+
+PUBLISHED = (Content.State.SEEDING, Content.State.UNHEALTHY)
+
+
+class ContentIn(Schema):
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=10_000)
+    access: Literal["free", "paid"] = "paid"
+    hybrid: bool | None = Field(
+        None, description="v1+v2 torrent; default v1-only (what every client reads)"
+    )
+
+
+class FileOut(Schema):
+    path: str = Field(description="ASCII-safe path in the torrent (below its name if a bundle)")
+    original_name: str
+    size: int
+
+
+class UploadOut(Schema):
+    id: uuid.UUID
+    path: str
+    original_name: str
+    length: int
+    offset: int
+    url: str
+
+
+class ContentOut(Schema):
+    id: int
+    creator: str
+    title: str
+    description: str
+    access: str
+    state: str = Field(description="uploading, hashing, seeding, unhealthy, failed or removed")
+    name: str
+    total_size: int
+    hybrid: bool
+    piece_length: int | None
+    infohash: str | None
+    hash_progress: float
+    created_at: datetime
+    published_at: datetime | None
+    files: list[FileOut]
+    # For the content's creator (and staff) only; null for everyone else.
+    state_detail: str | None = None
+    uploads: list[UploadOut] | None = None
+
+
+class Error(Schema):
+    detail: str
+
+
+class MagnetOut(Schema):
+    magnet: str
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _viewer(request: HttpRequest) -> User | None:
+    """The user of a request on a public route: a token's, the session's, or None."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        user = authenticate_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise AuthenticationError(401, "Invalid or revoked API token.")
+        return user
+    user = getattr(request, "user", None)
+    return user if isinstance(user, User) and user.is_active else None
+
+
+def _is_owner(user: User | None, content: Content) -> bool:
+    return user is not None and (content.creator.user_id == user.pk or user.is_staff)
+
+
+def _content_out(request: HttpRequest, content: Content, full: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": content.pk,
+        "creator": content.creator.handle,
+        "title": content.title,
+        "description": content.description,
+        "access": content.access,
+        "state": content.state,
+        "name": content.name,
+        "total_size": content.total_size,
+        "hybrid": content.hybrid,
+        "piece_length": content.piece_length,
+        "infohash": content.infohash,
+        "hash_progress": content.hash_progress,
+        "created_at": content.created_at,
+        "published_at": content.published_at,
+        "files": [
+            {"path": f.path, "original_name": f.original_name, "size": f.size}
+            for f in content.files.all()  # ordered by position
+        ],
+    }
+    if full:
+        out["state_detail"] = content.state_detail
+        out["uploads"] = [
+            {
+                "id": u.pk,
+                "path": u.path,
+                "original_name": u.original_name,
+                "length": u.length,
+                "offset": u.offset,
+                "url": request.build_absolute_uri(reverse(UPLOAD_URL_NAME, args=[u.pk])),
+            }
+            for u in content.uploads.all()
+        ]
+    return out
+
+
+def _visible(user: User | None, content_id: int) -> Content | None:
+    """The content if ``user`` may know it exists: published, or theirs (or staff)."""
+    content = Content.objects.select_related("creator").filter(pk=content_id).first()
+    if content is None or (content.state not in PUBLISHED and not _is_owner(user, content)):
+        return None
+    return content
+
+
+@router.post("", response={201: ContentOut, 403: Error})
+def create_content(request: HttpRequest, payload: ContentIn) -> tuple[int, Any]:
+    """A new content in state ``uploading``; upload its files next (tus, /api/v1/uploads)."""
+    try:
+        content = ingest.create_content(_user(request), **payload.dict())
+    except ingest.Refused as error:
+        return error.status, {"detail": error.message}
+    return 201, _content_out(request, content, full=True)
+
+
+class ContentPage(Schema):
+    items: list[ContentOut]
+    count: int
+
+
+@router.get("", response=ContentPage)
+def list_contents(request: HttpRequest, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """Your own contents, newest first; ``limit`` at most 100."""
+    limit, offset = min(max(limit, 1), 100), max(offset, 0)
+    contents = (
+        Content.objects.select_related("creator")
+        .prefetch_related("files", "uploads")
+        .filter(creator__user=_user(request))
+    )
+    page = contents[offset : offset + limit]
+    return {"items": [_content_out(request, c, full=True) for c in page], "count": contents.count()}
+
+
+@router.get("/{content_id}", response={200: ContentOut, 404: Error}, auth=None)
+def content_detail(request: HttpRequest, content_id: int) -> tuple[int, Any]:
+    """Public for published content; with state detail and uploads for its creator."""
+    viewer = _viewer(request)
+    content = _visible(viewer, content_id)
+    if content is None:
+        return 404, {"detail": "No such content."}
+    return 200, _content_out(request, content, full=_is_owner(viewer, content))
+
+
+@router.post(
+    "/{content_id}/publish", response={202: ContentOut, 404: Error, 409: Error, 500: Error}
+)
+def publish(request: HttpRequest, content_id: int) -> tuple[int, Any]:
+    """Publish the finished uploads: state ``hashing`` now, ``seeding`` once hashed.
+
+    All or nothing: when it fails, the content stays ``uploading`` with its uploads.
+    """
+    try:
+        content = ingest.publish_content(_user(request), content_id)
+    except ingest.Refused as error:
+        return error.status, {"detail": error.message}
+    except OSError as error:
+        return 500, {"detail": f"Publishing failed, nothing was published: {error.strerror}."}
+    return 202, _content_out(request, content, full=True)
+
+
+def _downloadable(request: HttpRequest, content_id: int) -> Content | tuple[int, dict[str, str]]:
+    user = _user(request)
+    content = _visible(user, content_id)
+    if content is None:
+        return 404, {"detail": "No such content."}
+    if content.metainfo is None:
+        return 409, {"detail": f"Not published yet: the content is {content.state}."}
+    if not may_download(user, content):
+        return 403, {"detail": "You have no access to this content; buy it first."}
+    return content
+
+
+@router.get(
+    "/{content_id}/torrent",
+    response={200: None, 403: Error, 404: Error, 409: Error},
+    openapi_extra={
+        "responses": {200: {"content": {"application/x-bittorrent": {}}, "description": "OK"}}
+    },
+)
+def torrent_file(request: HttpRequest, content_id: int) -> HttpResponse | tuple[int, Any]:
+    """Your .torrent: your passkey in the announce URL and your web-seed URL."""
+    content = _downloadable(request, content_id)
+    if not isinstance(content, Content):
+        return content
+    response = HttpResponse(
+        torrents.personal_metainfo(content, _user(request)),
+        content_type="application/x-bittorrent",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{content.name}.torrent"'
+    # It holds the user's passkey: never cached by anyone.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.get("/{content_id}/magnet", response={200: MagnetOut, 403: Error, 404: Error, 409: Error})
+def magnet(request: HttpRequest, content_id: int) -> tuple[int, Any]:
+    """Your magnet link: infohash, name, your tracker URL and your web seed (``ws``)."""
+    content = _downloadable(request, content_id)
+    if not isinstance(content, Content):
+        return content
+    return 200, {"magnet": torrents.magnet_uri(content, _user(request))}
