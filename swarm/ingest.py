@@ -37,7 +37,10 @@ logger = logging.getLogger(__name__)
 
 # An unfinished upload nobody touched for this long is gone (404/410) and frees its quota.
 UPLOAD_EXPIRES_AFTER = timedelta(days=7)
-MAX_NAME_LENGTH = 120  # per path component; the whole path stays well under ContentFile's 500
+# Per path component. With at most 8 levels of folders of 40, a path stays under the 500
+# characters of Upload.path and ContentFile.path, deduplication suffix included.
+MAX_NAME_LENGTH = 120
+MAX_FOLDER_LENGTH = 40
 MAX_PATH_DEPTH = 8
 # Windows cannot create files with these names, whatever the extension.
 _WINDOWS_RESERVED = frozenset(
@@ -116,8 +119,32 @@ def safe_path(name: str) -> str:
     if not parts:
         return safe_component("")
     parts = parts[-MAX_PATH_DEPTH:]
-    folders = [safe_component(part, "folder") for part in parts[:-1]]
+    folders = [
+        safe_component(part, "folder")[:MAX_FOLDER_LENGTH].rstrip("-.") or "folder"
+        for part in parts[:-1]
+    ]
     return "/".join([*folders, safe_component(parts[-1])])
+
+
+def _folders(path: str) -> list[str]:
+    """'a/b/c.txt' -> ['a', 'a/b']"""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def place(name: str, existing: list[str]) -> str:
+    """The ASCII-safe path for an uploaded ``name`` next to the ``existing`` paths of a content.
+
+    Raises Conflict when a folder of the new path is an existing file (a file system cannot
+    hold both).
+    """
+    path = safe_path(name)
+    files = {p.lower() for p in existing}
+    for folder in _folders(path):
+        if folder.lower() in files:
+            raise Conflict(f"{folder!r} is a file of this content already; it cannot be a folder.")
+    folders = {f.lower() for p in existing for f in _folders(p)}
+    return dedupe(path, files | folders)
 
 
 def dedupe(path: str, taken: set[str]) -> str:
@@ -198,12 +225,10 @@ def quota_for(creator: Creator) -> Quota:
 
 
 def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    if n < 1024:
+        return f"{n} bytes"
+    exponent = min(4, (n.bit_length() - 1) // 10)
+    return f"{n / 1024**exponent:.1f} {('KiB', 'MiB', 'GiB', 'TiB')[exponent - 1]}"
 
 
 def create_upload(user: User, content_id: int, filename: str, length: int) -> Upload:
@@ -233,7 +258,7 @@ def create_upload(user: User, content_id: int, filename: str, length: int) -> Up
                 f"{_size(quota.remaining)} of your {_size(quota.limit)} are left."
             )
         existing = list(content.uploads.values_list("path", "position"))
-        path = dedupe(safe_path(filename), {p.lower() for p, _ in existing})
+        path = place(filename, [p for p, _ in existing])
         upload = Upload.objects.create(
             content=content,
             path=path,
@@ -280,7 +305,11 @@ class UploadWriter:
     def begin(self, client_offset: int) -> None:
         self._fd = _open_locked(self.upload)
         # Re-read under the lock: the request holding it before may have moved the offset.
-        self.upload.refresh_from_db(fields=["offset", "expires_at"])
+        try:
+            self.upload.refresh_from_db(fields=["offset", "expires_at"])
+        except Upload.DoesNotExist:
+            self.close()
+            raise NotFound("No such upload any more (cancelled, or published).") from None
         self.start = self.offset = self.upload.offset
         if client_offset != self.offset:
             self.close()
@@ -297,10 +326,7 @@ class UploadWriter:
 
     def write(self, data: bytes | memoryview) -> None:
         if len(data) > self.room:
-            raise TooLarge(
-                f"More data than the declared Upload-Length {self.upload.length}; "
-                f"the first {self.room} bytes of it were kept."
-            )
+            raise TooLarge(f"More data than the declared Upload-Length {self.upload.length}.")
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
@@ -348,29 +374,57 @@ def _open_locked(upload: Upload) -> int:
 def terminate_upload(user: User, upload_id: uuid.UUID) -> None:
     """Drop an upload and its bytes (tus termination); only while its content is uploading."""
     upload = open_upload(user, upload_id)
-    if upload.content.state != Content.State.UPLOADING:
-        raise Conflict("The content is being published; its files can no longer change.")
     try:
-        fd = _open_locked(upload)
+        fd = _open_locked(upload)  # not while a PATCH writes
     except Gone:
         fd = -1
     try:
-        Upload.objects.filter(pk=upload.pk).delete()
+        with transaction.atomic():
+            content = own_content(user, upload.content_id, for_update=True)
+            if content.state != Content.State.UPLOADING:
+                raise Conflict("The content is published; its files can no longer change.")
+            Upload.objects.filter(pk=upload.pk).delete()
         upload.file_path.unlink(missing_ok=True)
     finally:
         if fd >= 0:
             os.close(fd)
 
 
-def purge_expired_uploads() -> int:
-    """Delete unfinished uploads past their expiry and their files; returns how many."""
+def purge_expired_uploads(orphans_older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete unfinished uploads past their expiry, and files no upload owns; returns how many.
+
+    Orphan files are left by a process that died between publishing and removing the upload
+    files, or between creating a file and committing its row.
+    """
     expired = list(
         Upload.objects.filter(expires_at__lte=timezone.now()).exclude(offset=F("length"))
     )
+    removed = 0
     for upload in expired:
         if Upload.objects.filter(pk=upload.pk, offset=upload.offset).delete()[0]:
             upload.file_path.unlink(missing_ok=True)
-    return len(expired)
+            removed += 1
+    root = Path(settings.UPLOAD_ROOT)
+    cutoff = time.time() - orphans_older_than.total_seconds()
+    candidates = [p for p in root.iterdir() if p.stat().st_mtime < cutoff] if root.exists() else []
+    known = {
+        str(pk)
+        for pk in Upload.objects.filter(pk__in=[_uuid(p.name) for p in candidates]).values_list(
+            "pk", flat=True
+        )
+    }
+    for path in candidates:
+        if path.name not in known:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _uuid(name: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(name)
+    except ValueError:
+        return None
 
 
 # --- publishing ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any, cast
 import libtorrent as lt
 import pytest
 
-from swarm.ingest import dedupe, safe_component, safe_path
+from swarm.ingest import Conflict, dedupe, place, safe_component, safe_path
 from swarm.torrents import TorrentSpec, create_metainfo, piece_length_for
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
@@ -66,6 +66,9 @@ def test_stored_names_are_ascii_safe(uploaded: str, stored: str) -> None:
     assert safe_path(uploaded) == stored
 
 
-def test_names_are_deduplicated_ignoring_case() -> None:
+def test_names_are_deduplicated_ignoring_case_and_folders() -> None:
     assert dedupe("Song.MP3", {"song.mp3", "song-2.mp3"}) == "Song-3.MP3"
+    assert place("disc 1", ["Disc-1/a.flac"]) == "disc-1-2"
+    with pytest.raises(Conflict):
+        place("a/b.txt", ["A"])
     assert safe_component("x" * 300 + ".flac") == "x" * 115 + ".flac"  # 120 characters

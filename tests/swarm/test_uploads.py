@@ -12,11 +12,13 @@ import httpx
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from accounts.models import User
 from accounts.services import issue_token
 from creators.models import Creator
+from swarm import ingest
 from swarm.models import Content, ContentFile, Upload
 from tests.conftest import AsgiServer, wait_for
 
@@ -349,3 +351,47 @@ def test_publishing_is_all_or_nothing(asgi_server: AsgiServer, creator: Creator)
     assert Upload.objects.filter(content_id=content_id).count() == 2
     assert early.status_code == 409
     assert "c.bin (0/10 bytes)" in early.json()["detail"]
+
+
+def test_cancelled_and_expired_uploads_free_their_space(
+    asgi_server: AsgiServer, creator: Creator
+) -> None:
+    # given: one upload the creator cancels, one left alone past its expiry
+    auth = bearer(creator.user)
+    content_id = new_content(asgi_server, auth)
+    cancelled = create(asgi_server, auth, content_id, "a.bin", 10).headers["Location"]
+    abandoned = create(asgi_server, auth, content_id, "b.bin", 10).headers["Location"]
+    assert patch(abandoned, auth, 0, b"12345").status_code == 204
+    Upload.objects.filter(pk=abandoned.rsplit("/", 1)[1]).update(expires_at=timezone.now())
+
+    # when
+    deleted = httpx.delete(cancelled, headers={**TUS, **auth})
+    expired = head(abandoned, auth)
+    purged = ingest.purge_expired_uploads()
+
+    # then
+    assert deleted.status_code == 204
+    assert head(cancelled, auth).status_code == 404
+    assert expired.status_code == 410
+    assert purged == 1
+    assert not stored(cancelled).exists()
+    assert not stored(abandoned).exists()
+    assert not Upload.objects.exists()
+
+
+def test_patch_also_works_without_the_streaming_middleware(creator: Creator) -> None:
+    # WSGI or Django's test client: the view reads the buffered request body in chunks.
+    content = ingest.create_content(creator.user, title="WSGI")
+    upload_row = ingest.create_upload(creator.user, content.pk, "a.bin", 5)
+    client = Client(headers=bearer(creator.user))
+
+    response = client.patch(
+        f"/api/v1/uploads/{upload_row.pk}",
+        b"hello",
+        content_type="application/offset+octet-stream",
+        headers={**TUS, "Upload-Offset": "0"},
+    )
+
+    assert response.status_code == 204
+    assert response["Upload-Offset"] == "5"
+    assert upload_row.file_path.read_bytes() == b"hello"
