@@ -7,6 +7,11 @@ urlpatterns = [
     # private addresses (FIELD-NOTES "libtorrent").
     path("announce/<str:passkey>", tracker.announce_view, name="announce"),
     path("scrape/<str:passkey>", tracker.scrape_view, name="scrape"),
+    # Without a passkey: a bencoded "passkey required", which clients show, instead of a 404.
+    path("announce", tracker.announce_view),
+    path("announce/", tracker.announce_view),
+    path("scrape", tracker.scrape_view),
+    path("scrape/", tracker.scrape_view),
     re_path(
         r"^webseed/(?P<content_id>\d+)/(?P<token>[A-Za-z0-9_-]+)/(?P<path>.+)$",
         webseed.serve,

@@ -1,0 +1,774 @@
+"""The HTTP tracker: announce and scrape with passkeys, peers in the real Redis."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import quote, quote_from_bytes
+
+import httpx
+import libtorrent as lt
+import pytest
+import redis
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import connections
+from django.test import AsyncClient, Client
+from django.utils import timezone
+from pytest_django.fixtures import Settings
+
+from accounts.models import User
+from creators.models import Creator
+from swarm import tracker
+from swarm.models import Content, EngineNode, Entitlement, TransferTotal
+from swarm.services import active_passkey, engine_passkey, grant_entitlement, rotate_passkey
+from tests.conftest import AsgiServer, wait_for
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def make_content(
+    creator: Creator,
+    *,
+    access: str = Content.Access.FREE,
+    state: str = Content.State.SEEDING,
+    state_detail: str = "",
+    info_hash: bytes | None = None,
+) -> Content:
+    """A published content row; its infohash is random so tests never share a swarm."""
+    return Content.objects.create(
+        creator=creator,
+        title="Test content",
+        name="test.bin",
+        access=access,
+        state=state,
+        state_detail=state_detail,
+        total_size=1000,
+        infohash=(info_hash or secrets.token_bytes(20)).hex(),
+    )
+
+
+def info_hash_of(content: Content) -> bytes:
+    assert content.infohash is not None
+    return bytes.fromhex(content.infohash)
+
+
+def new_peer_id() -> bytes:
+    # Bytes beyond ASCII and invalid as UTF-8, as real clients' random suffixes are.
+    return b"-LT2110-" + bytes([0xFF, 0x80, 0xC3]) + secrets.token_bytes(9)
+
+
+def encode(value: bytes | str | int) -> str:
+    if isinstance(value, bytes):
+        return quote_from_bytes(value, safe="")
+    return quote(str(value), safe="")
+
+
+def announce_query(
+    info_hash: bytes,
+    peer_id: bytes,
+    *,
+    port: int = 6881,
+    uploaded: int = 0,
+    downloaded: int = 0,
+    left: int = 1000,
+    **extra: bytes | str | int,
+) -> str:
+    params: dict[str, bytes | str | int] = {
+        "info_hash": info_hash,
+        "peer_id": peer_id,
+        "port": port,
+        "uploaded": uploaded,
+        "downloaded": downloaded,
+        "left": left,
+        **extra,
+    }
+    return "&".join(f"{name}={encode(value)}" for name, value in params.items())
+
+
+def bdecode(response: Any) -> dict[bytes, Any]:
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    decoded = lt.bdecode(response.content)
+    assert isinstance(decoded, dict)
+    assert all(isinstance(key, bytes) for key in decoded)
+    return cast(dict[bytes, Any], decoded)
+
+
+def announce(
+    passkey: str,
+    info_hash: bytes,
+    peer_id: bytes | None = None,
+    *,
+    ip: str = "127.0.0.1",
+    **params: Any,
+) -> dict[bytes, Any]:
+    query = announce_query(info_hash, peer_id or new_peer_id(), **params)
+    return bdecode(Client().get(f"/announce/{passkey}?{query}", REMOTE_ADDR=ip))
+
+
+def scrape(passkey: str, *info_hashes: bytes) -> dict[bytes, Any]:
+    query = "&".join(f"info_hash={encode(h)}" for h in info_hashes)
+    return bdecode(Client().get(f"/scrape/{passkey}?{query}"))
+
+
+def failure(reply: dict[bytes, Any]) -> str:
+    assert b"peers" not in reply
+    reason: bytes = reply[b"failure reason"]
+    return reason.decode()
+
+
+def compact_peers(blob: bytes, size: int = 6) -> set[tuple[str, int]]:
+    assert len(blob) % size == 0
+    return {
+        (lt_ip(blob[i : i + size - 2]), int.from_bytes(blob[i + size - 2 : i + size], "big"))
+        for i in range(0, len(blob), size)
+    }
+
+
+def lt_ip(packed: bytes) -> str:
+    import ipaddress
+
+    return str(ipaddress.ip_address(packed))
+
+
+def swarm_counts(passkey: str, content: Content) -> dict[bytes, int]:
+    files = scrape(passkey, info_hash_of(content))[b"files"]
+    counts: dict[bytes, int] = files[info_hash_of(content)]
+    return counts
+
+
+@pytest.fixture
+def fan_passkey(fan: User) -> str:
+    return active_passkey(fan).key
+
+
+@pytest.fixture
+def free_content(creator: Creator) -> Content:
+    return make_content(creator)
+
+
+@pytest.fixture
+def paid_content(creator: Creator) -> Content:
+    return make_content(creator, access=Content.Access.PAID)
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/announce", "/announce/", "/scrape", "/scrape/"])
+def test_no_passkey_gets_a_bencoded_failure(path: str, free_content: Content) -> None:
+    query = announce_query(info_hash_of(free_content), new_peer_id())
+
+    reply = bdecode(Client().get(f"{path}?{query}"))
+
+    assert failure(reply).startswith("passkey required")
+
+
+@pytest.mark.parametrize("passkey", ["0" * 32, "not-a-passkey", "x" * 200, "%FF%00"])
+def test_unknown_passkey_is_refused(passkey: str, free_content: Content) -> None:
+    reply = announce(passkey, info_hash_of(free_content))
+
+    assert failure(reply) == "invalid passkey"
+
+
+def test_revoked_passkey_is_refused_within_seconds(fan: User, free_content: Content) -> None:
+    # given: the fan's passkey works
+    old = active_passkey(fan).key
+    assert b"peers" in announce(old, info_hash_of(free_content))
+
+    # when: it is rotated (revoked and replaced)
+    new = rotate_passkey(fan).key
+
+    # then: the old one is refused once the short decision cache lapses; the new one works
+    wait_for(
+        lambda: b"failure reason" in announce(old, info_hash_of(free_content)),
+        timeout=tracker.AUTH_CACHE_SECONDS + 20,
+        what="revocation to take effect",
+    )
+    assert failure(announce(old, info_hash_of(free_content))).startswith("passkey revoked")
+    assert b"peers" in announce(new, info_hash_of(free_content))
+
+
+def test_paid_content_needs_an_entitlement(
+    stranger: User, fan: User, creator: Creator, paid_content: Content
+) -> None:
+    stranger_key = active_passkey(stranger).key
+    fan_key = active_passkey(fan).key
+    grant_entitlement(fan, paid_content, Entitlement.Source.GRANT)
+
+    refused = announce(stranger_key, info_hash_of(paid_content), left=0, port=7001)
+    allowed = announce(fan_key, info_hash_of(paid_content), port=7002)
+    own = announce(active_passkey(creator.user).key, info_hash_of(paid_content), port=7003)
+
+    assert failure(refused) == "not entitled to this torrent"
+    assert b"peers" in allowed
+    assert compact_peers(own[b"peers"]) == {("127.0.0.1", 7002)}  # the stranger left no trace
+    assert (own[b"complete"], own[b"incomplete"]) == (0, 2)
+
+
+def test_revoked_entitlement_is_refused(fan: User, paid_content: Content) -> None:
+    entitlement = grant_entitlement(fan, paid_content, Entitlement.Source.GRANT)
+    Entitlement.objects.filter(pk=entitlement.pk).update(revoked_at=timezone.now())
+
+    reply = announce(active_passkey(fan).key, info_hash_of(paid_content))
+
+    assert failure(reply) == "not entitled to this torrent"
+
+
+def test_unknown_infohash_is_unregistered(fan_passkey: str) -> None:
+    reply = announce(fan_passkey, secrets.token_bytes(20))
+
+    assert failure(reply) == "unregistered torrent"
+
+
+@pytest.mark.parametrize(
+    ("detail", "reason"),
+    [
+        ("taken down: copyright claim", "unregistered torrent: taken down: copyright claim"),
+        ("", "unregistered torrent: removed"),
+    ],
+)
+def test_removed_content_is_unregistered(
+    fan_passkey: str, creator: Creator, detail: str, reason: str
+) -> None:
+    content = make_content(creator, state=Content.State.REMOVED, state_detail=detail)
+
+    reply = announce(fan_passkey, info_hash_of(content))
+
+    assert failure(reply) == reason
+
+
+def test_content_not_yet_published_is_refused(fan_passkey: str, creator: Creator) -> None:
+    content = make_content(creator, state=Content.State.HASHING)
+
+    assert failure(announce(fan_passkey, info_hash_of(content))) == "torrent not available"
+
+
+VALID = {
+    "peer_id": quote_from_bytes(b"-LT2110-\xff\x80\xc3abcdefghi"),
+    "port": "6881",
+    "uploaded": "0",
+    "downloaded": "0",
+    "left": "10",
+}
+
+
+def garbage_query(valid_info_hash: str, changes: dict[str, str | None]) -> str:
+    params = {"info_hash": valid_info_hash, **VALID, **changes}
+    return "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"info_hash": None}, "missing info_hash"),
+        ({"info_hash": "%AA" * 19}, "invalid info_hash"),
+        ({"info_hash": "%AA" * 21}, "invalid info_hash"),
+        ({"info_hash": "abc"}, "invalid info_hash"),
+        ({"peer_id": None}, "missing peer_id"),
+        ({"peer_id": "short"}, "invalid peer_id"),
+        ({"peer_id": "%00" * 21}, "invalid peer_id"),
+        ({"port": None}, "missing port"),
+        ({"port": "http"}, "invalid port"),
+        ({"port": "0"}, "invalid port"),
+        ({"port": "65536"}, "invalid port"),
+        ({"port": "-1"}, "invalid port"),
+        ({"port": "%FF%FE"}, "invalid port"),
+        ({"port": "%D9%A1"}, "invalid port"),  # ARABIC-INDIC DIGIT ONE: int() would take it
+        ({"uploaded": None}, "missing uploaded"),
+        ({"uploaded": "1e6"}, "invalid uploaded"),
+        ({"downloaded": "+5"}, "invalid downloaded"),
+        ({"left": None}, "missing left"),
+        ({"left": "99999999999999999999999"}, "invalid left"),
+        ({"event": "exploded"}, "invalid event"),
+        ({"numwant": "lots"}, "invalid numwant"),
+        ({"compact": "yes"}, "invalid compact"),
+    ],
+)
+def test_malformed_announce_gets_its_reason(
+    fan_passkey: str, free_content: Content, changes: dict[str, str | None], reason: str
+) -> None:
+    query = garbage_query(encode(info_hash_of(free_content)), changes)
+
+    reply = bdecode(Client().get(f"/announce/{fan_passkey}?{query}"))
+
+    assert failure(reply) == reason
+    assert swarm_counts(fan_passkey, free_content) == {
+        b"complete": 0,
+        b"incomplete": 0,
+        b"downloaded": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "query", ["", "%%%&&==&", "info_hash", "info_hash=%ZZ", "\u00e9\u00e8=\u00ff"]
+)
+def test_garbage_query_strings_get_a_failure(fan_passkey: str, query: str) -> None:
+    reply = bdecode(Client().get(f"/announce/{fan_passkey}?{query}"))
+
+    assert failure(reply).startswith(("missing", "invalid"))
+
+
+def test_duplicate_parameters_are_refused(fan_passkey: str, free_content: Content) -> None:
+    query = announce_query(info_hash_of(free_content), new_peer_id()) + "&port=7000"
+
+    reply = bdecode(Client().get(f"/announce/{fan_passkey}?{query}"))
+
+    assert failure(reply) == "port given more than once"
+
+
+def test_binary_info_hash_with_non_utf8_bytes_is_parsed_exactly(
+    fan_passkey: str, creator: Creator
+) -> None:
+    # A QueryDict would turn these bytes into U+FFFD and never find the content.
+    content = make_content(creator, info_hash=bytes(0x80 | b for b in secrets.token_bytes(20)))
+
+    reply = announce(fan_passkey, info_hash_of(content))
+
+    assert reply[b"incomplete"] == 1
+
+
+def test_a_failing_peer_store_gives_a_bencoded_failure(
+    fan_passkey: str, free_content: Content, settings: Settings
+) -> None:
+    # Nothing listens on port 1: every Redis call fails.
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    reply = announce(fan_passkey, info_hash_of(free_content))
+
+    assert failure(reply) == "tracker error, try again later"
+
+
+# --- peers -----------------------------------------------------------------------------------
+
+
+def test_compact_reply_lists_the_other_peers(fan_passkey: str, free_content: Content) -> None:
+    # given: three peers, one of them a seeder
+    ih = info_hash_of(free_content)
+    announce(fan_passkey, ih, ip="10.0.0.1", port=6001, event="started")
+    announce(fan_passkey, ih, ip="10.0.0.2", port=6002, event="started")
+    announce(fan_passkey, ih, ip="10.0.0.3", port=6003, left=0, event="started")
+
+    # when: a fourth joins
+    reply = announce(fan_passkey, ih, ip="10.0.0.4", port=6004, compact=1, event="started")
+
+    # then: it gets the three others and not itself
+    assert reply[b"interval"] == settings.TRACKER_INTERVAL_SECONDS
+    assert 0 < reply[b"min interval"] <= reply[b"interval"]
+    assert (reply[b"complete"], reply[b"incomplete"]) == (1, 3)
+    assert compact_peers(reply[b"peers"]) == {
+        ("10.0.0.1", 6001),
+        ("10.0.0.2", 6002),
+        ("10.0.0.3", 6003),
+    }
+    assert b"peers6" not in reply
+
+
+def test_a_peer_is_never_given_itself(fan_passkey: str, free_content: Content) -> None:
+    peer = new_peer_id()
+    ih = info_hash_of(free_content)
+    announce(fan_passkey, ih, peer, port=6001)
+
+    again = announce(fan_passkey, ih, peer, port=6001)
+
+    assert again[b"peers"] == b""
+    assert again[b"incomplete"] == 1
+
+
+def test_non_compact_reply_lists_dicts(fan_passkey: str, free_content: Content) -> None:
+    ih = info_hash_of(free_content)
+    other = new_peer_id()
+    announce(fan_passkey, ih, other, ip="10.0.0.9", port=6009)
+
+    with_ids = announce(fan_passkey, ih, ip="10.0.0.10", compact=0)
+    without_ids = announce(fan_passkey, ih, ip="10.0.0.11", compact=0, no_peer_id=1)
+
+    assert {b"ip": b"10.0.0.9", b"port": 6009, b"peer id": other} in with_ids[b"peers"]
+    assert len(with_ids[b"peers"]) == 1
+    assert all(b"peer id" not in peer for peer in without_ids[b"peers"])
+    assert {b"ip": b"10.0.0.9", b"port": 6009} in without_ids[b"peers"]
+
+
+def test_ipv6_peers_go_to_peers6(fan_passkey: str, free_content: Content) -> None:
+    ih = info_hash_of(free_content)
+    announce(fan_passkey, ih, ip="2001:db8::1", port=6001)
+    announce(fan_passkey, ih, ip="10.0.0.2", port=6002)
+    # a dual-stack listener reports an IPv4 client as ::ffff:a.b.c.d
+    announce(fan_passkey, ih, ip="::ffff:10.0.0.3", port=6003)
+
+    reply = announce(fan_passkey, ih, ip="2001:db8::2", port=6004)
+    listed = announce(fan_passkey, ih, ip="10.0.0.5", port=6005, compact=0)
+
+    assert compact_peers(reply[b"peers6"], size=18) == {("2001:db8::1", 6001)}
+    assert compact_peers(reply[b"peers"]) == {("10.0.0.2", 6002), ("10.0.0.3", 6003)}
+    assert {(p[b"ip"], p[b"port"]) for p in listed[b"peers"]} == {
+        (b"2001:db8::1", 6001),
+        (b"2001:db8::2", 6004),
+        (b"10.0.0.2", 6002),
+        (b"10.0.0.3", 6003),
+    }
+
+
+def test_leechers_get_seeders_first_and_seeders_get_only_leechers(
+    fan_passkey: str, free_content: Content
+) -> None:
+    ih = info_hash_of(free_content)
+    seeders = {(f"10.0.1.{i}", 7000 + i) for i in range(1, 4)}
+    leechers = {(f"10.0.2.{i}", 8000 + i) for i in range(1, 4)}
+    for ip, port in seeders:
+        announce(fan_passkey, ih, ip=ip, port=port, left=0)
+    for ip, port in leechers:
+        announce(fan_passkey, ih, ip=ip, port=port, left=500)
+
+    for_leecher = announce(fan_passkey, ih, ip="10.0.3.1", port=9001, numwant=3)
+    for_seeder = announce(fan_passkey, ih, ip="10.0.3.2", port=9002, left=0, numwant=50)
+
+    assert compact_peers(for_leecher[b"peers"]) == seeders
+    assert compact_peers(for_seeder[b"peers"]) == leechers | {("10.0.3.1", 9001)}
+
+
+def test_numwant_is_capped(fan_passkey: str, free_content: Content, settings: Settings) -> None:
+    settings.TRACKER_MAX_PEERS = 4
+    ih = info_hash_of(free_content)
+    for i in range(10):
+        announce(fan_passkey, ih, ip=f"10.0.4.{i + 1}", port=6000 + i)
+
+    greedy = announce(fan_passkey, ih, ip="10.0.5.1", numwant=200)
+    modest = announce(fan_passkey, ih, ip="10.0.5.2", numwant=2)
+    none = announce(fan_passkey, ih, ip="10.0.5.3", numwant=0)
+
+    assert len(compact_peers(greedy[b"peers"])) == 4
+    assert len(compact_peers(modest[b"peers"])) == 2
+    assert none[b"peers"] == b""
+    assert none[b"incomplete"] == 13
+
+
+def test_stopped_removes_the_peer(fan_passkey: str, free_content: Content) -> None:
+    ih = info_hash_of(free_content)
+    leaving = new_peer_id()
+    announce(fan_passkey, ih, leaving, ip="10.0.0.1", port=6001)
+    announce(fan_passkey, ih, ip="10.0.0.2", port=6002)
+
+    announce(fan_passkey, ih, leaving, ip="10.0.0.1", port=6001, event="stopped")
+    reply = announce(fan_passkey, ih, ip="10.0.0.3", port=6003)
+
+    assert compact_peers(reply[b"peers"]) == {("10.0.0.2", 6002)}
+    assert reply[b"incomplete"] == 2
+
+
+def test_another_user_cannot_stop_my_peer(
+    fan_passkey: str, stranger: User, free_content: Content
+) -> None:
+    ih = info_hash_of(free_content)
+    peer = new_peer_id()
+    announce(fan_passkey, ih, peer, ip="10.0.0.1", port=6001)
+
+    announce(active_passkey(stranger).key, ih, peer, ip="10.6.6.6", port=6666, event="stopped")
+
+    reply = announce(fan_passkey, ih, ip="10.0.0.2", port=6002)
+    assert compact_peers(reply[b"peers"]) == {("10.0.0.1", 6001)}
+
+
+def test_stale_peers_are_dropped(fan_passkey: str, free_content: Content) -> None:
+    ih = info_hash_of(free_content)
+    gone = new_peer_id()
+    announce(fan_passkey, ih, gone, ip="10.0.0.1", port=6001)
+    announce(fan_passkey, ih, ip="10.0.0.2", port=6002)
+    # given: the first peer was last seen three intervals ago
+    seen_long_ago = time.time() - 3 * settings.TRACKER_INTERVAL_SECONDS
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.zadd(f"trk:{ih.hex()}:l", {gone + fan_passkey.encode(): seen_long_ago})
+    client.close()
+
+    assert swarm_counts(fan_passkey, free_content)[b"incomplete"] == 1
+    reply = announce(fan_passkey, ih, ip="10.0.0.3", port=6003)
+    assert compact_peers(reply[b"peers"]) == {("10.0.0.2", 6002)}
+    assert reply[b"incomplete"] == 2
+
+
+# --- scrape ----------------------------------------------------------------------------------
+
+
+def test_scrape_counts_seeders_leechers_and_completions(fan_passkey: str, creator: Creator) -> None:
+    # given: two contents; on the first 2 seeders, 3 leechers, one of whom completes (twice)
+    first, second = make_content(creator), make_content(creator)
+    ih = info_hash_of(first)
+    announce(fan_passkey, ih, ip="10.0.0.1", left=0)
+    announce(fan_passkey, ih, ip="10.0.0.2", left=0)
+    finisher = new_peer_id()
+    announce(fan_passkey, ih, finisher, ip="10.0.0.3")
+    announce(fan_passkey, ih, ip="10.0.0.4")
+    announce(fan_passkey, ih, ip="10.0.0.5")
+    announce(fan_passkey, ih, finisher, ip="10.0.0.3", left=0, event="completed")
+    announce(fan_passkey, ih, finisher, ip="10.0.0.3", left=0, event="completed")
+    announce(fan_passkey, info_hash_of(second), ip="10.0.0.6")
+
+    # when: scraping both and a hash nobody knows
+    unknown = secrets.token_bytes(20)
+    reply = scrape(fan_passkey, ih, info_hash_of(second), unknown)
+
+    # then
+    assert reply == {
+        b"files": {
+            ih: {b"complete": 3, b"incomplete": 2, b"downloaded": 1},
+            info_hash_of(second): {b"complete": 0, b"incomplete": 1, b"downloaded": 0},
+        }
+    }
+
+
+def test_scrape_leaves_out_what_the_user_may_not_see(
+    stranger: User, free_content: Content, paid_content: Content
+) -> None:
+    reply = scrape(
+        active_passkey(stranger).key, info_hash_of(free_content), info_hash_of(paid_content)
+    )
+
+    assert list(reply[b"files"]) == [info_hash_of(free_content)]
+
+
+def test_scrape_refusals(fan_passkey: str, free_content: Content) -> None:
+    assert failure(scrape("0" * 32, info_hash_of(free_content))) == "invalid passkey"
+    assert failure(scrape(fan_passkey)) == "missing info_hash"
+    assert failure(scrape(fan_passkey, b"short")) == "invalid info_hash"
+    many = [secrets.token_bytes(20) for _ in range(tracker.MAX_SCRAPE_HASHES + 1)]
+    assert failure(scrape(fan_passkey, *many)).startswith("at most")
+
+
+# --- engines ---------------------------------------------------------------------------------
+
+
+def test_engine_passkey_announces_any_published_content(
+    paid_content: Content, creator: Creator
+) -> None:
+    node = EngineNode.objects.create(name="node-1")
+    key = engine_passkey(node).key
+    removed = make_content(creator, state=Content.State.REMOVED)
+    unhealthy = make_content(creator, state=Content.State.UNHEALTHY, access=Content.Access.PAID)
+
+    seeding = announce(key, info_hash_of(paid_content), left=0, uploaded=10**9, event="started")
+    also = announce(key, info_hash_of(unhealthy), left=0)
+    refused = announce(key, info_hash_of(removed), left=0)
+    async_to_sync(tracker.flush_transfer_totals)()
+
+    assert seeding[b"complete"] == 1
+    assert also[b"complete"] == 1
+    assert failure(refused) == "unregistered torrent: removed"
+    assert not TransferTotal.objects.exists()  # an engine's bytes are nobody's download
+
+
+# --- transfer accounting -----------------------------------------------------------------------
+
+
+def test_transfer_deltas_are_recorded_across_a_client_restart(
+    fan: User, fan_passkey: str, free_content: Content
+) -> None:
+    ih = info_hash_of(free_content)
+    peer = new_peer_id()
+
+    # given: a client reports growing counters, then restarts and counts from 0 again
+    announce(fan_passkey, ih, peer, uploaded=100, downloaded=1000, event="started")
+    announce(fan_passkey, ih, peer, uploaded=300, downloaded=5000)
+    announce(fan_passkey, ih, peer, uploaded=300, downloaded=5000)
+    announce(fan_passkey, ih, peer, uploaded=50, downloaded=0, event="started")
+    announce(fan_passkey, ih, peer, uploaded=70, downloaded=10, event="stopped")
+    # and a second client of the same user, with counters past a 64-bit float's precision
+    announce(fan_passkey, ih, uploaded=2**60 + 1, downloaded=0)
+
+    # when
+    async_to_sync(tracker.flush_transfer_totals)()
+
+    # then: 300 + 70 and 5000 + 10 from the first, 2**60 + 1 from the second
+    total = TransferTotal.objects.get(user=fan, content=free_content)
+    assert (total.uploaded, total.downloaded) == (370 + 2**60 + 1, 5010)
+
+    # and a second flush adds nothing; later reports add only their deltas
+    async_to_sync(tracker.flush_transfer_totals)()
+    announce(fan_passkey, ih, peer, uploaded=100, downloaded=10, event="started")
+    async_to_sync(tracker.flush_transfer_totals)()
+    total.refresh_from_db()
+    assert (total.uploaded, total.downloaded) == (400 + 2**60 + 1, 5010)
+
+
+def test_transfers_of_several_users_are_kept_apart(
+    fan: User, stranger: User, creator: Creator
+) -> None:
+    first, second = make_content(creator), make_content(creator)
+    stranger_key = active_passkey(stranger).key
+    fan_key = active_passkey(fan).key
+
+    announce(fan_key, info_hash_of(first), uploaded=1, downloaded=2)
+    announce(fan_key, info_hash_of(second), uploaded=3, downloaded=4)
+    announce(stranger_key, info_hash_of(first), uploaded=5, downloaded=6)
+    announce(stranger_key, info_hash_of(second), downloaded=0)
+    async_to_sync(tracker.flush_transfer_totals)()
+
+    totals = {
+        (t.user_id, t.content_id): (t.uploaded, t.downloaded) for t in TransferTotal.objects.all()
+    }
+    assert totals == {
+        (fan.pk, first.pk): (1, 2),
+        (fan.pk, second.pk): (3, 4),
+        (stranger.pk, first.pk): (5, 6),
+    }
+
+
+def test_forged_huge_counters_saturate_and_block_nobody(
+    fan: User, fan_passkey: str, stranger: User, free_content: Content
+) -> None:
+    ih = info_hash_of(free_content)
+    peer = new_peer_id()
+    biggest = 2**63 - 1
+
+    # given: a client alternating absurd counters (the pending sum would overflow 64 bits)
+    first = announce(fan_passkey, ih, peer, uploaded=biggest)
+    announce(fan_passkey, ih, peer, uploaded=0)
+    third = announce(fan_passkey, ih, peer, uploaded=biggest)
+    announce(active_passkey(stranger).key, ih, uploaded=5)
+    async_to_sync(tracker.flush_transfer_totals)()
+    # and once more on top of a total already at the maximum
+    announce(fan_passkey, ih, peer, uploaded=0)
+    announce(fan_passkey, ih, peer, uploaded=biggest)
+    async_to_sync(tracker.flush_transfer_totals)()
+
+    # then: every announce was answered, the total saturates, the other user's bytes count
+    assert b"peers" in first
+    assert b"peers" in third
+    assert TransferTotal.objects.get(user=fan, content=free_content).uploaded == biggest
+    assert TransferTotal.objects.get(user=stranger, content=free_content).uploaded == 5
+
+
+def test_announces_flush_pending_totals_by_themselves(
+    fan: User, fan_passkey: str, free_content: Content, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tracker, "TRANSFER_FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(tracker, "_next_flush", 0.0)
+    peer = new_peer_id()
+
+    announce(fan_passkey, info_hash_of(free_content), peer, uploaded=10, downloaded=20)
+    announce(fan_passkey, info_hash_of(free_content), peer, uploaded=15, downloaded=20)
+
+    total = TransferTotal.objects.get(user=fan, content=free_content)
+    assert (total.uploaded, total.downloaded) == (15, 20)
+
+
+# --- async client and a real BitTorrent client -----------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_client_announce(fan_passkey: str, free_content: Content) -> None:
+    query = announce_query(info_hash_of(free_content), new_peer_id(), port=6881)
+
+    response = await AsyncClient().get(f"/announce/{fan_passkey}?{query}")
+    # The test client keeps connections open across requests; close the one the view's ORM
+    # calls opened on the sync thread, or the test database cannot be dropped.
+    await sync_to_async(connections.close_all)()
+
+    reply = bdecode(response)
+    assert (reply[b"complete"], reply[b"incomplete"]) == (0, 1)
+
+
+def test_real_libtorrent_client_announces_and_scrapes(
+    asgi_server: AsgiServer, fan: User, creator: Creator, tmp_path: Path
+) -> None:
+    # given: a small file, its v1 torrent announcing to our live tracker with the fan's passkey
+    payload = tmp_path / "hello.bin"
+    payload.write_bytes(secrets.token_bytes(100_000))
+    maker = lt.create_torrent(
+        [lt.create_file_entry(payload.name, payload.stat().st_size)],
+        16384,
+        lt.create_torrent.v1_only,
+    )
+    lt.set_piece_hashes(maker, str(tmp_path))
+    passkey = active_passkey(fan).key
+    maker.add_tracker(f"{asgi_server.url}/announce/{passkey}")
+    info = lt.torrent_info(lt.bencode(maker.generate()))
+    content = make_content(
+        creator,
+        access=Content.Access.PAID,
+        info_hash=bytes.fromhex(str(info.info_hashes().v1)),
+    )
+    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+
+    # when: a real libtorrent session seeds it
+    session = lt.session(
+        lt.session_params(
+            {
+                "listen_interfaces": "127.0.0.1:0",
+                "enable_dht": False,
+                "enable_lsd": False,
+                "enable_upnp": False,
+                "enable_natpmp": False,
+                "dht_bootstrap_nodes": "",
+                "webtorrent_stun_server": "",
+                "allow_multiple_connections_per_ip": True,
+                # The scrape URL (/scrape/<passkey>) does not start with /announce, so
+                # libtorrent's SSRF mitigation refuses it on a loopback tracker (never on a
+                # public one).
+                "ssrf_mitigation": False,
+                "alert_mask": lt.alert_category.all,
+            }
+        )
+    )
+    params = lt.add_torrent_params()
+    params.ti = info
+    params.save_path = str(tmp_path)
+    handle = session.add_torrent(params)
+    replies: list[int] = []
+    errors: list[str] = []
+    scraped: list[tuple[int, int]] = []
+
+    def pump() -> None:
+        for alert in session.pop_alerts():
+            if isinstance(alert, lt.tracker_reply_alert):
+                replies.append(alert.num_peers)
+            elif isinstance(alert, lt.tracker_error_alert):
+                errors.append(alert.message())
+            elif isinstance(alert, lt.scrape_reply_alert):
+                scraped.append((alert.complete, alert.incomplete))
+
+    try:
+
+        def seeding_and_announced() -> bool:
+            pump()
+            return bool(replies) and handle.status().is_seeding
+
+        wait_for(seeding_and_announced, timeout=60, what="a tracker reply")
+        # libtorrent finds the scrape URL by replacing "announce" in the announce URL
+        handle.scrape_tracker()
+
+        def scrape_replied() -> bool:
+            pump()
+            return bool(scraped)
+
+        wait_for(scrape_replied, timeout=60, what="a scrape reply")
+        seeding_counts = swarm_counts(passkey, content)
+    finally:
+        # removing the torrent announces "stopped"
+        session.remove_torrent(handle)
+
+    # then: the tracker saw the seeder, libtorrent parsed our replies, and it left at "stopped"
+    assert errors == []
+    assert replies[0] == 0  # no other peers
+    assert scraped[-1] == (1, 0)
+    assert (seeding_counts[b"complete"], seeding_counts[b"incomplete"]) == (1, 0)
+    wait_for(
+        lambda: swarm_counts(passkey, content)[b"complete"] == 0,
+        timeout=60,
+        what="the stopped announce",
+    )
+
+
+def test_live_server_refuses_a_stranger(
+    asgi_server: AsgiServer, stranger: User, paid_content: Content
+) -> None:
+    key = active_passkey(stranger).key
+    query = announce_query(info_hash_of(paid_content), new_peer_id())
+
+    response = httpx.get(f"{asgi_server.url}/announce/{key}?{query}")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert lt.bdecode(response.content) == {b"failure reason": b"not entitled to this torrent"}
