@@ -199,7 +199,8 @@ def publish(request: HttpRequest, content_id: int) -> tuple[int, Any]:
     except ingest.Refused as error:
         return error.status, {"detail": error.message}
     except OSError as error:
-        return 500, {"detail": f"Publishing failed, nothing was published: {error.strerror}."}
+        reason = error.strerror or str(error)
+        return 500, {"detail": f"Publishing failed, nothing was published: {reason}."}
     return 202, _content_out(request, content, full=True)
 
 

@@ -7,6 +7,7 @@
     PATCH   /api/v1/uploads/<id>            application/offset+octet-stream at Upload-Offset
     DELETE  /api/v1/uploads/<id>            drop the upload
 
+``X-HTTP-Method-Override`` on a POST stands for PATCH or DELETE, as tus asks.
 Authentication: ``Authorization: Bearer <personal token>``, or the browser session together with
 Django's CSRF header (``X-CSRFToken``) on POST, PATCH and DELETE. Only creators upload, into
 their own content while it is ``uploading``.
@@ -188,11 +189,19 @@ def collection(request: HttpRequest) -> HttpResponse:
     return tus_response(201, Location=location, **expires_header(upload))
 
 
+def tus_method(method: str, override: str | None) -> str:
+    # tus: clients that cannot send PATCH or DELETE send POST with X-HTTP-Method-Override.
+    if method == "POST" and override:
+        return override.strip().upper()
+    return method
+
+
 @csrf_exempt
 async def resource(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
-    if request.method == "OPTIONS":
+    method = tus_method(request.method or "", request.headers.get("X-HTTP-Method-Override"))
+    if method == "OPTIONS":
         return options_response()
-    if request.method not in ("HEAD", "PATCH", "DELETE"):
+    if method not in ("HEAD", "PATCH", "DELETE"):
         return tus_response(405, "", Allow="OPTIONS, HEAD, PATCH, DELETE")
     if (version := version_refused(request)) is not None:
         return version
@@ -200,11 +209,11 @@ async def resource(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     if isinstance(user, HttpResponse):
         return user
     try:
-        if request.method == "DELETE":
+        if method == "DELETE":
             await sync_to_async(ingest.terminate_upload)(user, upload_id)
             return tus_response(204)
         upload = await sync_to_async(ingest.open_upload)(user, upload_id)
-        if request.method == "HEAD":
+        if method == "HEAD":
             return tus_response(
                 200,
                 Upload_Offset=str(upload.offset),
@@ -299,11 +308,19 @@ class StreamingUploadBodies:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "PATCH" and self._is_upload(scope):
+        if scope["type"] == "http" and self._is_patch(scope) and self._is_upload(scope):
             scope = {**scope, BODY_RECEIVE_KEY: receive}
             await self.app(scope, _empty_body(), send)
         else:
             await self.app(scope, receive, send)
+
+    @staticmethod
+    def _is_patch(scope: Scope) -> bool:
+        override = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-http-method-override"),
+            None,
+        )
+        return tus_method(scope["method"], override) == "PATCH"
 
     @staticmethod
     def _is_upload(scope: Scope) -> bool:
