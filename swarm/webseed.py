@@ -190,6 +190,8 @@ class Target:
     infohash: str
     private: bool
     rate_limit: int
+    content_type: str
+    accel_location: str  # X-Accel-Redirect, for production mode
 
     @property
     def disk_path(self) -> Path:
@@ -226,6 +228,9 @@ def authorise(content_id: str, token: str, path: str) -> Target | int:
         infohash=content.infohash or "",
         private=content.is_private,
         rate_limit=rate_limit_for(user, content),
+        content_type=safe_content_type(path),
+        # nginx decodes the URI before mapping it onto the file system.
+        accel_location=quote(f"{settings.WEBSEED_X_ACCEL_PREFIX}{content.pk}/{path}"),
     )
 
 
@@ -305,14 +310,32 @@ def _authorise_fresh(content_id: str, token: str, path: str) -> Target | int:
 
 
 async def authorise_cached(content_id: str, token: str, path: str) -> Target | int:
-    ttl = auth_cache_seconds()
     key = (content_id, token, path)
-    now = time.monotonic()
     cached = _auth_cache.get(key)
-    if cached is not None and cached[0] > now:
+    if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    result = await sync_to_async(_authorise_fresh, thread_sensitive=False)(content_id, token, path)
+    # Requests that miss together share one lookup: when a popular file's entry expires, its
+    # hundreds of clients cost one query, not one each.
+    task = _in_flight.get(key)
+    if task is None or task.get_loop() is not asyncio.get_running_loop():
+        task = asyncio.create_task(_authorise_and_remember(key))
+        _in_flight[key] = task
+    # Shielded: a client that goes away must not cancel the lookup the others wait on.
+    return await asyncio.shield(task)
+
+
+_in_flight: dict[tuple[str, str, str], asyncio.Task[Target | int]] = {}
+
+
+async def _authorise_and_remember(key: tuple[str, str, str]) -> Target | int:
+    try:
+        result = await sync_to_async(_authorise_fresh, thread_sensitive=False)(*key)
+    finally:
+        if _in_flight.get(key) is asyncio.current_task():
+            del _in_flight[key]
+    ttl = auth_cache_seconds()
     if ttl > 0:
+        now = time.monotonic()
         if len(_auth_cache) >= _AUTH_CACHE_MAX_ENTRIES:
             for stale in [k for k, (until, _) in _auth_cache.items() if until <= now]:
                 del _auth_cache[stale]
@@ -398,14 +421,12 @@ async def plan(
     target = await authorise_cached(content_id, token, path)
     if isinstance(target, int):
         return _refusal(target)
-    content_type = safe_content_type(target.relative_path)
+    content_type = target.content_type
     if settings.WEBSEED_X_ACCEL:
-        location = f"{settings.WEBSEED_X_ACCEL_PREFIX}{target.content_id}/{target.relative_path}"
         accel = {
             "Content-Type": content_type,
             "Content-Length": "0",
-            # nginx decodes the URI before mapping it onto the file system.
-            "X-Accel-Redirect": quote(location),
+            "X-Accel-Redirect": target.accel_location,
         }
         if target.rate_limit > 0:
             accel["X-Accel-Limit-Rate"] = str(target.rate_limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib.util
 import os
@@ -428,6 +429,21 @@ def test_other_methods_are_not_allowed(asgi_server: AsgiServer, creator: Creator
 
     assert_refused(response, 405)
     assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+async def test_concurrent_requests_share_one_authorisation(
+    asgi_server: AsgiServer, committed_track: Content
+) -> None:
+    url = f"{asgi_server.url}/webseed/{committed_track.pk}/open/{committed_track.name}"
+    offsets = range(0, SIZE, SIZE // 20)
+
+    async with httpx.AsyncClient() as client:
+        responses = await asyncio.gather(
+            *(client.get(url, headers={"Range": f"bytes={o}-{o + 99}"}) for o in offsets)
+        )
+
+    assert [r.status_code for r in responses] == [206] * len(offsets)
+    assert [r.content for r in responses] == [DATA[o : o + 100] for o in offsets]
 
 
 def test_throttled_responses_still_complete(
