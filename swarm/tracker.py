@@ -22,9 +22,12 @@ Where things live:
   for ``AUTH_CACHE_SECONDS``: a revoked passkey, a removed content or a revoked entitlement takes
   effect within that many seconds.
 
-The views are async: under ASGI they run on the event loop, and Redis is reached through
-``redis.asyncio`` with one connection pool per event loop (connections belong to the loop that
-opened them; uvicorn runs one loop, the test client a fresh one per request).
+Everything is async: Redis is reached through ``redis.asyncio`` with one connection pool per
+event loop (connections belong to the loop that opened them; uvicorn runs one loop, Django's
+sync test client a fresh one per request), and the database, on a cache miss, through one
+``sync_to_async`` hop. Two entry points give the same answers: the Django views routed in
+``swarm/urls.py``, and ``TrackerRouter``, an ASGI middleware in front of Django (see
+``btt_platform/asgi.py``) that answers tracker GETs without Django's middleware stack.
 """
 
 from __future__ import annotations
@@ -36,16 +39,16 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final, Generic, ParamSpec, TypeVar, cast
 from urllib.parse import unquote_to_bytes
 
 import libtorrent as lt
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, transaction
 from django.db.models import F, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Least
@@ -56,6 +59,10 @@ from swarm.models import Content, Passkey, TransferTotal
 from swarm.services import may_download
 
 logger = logging.getLogger(__name__)
+K = TypeVar("K")
+V = TypeVar("V")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # How long an authorisation decision is reused. Revocations take effect within this time.
 AUTH_CACHE_SECONDS: Final = 3.0
@@ -213,14 +220,14 @@ def parse_scrape(raw: bytes) -> list[bytes]:
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def client_address(request: HttpRequest) -> IPAddress:
+def client_address(remote_addr: str) -> IPAddress:
     """The peer's address: the connection's, never a header or parameter the client chose.
 
     Behind nginx, uvicorn's ``--proxy-headers`` (see Procfile) already puts the address from
-    X-Forwarded-For into REMOTE_ADDR for trusted proxies only (``--forwarded-allow-ips``).
+    X-Forwarded-For into the ASGI scope for trusted proxies only (``--forwarded-allow-ips``).
     """
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(remote_addr)
     except ValueError:
         raise TrackerError("cannot tell your address") from None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -244,39 +251,63 @@ class Refusal:
     about_passkey: bool = False
 
 
-_decisions: dict[tuple[str, str], tuple[float, Grant | Refusal]] = {}
+class _Recent(Generic[K, V]):
+    """Values kept for ``AUTH_CACHE_SECONDS``; concurrent misses of one key share one load."""
+
+    def __init__(self) -> None:
+        self._values: dict[K, tuple[float, V]] = {}
+        # Per event loop: an asyncio.Event belongs to the loop that waits on it.
+        self._loading: dict[tuple[asyncio.AbstractEventLoop, K], asyncio.Event] = {}
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        slot = (asyncio.get_running_loop(), key)
+        while True:
+            cached = self._values.get(key)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+            loading = self._loading.get(slot)
+            if loading is None:
+                break
+            # Another request is loading it: take its value, or load here if it failed.
+            await loading.wait()
+        done = self._loading[slot] = asyncio.Event()
+        try:
+            value = await load()
+            if len(self._values) >= _AUTH_CACHE_MAX_ENTRIES:
+                self._values.clear()  # garbage passkeys and infohashes must not grow it forever
+            self._values[key] = (time.monotonic() + AUTH_CACHE_SECONDS, value)
+            return value
+        finally:
+            del self._loading[slot]
+            done.set()
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
+# Cached separately, as announces arrive: a user's passkey serves all their torrents, a popular
+# content all its users, and the check between the two is then one query at most.
+_passkeys: _Recent[str, Passkey | None] = _Recent()
+_contents: _Recent[str, Content | None] = _Recent()
+_access: _Recent[tuple[int, int], bool] = _Recent()
 
 
 def clear_caches() -> None:
-    _decisions.clear()
+    for cache in (_passkeys, _contents, _access):
+        cache.clear()
 
 
-async def authorise(passkey: str, infohash: str) -> Grant | Refusal:
-    """Whether ``passkey`` may announce ``infohash`` (hex), reusing recent decisions."""
-    key = (passkey, infohash)
-    now = time.monotonic()
-    cached = _decisions.get(key)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    decision = await _decide(passkey, infohash)
-    if len(_decisions) >= _AUTH_CACHE_MAX_ENTRIES:
-        _decisions.clear()  # garbage infohashes must not grow the cache without bound
-    _decisions[key] = (now + AUTH_CACHE_SECONDS, decision)
-    return decision
-
-
-async def _decide(key: str, infohash: str) -> Grant | Refusal:
+async def authorise(key: str, infohash: str) -> Grant | Refusal:
+    """Whether passkey ``key`` may announce ``infohash`` (hex), from recent lookups."""
     if not _PASSKEY_RE.fullmatch(key):
         return Refusal("invalid passkey", about_passkey=True)
-    try:
-        passkey = await Passkey.objects.select_related("user").aget(key=key)
-    except Passkey.DoesNotExist:
+    passkey = await _passkeys.get(key, lambda: in_database(_load_passkey, key))
+    if passkey is None:
         return Refusal("invalid passkey", about_passkey=True)
     if passkey.revoked_at is not None:
         return Refusal("passkey revoked: download the torrent again", about_passkey=True)
-    try:
-        content = await Content.objects.select_related("creator").aget(infohash=infohash)
-    except Content.DoesNotExist:
+    content = await _contents.get(infohash, lambda: in_database(_load_content, infohash))
+    if content is None:
         return Refusal("unregistered torrent")
     if content.state == Content.State.REMOVED:
         return Refusal(f"unregistered torrent: {content.state_detail or 'removed'}")
@@ -284,9 +315,61 @@ async def _decide(key: str, infohash: str) -> Grant | Refusal:
         return Refusal("torrent not available")
     if passkey.engine_id is not None:
         return Grant(content_id=content.pk, user_id=None)
-    if not await sync_to_async(may_download)(passkey.user, content):
+    allowed = await _access.get(
+        (passkey.pk, content.pk), lambda: in_database(may_download, passkey.user, content)
+    )
+    if not allowed:
         return Refusal("not entitled to this torrent")
     return Grant(content_id=content.pk, user_id=passkey.user_id)
+
+
+def _load_passkey(key: str) -> Passkey | None:
+    return Passkey.objects.select_related("user").filter(key=key).first()
+
+
+def _load_content(infohash: str) -> Content | None:
+    return Content.objects.select_related("creator").filter(infohash=infohash).first()
+
+
+# --- database access ------------------------------------------------------------------------
+
+_queued = 0
+_queued_lock = threading.Lock()
+
+
+async def in_database(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run ``function`` (ORM work) on Django's thread for sync code, minding the connection.
+
+    Outside Django's request cycle (``TrackerRouter``) no request signals close connections,
+    so this does what they do, with one difference: while more lookups are queued the
+    connection stays open for them — a new one per lookup costs more than the lookup (a few
+    ms on PostgreSQL) — and once none are, it is closed or kept as CONN_MAX_AGE says. A
+    connection that broke (a database restart) is replaced and the work retried once.
+    """
+    global _queued
+    with _queued_lock:
+        _queued += 1
+    try:
+        return await sync_to_async(_run_minding_connection)(function, *args, **kwargs)
+    finally:
+        with _queued_lock:
+            _queued -= 1
+
+
+def _run_minding_connection(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.in_atomic_block:  # a caller's transaction (or a test's): leave it be
+        return function(*args, **kwargs)
+    try:
+        return function(*args, **kwargs)
+    except (InterfaceError, OperationalError):
+        connection.close()
+        return function(*args, **kwargs)
+    finally:
+        with _queued_lock:
+            last = _queued <= 1
+        if last:
+            connection.close_if_unusable_or_obsolete()
 
 
 # --- the peer store -------------------------------------------------------------------------
@@ -296,7 +379,9 @@ async def _decide(key: str, infohash: str) -> Grant | Refusal:
 # ARGV: 1 member, 2 compact address, 3 now, 4 stale cutoff, 5 swarm ttl, 6 "1" if seeding,
 #       7 event, 8 numwant, 9 uploaded, 10 downloaded, 11 counters ttl, 12 infohash (hex),
 #       13 pending field prefix ("" for engines: their transfers are nobody's)
-# Returns: {seeders, leechers, completions, {member, address, member, address, ...}}
+# Returns: {seeders, leechers, completions, picked peers}, the peers as one string of records
+#          <address length: 1 byte> <peer id: 20 bytes> <compact address: 6 or 18 bytes>, since
+#          one string parses far faster on the client side than a hundred-element reply.
 _ANNOUNCE_LUA: Final = """
 local seeders, leechers, addrs = KEYS[1], KEYS[2], KEYS[3]
 local member, addr, now, cutoff, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -374,8 +459,7 @@ local function take(set)
   for i, m in ipairs(members) do
     local a = found[i]
     if count < numwant and m ~= member and a and a ~= addr then
-      picked[#picked + 1] = m
-      picked[#picked + 1] = a
+      picked[#picked + 1] = string.char(#a) .. string.sub(m, 1, 20) .. a
       count = count + 1
     end
   end
@@ -387,7 +471,7 @@ if event ~= 'stopped' then
 end
 
 return {redis.call('ZCARD', seeders), redis.call('ZCARD', leechers),
-        tonumber(redis.call('HGET', KEYS[5], ARGV[12]) or '0'), picked}
+        tonumber(redis.call('HGET', KEYS[5], ARGV[12]) or '0'), table.concat(picked)}
 """
 
 _RELEASE_LUA: Final = """
@@ -492,12 +576,15 @@ async def record_announce(
             "" if grant.user_id is None else f"{passkey}:{infohash}",
         ],
     )
-    picked: list[bytes] = result[3]
+    records: bytes = result[3]
+    peers = []
+    at = 0
+    while at < len(records):
+        end = at + 21 + records[at]
+        peers.append((records[at + 1 : at + 21], records[at + 21 : end]))
+        at = end
     return SwarmState(
-        seeders=int(result[0]),
-        leechers=int(result[1]),
-        completed=int(result[2]),
-        peers=[(picked[i][:20], picked[i + 1]) for i in range(0, len(picked), 2)],
+        seeders=int(result[0]), leechers=int(result[1]), completed=int(result[2]), peers=peers
     )
 
 
@@ -555,14 +642,14 @@ async def flush_transfer_totals() -> int:
             await redis.client.rename(_PENDING_KEY, _FLUSHING_KEY)
         # The client returns bytes (no decode_responses), whatever its annotation says.
         batch = cast(dict[bytes, bytes], await redis.client.hgetall(_FLUSHING_KEY))
-        written = await sync_to_async(_write_transfer_totals)(batch)
+        written = await in_database(_add_transfer_totals, batch)
         await redis.client.delete(_FLUSHING_KEY)
         return written
     finally:
         await redis.release(keys=[_FLUSH_LOCK_KEY], args=[token])
 
 
-def _write_transfer_totals(batch: dict[bytes, bytes]) -> int:
+def _add_transfer_totals(batch: dict[bytes, bytes]) -> int:
     by_key: dict[tuple[str, str], list[int]] = {}
     for field, value in batch.items():
         try:
@@ -629,33 +716,38 @@ async def _maybe_flush_transfer_totals() -> None:
         logger.exception("flushing transfer totals failed; the deltas stay pending")
 
 
-# --- views ----------------------------------------------------------------------------------
+# --- answers --------------------------------------------------------------------------------
 
 Payload = dict[bytes, Any]
 
 
-def bencoded(payload: Payload) -> HttpResponse:
-    return HttpResponse(lt.bencode(payload), content_type="text/plain")
-
-
-async def _answer(
-    request: HttpRequest, passkey: str, handler: Callable[[HttpRequest, str], Awaitable[Payload]]
-) -> HttpResponse:
+async def _answer(passkey: str, handler: Callable[[], Awaitable[Payload]]) -> bytes:
+    """The bencoded reply: ``handler``'s payload, or a ``failure reason`` — never an error."""
     try:
         if not passkey:
             raise TrackerError("passkey required: download the torrent from the site again")
-        payload = await handler(request, passkey)
+        payload = await handler()
     except TrackerError as refusal:
         payload = {b"failure reason": str(refusal).encode()}
     except Exception:
-        logger.exception("tracker request failed: %s", request.path)
+        logger.exception("tracker request failed")
         payload = {b"failure reason": b"tracker error, try again later"}
-    return bencoded(payload)
+    reply: bytes = lt.bencode(payload)
+    return reply
 
 
-async def _announce(request: HttpRequest, passkey: str) -> Payload:
-    query = parse_announce(raw_query(request))
-    address = client_address(request)
+async def announce(passkey: str, query: bytes, remote_addr: str) -> bytes:
+    """Answer an announce: ``query`` is the raw query string, ``remote_addr`` the peer's IP."""
+    return await _answer(passkey, lambda: _announce(passkey, query, remote_addr))
+
+
+async def scrape(passkey: str, query: bytes) -> bytes:
+    return await _answer(passkey, lambda: _scrape(passkey, query))
+
+
+async def _announce(passkey: str, raw: bytes, remote_addr: str) -> Payload:
+    query = parse_announce(raw)
+    address = client_address(remote_addr)
     decision = await authorise(passkey, query.info_hash.hex())
     if isinstance(decision, Refusal):
         raise TrackerError(decision.reason)
@@ -690,8 +782,8 @@ def _peer_dict(peer_id: bytes, compact_address: bytes, no_peer_id: bool) -> Payl
     return peer
 
 
-async def _scrape(request: HttpRequest, passkey: str) -> Payload:
-    infohashes = [h.hex() for h in parse_scrape(raw_query(request))]
+async def _scrape(passkey: str, raw: bytes) -> Payload:
+    infohashes = [h.hex() for h in parse_scrape(raw)]
     allowed = []
     for infohash in infohashes:
         decision = await authorise(passkey, infohash)
@@ -713,9 +805,84 @@ async def _scrape(request: HttpRequest, passkey: str) -> Payload:
     }
 
 
+# --- Django views -----------------------------------------------------------------------------
+
+
+def _response(body: bytes) -> HttpResponse:
+    return HttpResponse(body, content_type="text/plain")
+
+
 async def announce_view(request: HttpRequest, passkey: str = "") -> HttpResponse:
-    return await _answer(request, passkey, _announce)
+    remote_addr: str = request.META.get("REMOTE_ADDR", "")
+    return _response(await announce(passkey, raw_query(request), remote_addr))
 
 
 async def scrape_view(request: HttpRequest, passkey: str = "") -> HttpResponse:
-    return await _answer(request, passkey, _scrape)
+    return _response(await scrape(passkey, raw_query(request)))
+
+
+# --- the ASGI fast path -----------------------------------------------------------------------
+
+# The ASGI interface, loosely typed: messages are plain dicts.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# The same paths as swarm/urls.py routes to the views.
+_ROUTE = re.compile(r"/(?P<action>announce|scrape)(?:/|/(?P<passkey>[^/]+))?")
+
+
+class TrackerRouter:
+    """ASGI middleware: tracker GETs answered here, everything else passed on to ``app``.
+
+    The same answers as the views, without Django's middleware stack: its sync-only middleware
+    runs each request through a fresh thread, which costs milliseconds, while an announce
+    answered from the caches and one Redis round trip costs a fraction of one. None of the page
+    middleware (sessions, CSRF, CSP, host checks for pages) concerns a bencoded reply to a
+    BitTorrent client; a request Django would redirect to HTTPS is left to Django.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _ROUTE.fullmatch(scope["path"]) if scope["type"] == "http" else None
+        if match is None or scope["method"] != "GET" or not _secure_enough(scope):
+            await self.app(scope, receive, send)
+            return
+        passkey = match["passkey"] or ""
+        query: bytes = scope.get("query_string", b"")
+        if match["action"] == "announce":
+            client = scope.get("client")
+            body = await announce(passkey, query, client[0] if client else "")
+        else:
+            body = await scrape(passkey, query)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/plain"),
+                    (b"content-length", str(len(body)).encode("ascii")),
+                    (b"cache-control", b"no-store"),
+                    (b"x-content-type-options", b"nosniff"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _secure_enough(scope: Scope) -> bool:
+    """False when Django would redirect this request to HTTPS (SECURE_SSL_REDIRECT)."""
+    if not settings.SECURE_SSL_REDIRECT or scope.get("scheme") == "https":
+        return True
+    proxy_header: tuple[str, str] | None = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy_header is None:
+        return False
+    name, secure_value = proxy_header
+    wanted = name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
+    for raw_name, raw_value in scope["headers"]:
+        if raw_name.lower() == wanted:
+            return bool(raw_value.decode("latin-1").split(",")[0].strip() == secure_value)
+    return False

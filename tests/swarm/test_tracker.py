@@ -772,3 +772,26 @@ def test_live_server_refuses_a_stranger(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert lt.bdecode(response.content) == {b"failure reason": b"not entitled to this torrent"}
+
+
+def test_live_server_answers_as_the_views_do(
+    asgi_server: AsgiServer, fan_passkey: str, free_content: Content
+) -> None:
+    # The ASGI fast path (swarm.tracker.TrackerRouter) and the Django views give the same bytes.
+    ih = info_hash_of(free_content)
+    paths = [
+        "/announce",
+        "/announce/",
+        "/scrape/",
+        f"/announce/{'0' * 32}?{announce_query(ih, new_peer_id())}",
+        f"/announce/{fan_passkey}?info_hash=%FF%FE&peer_id=x",
+        f"/scrape/{fan_passkey}?info_hash={encode(ih)}&info_hash={encode(b'x' * 20)}",
+    ]
+
+    for path in paths:
+        live = httpx.get(asgi_server.url + path)
+        view = Client().get(path)
+
+        assert live.status_code == 200
+        assert live.headers["content-type"] == "text/plain"
+        assert live.content == view.content
