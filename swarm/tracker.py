@@ -289,7 +289,7 @@ class _Recent(Generic[K, V]):
 # content all its users, and the check between the two is then one query at most.
 _passkeys: _Recent[str, Passkey | None] = _Recent()
 _contents: _Recent[str, Content | None] = _Recent()
-_access: _Recent[tuple[int, int], bool] = _Recent()
+_access: _Recent[tuple[str, str], bool] = _Recent()  # by (passkey, infohash)
 
 
 def clear_caches() -> None:
@@ -316,7 +316,7 @@ async def authorise(key: str, infohash: str) -> Grant | Refusal:
     if passkey.engine_id is not None:
         return Grant(content_id=content.pk, user_id=None)
     allowed = await _access.get(
-        (passkey.pk, content.pk), lambda: in_database(may_download, passkey.user, content)
+        (key, infohash), lambda: in_database(may_download, passkey.user, content)
     )
     if not allowed:
         return Refusal("not entitled to this torrent")
