@@ -398,7 +398,12 @@ def main() -> None:
             f"{m.non2xx:>8} {t.checked:>9}"
         )
     ours, reference = (t.median().per_second for t in trackers)
+    paired = sorted(
+        mine.per_second / theirs.per_second
+        for mine, theirs in zip(trackers[0].runs, trackers[1].runs, strict=True)
+    )
     print(f"ratio ours/opentracker (medians): {ours / reference:.3f}")
+    print(f"ratio per round: {' '.join(f'{r:.3f}' for r in paired)}")
     # opentracker resets each connection after its answer; wrk counts that as a read error.
     print("socket errors: " + ", ".join(f"{t.name} {t.median().socket_errors}" for t in trackers))
 
