@@ -18,9 +18,10 @@ Where things live:
   is a client restart, whose counters begin at 0 again) and adds them to a pending hash. The
   pending deltas are moved into ``TransferTotal`` in batches (``flush_transfer_totals``), so the
   database sees one UPDATE per user and content every few seconds instead of one per announce.
-- Authorisation decisions (passkey, infohash -> allowed or why not) are cached in the process
-  for ``AUTH_CACHE_SECONDS``: a revoked passkey, a removed content or a revoked entitlement takes
-  effect within that many seconds.
+- Authorisation: the passkey, the content and whether that passkey's user may download that
+  content (``swarm.services.may_download``) are looked up in the database and kept in the
+  process for ``AUTH_CACHE_SECONDS``: a revoked passkey, a removed content or a revoked
+  entitlement takes effect within that many seconds.
 
 Everything is async: Redis is reached through ``redis.asyncio`` with one connection pool per
 event loop (connections belong to the loop that opened them; uvicorn runs one loop, Django's

@@ -367,6 +367,17 @@ def test_compact_reply_lists_the_other_peers(fan_passkey: str, free_content: Con
     assert b"peers6" not in reply
 
 
+def test_paused_event_is_an_ordinary_announce(fan_passkey: str, free_content: Content) -> None:
+    # BEP 21: libtorrent reports an upload-only torrent with event=paused.
+    ih = info_hash_of(free_content)
+    announce(fan_passkey, ih, ip="10.0.0.1", port=6001)
+
+    reply = announce(fan_passkey, ih, ip="10.0.0.2", port=6002, left=0, event="paused")
+
+    assert compact_peers(reply[b"peers"]) == {("10.0.0.1", 6001)}
+    assert (reply[b"complete"], reply[b"incomplete"]) == (1, 1)
+
+
 def test_a_peer_is_never_given_itself(fan_passkey: str, free_content: Content) -> None:
     peer = new_peer_id()
     ih = info_hash_of(free_content)
