@@ -282,20 +282,12 @@ class _Recent(Generic[K, V]):
             del self._loading[slot]
             done.set()
 
-    def clear(self) -> None:
-        self._values.clear()
-
 
 # Cached separately, as announces arrive: a user's passkey serves all their torrents, a popular
 # content all its users, and the check between the two is then one query at most.
 _passkeys: _Recent[str, Passkey | None] = _Recent()
 _contents: _Recent[str, Content | None] = _Recent()
 _access: _Recent[tuple[str, str], bool] = _Recent()  # by (passkey, infohash)
-
-
-def clear_caches() -> None:
-    for cache in (_passkeys, _contents, _access):
-        cache.clear()
 
 
 async def authorise(key: str, infohash: str) -> Grant | Refusal:
