@@ -161,29 +161,70 @@ def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[Child]:
         child.stop()
 
 
-@pytest.fixture
-def swarm_engine(transactional_db: None, tmp_path: Path) -> Iterator[Child]:
-    """A real ``manage.py runswarm`` process with its own node name, state folder and port."""
+def launch_engine(tmp_path: Path, env: dict[str, str], name: str | None = None) -> Child:
+    """Start the engine and wait for its first heartbeat (a newer one, for a restart)."""
+    from django.utils import timezone
+
     from swarm.models import EngineNode
 
-    name = f"test-engine-{uuid.uuid4().hex[:8]}"
-    env = process_environment(
-        SWARM_NODE_NAME=name,
-        SWARM_LISTEN_INTERFACES=f"127.0.0.1:{free_port()}",
-        SWARM_STATE_DIR=str(tmp_path / "swarm"),
-        SWARM_HEARTBEAT_SECONDS="1",
+    name = name or f"test-engine-{uuid.uuid4().hex[:8]}"
+    env = {
+        "SWARM_LISTEN_INTERFACES": f"127.0.0.1:{free_port()}",
+        "SWARM_STATE_DIR": str(tmp_path / f"swarm-{name}"),
+        "SWARM_HEARTBEAT_SECONDS": "1",
+        "SWARM_RECONCILE_SECONDS": "1",
+        **env,
+        "SWARM_NODE_NAME": name,
+    }
+    started = timezone.now()
+    child = start_child(
+        f"swarm-{name}-{uuid.uuid4().hex[:4]}",
+        [sys.executable, "manage.py", "runswarm"],
+        process_environment(**env),
+        tmp_path,
     )
-    child = start_child("swarm", [sys.executable, "manage.py", "runswarm"], env, tmp_path)
-    child.name = name
+    engine = Child(name, child.process, child.log)
     try:
         wait_for(
-            lambda: EngineNode.objects.filter(name=name, last_heartbeat__isnull=False).exists(),
+            lambda: (
+                engine.process.poll() is not None
+                or EngineNode.objects.filter(name=name, last_heartbeat__gte=started).exists()
+            ),
             timeout=60,
             what="the engine's first heartbeat",
         )
-        yield child
+    except BaseException:
+        engine.stop()
+        raise
+    assert engine.process.poll() is None, engine.output()
+    return engine
+
+
+@pytest.fixture
+def engine_factory(transactional_db: None, tmp_path: Path) -> Iterator[Callable[..., Child]]:
+    """Starts real engines with extra environment (SITE_URL, CONTENT_ROOT, ...); all stopped after.
+
+    ``engine_factory(name=old.name, ...)`` restarts a stopped engine: the node name picks the
+    same state folder, so it finds its resume data.
+    """
+    started: list[Child] = []
+
+    def factory(name: str | None = None, **env: str) -> Child:
+        engine = launch_engine(tmp_path, env, name)
+        started.append(engine)
+        return engine
+
+    try:
+        yield factory
     finally:
-        child.stop()
+        for engine in started:
+            engine.stop()
+
+
+@pytest.fixture
+def swarm_engine(engine_factory: Callable[..., Child]) -> Child:
+    """A real ``manage.py runswarm`` process with its own node name, state folder and port."""
+    return engine_factory()
 
 
 # --- live ASGI server ------------------------------------------------------------------------
