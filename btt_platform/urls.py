@@ -16,7 +16,9 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
-    # Production serves media from nginx (deploy/nginx.conf).
+    # Production serves media from nginx (deploy/nginx.conf). Only avatars are public: content
+    # files and unfinished uploads also live below MEDIA_ROOT and go out only through the web
+    # seed's token checks.
     urlpatterns.append(
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})
+        re_path(r"^media/(?P<path>avatars/.*)$", serve, {"document_root": settings.MEDIA_ROOT})
     )

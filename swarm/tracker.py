@@ -40,7 +40,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, ParamSpec, TypeVar, cast
 from urllib.parse import unquote_to_bytes
@@ -56,6 +56,7 @@ from django.db.models.functions import Least
 from django.http import HttpRequest, HttpResponse
 from redis.commands.core import AsyncScript
 
+from btt_platform.fastpath import ASGIApp, Receive, Scope, Send, secure_enough
 from swarm.models import Content, Passkey, TransferTotal
 from swarm.services import may_download
 
@@ -816,12 +817,6 @@ async def scrape_view(request: HttpRequest, passkey: str = "") -> HttpResponse:
 
 # --- the ASGI fast path -----------------------------------------------------------------------
 
-# The ASGI interface, loosely typed: messages are plain dicts.
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # The same paths as swarm/urls.py routes to the views.
 _ROUTE = re.compile(r"/(?P<action>announce|scrape)(?:/|/(?P<passkey>[^/]+))?")
 
@@ -841,7 +836,7 @@ class TrackerRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = _ROUTE.fullmatch(scope["path"]) if scope["type"] == "http" else None
-        if match is None or scope["method"] != "GET" or not _secure_enough(scope):
+        if match is None or scope["method"] != "GET" or not secure_enough(scope):
             await self.app(scope, receive, send)
             return
         passkey = match["passkey"] or ""
@@ -864,18 +859,3 @@ class TrackerRouter:
             }
         )
         await send({"type": "http.response.body", "body": body, "more_body": False})
-
-
-def _secure_enough(scope: Scope) -> bool:
-    """False when Django would redirect this request to HTTPS (SECURE_SSL_REDIRECT)."""
-    if not settings.SECURE_SSL_REDIRECT or scope.get("scheme") == "https":
-        return True
-    proxy_header: tuple[str, str] | None = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
-    if proxy_header is None:
-        return False
-    name, secure_value = proxy_header
-    wanted = name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
-    for raw_name, raw_value in scope["headers"]:
-        if raw_name.lower() == wanted:
-            return bool(raw_value.decode("latin-1").split(",")[0].strip() == secure_value)
-    return False

@@ -26,9 +26,8 @@ import asyncio
 import base64
 import binascii
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import format_datetime
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -39,6 +38,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
 from accounts.services import authenticate_token
+from btt_platform.fastpath import Message, Receive, Scope, Send
 from swarm import ingest
 from swarm.models import Upload
 
@@ -51,10 +51,6 @@ WRITE_BUFFER = 1024 * 1024
 BODY_RECEIVE_KEY = "swarm.uploads.receive"
 UPLOAD_URL_NAME = "tus-upload"
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 # Loose on purpose: Django's ASGIHandler annotates scope as dict and messages as Mapping.
 AsgiApp = Callable[..., Awaitable[None]]
 

@@ -33,10 +33,9 @@ import re
 import secrets
 import struct
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
@@ -48,6 +47,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import http_date, parse_http_date_safe
 
 from accounts.models import User
+from btt_platform.fastpath import ASGIApp, Receive, Scope, Send, secure_enough
 from swarm.models import Content, ContentFile, Passkey
 from swarm.services import active_passkey, may_download
 
@@ -581,12 +581,6 @@ async def serve(request: HttpRequest, content_id: str, token: str, path: str) ->
 
 # --- the ASGI fast path -----------------------------------------------------------------------
 
-# The ASGI interface, loosely typed (as Starlette does): messages are plain dicts.
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _ROUTE = re.compile(r"/webseed/(?P<content_id>\d+)/(?P<token>[A-Za-z0-9_-]+)/(?P<path>.+)")
 
 
@@ -605,7 +599,7 @@ class WebSeedRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = _ROUTE.fullmatch(scope["path"]) if scope["type"] == "http" else None
-        if match is None or not _secure_enough(scope):
+        if match is None or not secure_enough(scope):
             await self.app(scope, receive, send)
             return
         headers: dict[str, str] = {}
@@ -650,20 +644,3 @@ async def _send_body(reply: Reply, send: Send) -> None:
 async def _until_disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-def _secure_enough(scope: Scope) -> bool:
-    """False when Django would redirect this request to HTTPS (SECURE_SSL_REDIRECT)."""
-    if not settings.SECURE_SSL_REDIRECT or scope.get("scheme") == "https":
-        return True
-    proxy_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
-    if proxy_header is None:
-        return False
-    name: str
-    secure_value: str
-    name, secure_value = proxy_header
-    wanted = name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
-    for raw_name, raw_value in scope["headers"]:
-        if raw_name.lower() == wanted:
-            return bool(raw_value.decode("latin-1").split(",")[0].strip() == secure_value)
-    return False
