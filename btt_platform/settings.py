@@ -156,6 +156,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Unfinished uploads past their expiry hold disk space and creator quota.
+    "purge-expired-uploads": {"task": "swarm.purge_expired_uploads", "schedule": 3600.0},
+    # The tracker flushes on announces; this catches the last deltas of a quiet swarm.
+    "flush-transfer-totals": {"task": "swarm.flush_transfer_totals", "schedule": 60.0},
+}
 
 CHANNEL_LAYERS = {
     "default": {

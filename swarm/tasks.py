@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from celery import shared_task
 
-from swarm import ingest
+from swarm import ingest, tracker
 
 
 @shared_task(name="swarm.ingest_content")
@@ -17,3 +19,9 @@ def ingest_content(content_id: int) -> None:
 def purge_expired_uploads() -> int:
     """Free the space and quota of unfinished uploads left past their expiry."""
     return ingest.purge_expired_uploads()
+
+
+@shared_task(name="swarm.flush_transfer_totals")
+def flush_transfer_totals() -> int:
+    """Write pending tracker deltas even when no announce arrives to trigger the flush."""
+    return asyncio.run(tracker.flush_transfer_totals())
