@@ -422,6 +422,19 @@ class BlockHeaderRaw:
         w.integer(10, self.version)
         return bytes(w.buffer)
 
+    @classmethod
+    def decode(cls, data: bytes) -> BlockHeaderRaw:
+        values: dict[int, int | bytes] = dict(_fields(data))
+        _only(values, {1, 2, 3, 7, 9, 10}, "BlockHeader.raw")
+        return cls(
+            timestamp=_int64(values.get(1, 0)),
+            tx_trie_root=_blob(values.get(2, b"")),
+            parent_hash=_blob(values.get(3, b"")),
+            number=_int64(values.get(7, 0)),
+            witness_address=_blob(values.get(9, b"")),
+            version=_int64(values.get(10, 0)),
+        )
+
     @property
     def hash(self) -> bytes:
         return hashlib.sha256(self.encode()).digest()
