@@ -519,6 +519,9 @@ class DevnetApp:
             amount = int(amount)
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise BadRequest("amount must be a positive integer in base units")
+        # TRX and TRC-10 amounts are int64 in the protocol; a TRC-20 amount is a uint256.
+        if amount > (trc20.UINT256_MAX if token == trc20.BTT_ADDRESS else 2**63 - 1):
+            raise BadRequest(f"amount is too large for {token}")
         try:
             txid = self.chain.faucet(request.address("address"), token, amount)
         except BroadcastError as error:

@@ -9,7 +9,10 @@ The rules are java-tron's where a client can observe them (framework ``Wallet``,
 owner, TAPoS, size and expiry window, duplicates, contract validation), then executed at once
 against the head state and kept pending until the next block includes it, as a real node
 applies pending transactions before producing. A transaction therefore shows up in
-``gettransactionbyid`` / ``gettransactioninfobyid`` only once a block holds it. Blocks are
+``gettransactionbyid`` / ``gettransactioninfobyid`` only once a block holds it. As on
+java-tron, a txID once broadcast is refused for an hour even when the first attempt failed
+(the node's in-memory txID cache): a corrected signature does not change the txID, so a wallet
+must rebuild the transaction (new timestamp) to try again. Blocks are
 produced every ``block_seconds`` near wall-clock time (``/devnet/mine`` produces more at once);
 a block is solidified ``solidify_blocks`` blocks later, and ``walletsolidity`` reads see the
 state as of the solidified head.

@@ -163,3 +163,34 @@ def test_chain_parameters_are_listed_as_java_tron_does(devnet: Devnet) -> None:
     assert by_key["getMaxFeeLimit"] == 15_000_000_000
     assert by_key["getAllowSameTokenName"] == 1
     assert {"key": "getMemoFee"} in parameters
+
+
+def test_the_faucet_refuses_what_the_protocol_cannot_carry(devnet: Devnet) -> None:
+    someone = PrivateKey.random().public_key.to_base58check_address()
+
+    too_much_trx = devnet.post("devnet/faucet", address=someone, token="TRX", amount=str(2**63))
+    unknown_token = devnet.post("devnet/faucet", address=someone, token="USDT", amount=1)
+    not_positive = devnet.post("devnet/faucet", address=someone, token="TRX", amount=0)
+
+    assert too_much_trx.keys() == unknown_token.keys() == not_positive.keys() == {"Error"}
+    devnet.mine()
+    assert devnet.post("wallet/getaccount", address=someone, visible=True) == {}
+
+
+def test_receipts_of_a_block_are_listed_by_number(devnet: Devnet) -> None:
+    alice = funded_wallet(devnet, trx=1_000_000, trc20=10)
+    number = devnet.head()
+
+    receipts = devnet.post("wallet/gettransactioninfobyblocknum", num=number)
+    solid_receipts = devnet.post("walletsolidity/gettransactioninfobyblocknum", num=number)
+
+    assert [r["blockNumber"] for r in receipts] == [number, number]
+    [trc20_receipt] = [r for r in receipts if "log" in r]
+    # visible=false: the log's address is the contract's 20 bytes, without the 0x41 prefix
+    assert trc20_receipt["log"][0]["address"] == devnet.post("wallet/getcontract", value=BTT_TRC20)[
+        "contract_address"
+    ].removeprefix("41")
+    assert int(trc20_receipt["log"][0]["topics"][2][-40:], 16) == int(
+        alice.key.public_key.to_hex_address()[2:], 16
+    )
+    assert solid_receipts == []
