@@ -1,0 +1,261 @@
+"""Invoices and the payments proven on chain that settle them.
+
+An invoice asks for an amount of a token at the creator's own address; the platform never holds
+the money. Its state follows BTCPay Server's model (new -> processing -> settled; expired;
+invalid) with the partial / over / late flags beside the state. ``payments.services`` is the
+only code that moves it, through one conditional UPDATE per transition, and every change is
+written to the append-only ``InvoiceEvent`` log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from payments.fields import BaseUnitsField
+from payments.money import Amount, Token
+from payments.tron import validate_tron_address
+from payments.verification import OWN_TRANSFER
+
+TOKEN_CHOICES = [(token.value, token.label) for token in Token]
+TXID_LENGTH = 64
+
+
+class ContentPrice(models.Model):
+    """What a paid content costs. Kept beside the content rather than in it: prices are money
+    (base units with their token), which is this app's business."""
+
+    content = models.OneToOneField("swarm.Content", on_delete=models.CASCADE, related_name="price")
+    token = models.CharField(max_length=8, choices=TOKEN_CHOICES, default=Token.BTT.value)
+    units = BaseUnitsField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.amount} for content {self.content_id}"
+
+    @property
+    def amount(self) -> Amount:
+        return Amount(self.units, Token(self.token))
+
+
+class Invoice(models.Model):
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase"
+        TIP = "tip"
+        PLEDGE = "pledge"
+
+    class State(models.TextChoices):
+        NEW = "new", "New: waiting for the payment"
+        PROCESSING = "processing", "Processing: paid in a block, not yet solidified"
+        SETTLED = "settled", "Settled: the payment is solidified"
+        EXPIRED = "expired", "Expired: not paid in time"
+        INVALID = "invalid", "Invalid: its payment failed or was dropped"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    content = models.ForeignKey(
+        "swarm.Content", on_delete=models.PROTECT, related_name="invoices", null=True, blank=True
+    )
+    # Money records outlive nothing they point to: users with invoices are deactivated, not
+    # deleted (PROTECT).
+    payer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        null=True,
+        blank=True,
+        help_text="empty for an anonymous tip",
+    )
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.PROTECT, related_name="invoices"
+    )
+    # The creator's payout address when the invoice was made: changing it later must not
+    # redirect a payment already asked for.
+    recipient = models.CharField(max_length=34, validators=[validate_tron_address])
+    token = models.CharField(max_length=8, choices=TOKEN_CHOICES)
+    amount_due = BaseUnitsField(help_text="base units, unique among open invoices on the address")
+    amount_paid = BaseUnitsField(default=0, help_text="base units credited, late ones included")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
+    partial = models.BooleanField(default=False, help_text="paid something, less than due")
+    over = models.BooleanField(default=False, help_text="paid more than due")
+    late = models.BooleanField(default=False, help_text="a payment arrived after expiry")
+    # For wallets that can set one (raw_data.data); many cannot, so it is one way to match.
+    memo = models.CharField(max_length=16, unique=True)
+    payer_address = models.CharField(max_length=34, blank=True, help_text="first payment's sender")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "expires_at"])]
+        constraints = [
+            # Phone wallets pay without telling us which invoice: the amount says it, so no
+            # two open invoices on one address may ask for the same amount of the same token.
+            models.UniqueConstraint(
+                fields=["recipient", "token", "amount_due"],
+                condition=Q(state="new"),
+                name="invoice_open_amount_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="purchase", content__isnull=False)
+                | (~Q(kind="purchase") & Q(content__isnull=True)),
+                name="invoice_content_iff_purchase",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="tip") | Q(payer__isnull=False), name="invoice_payer_unless_tip"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.state}, {self.due})"
+
+    @property
+    def due(self) -> Amount:
+        return Amount(self.amount_due, Token(self.token))
+
+    @property
+    def paid(self) -> Amount:
+        return Amount(self.amount_paid, Token(self.token))
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.NEW
+
+    def txids(self) -> list[str]:
+        """The transactions credited to this invoice, in the order they were seen."""
+        return list(self.payments.order_by("created_at", "pk").values_list("txid", flat=True))
+
+
+class Payment(models.Model):
+    """One on-chain transfer credited to an invoice. (txid, log index) is unique, so a transfer
+    credits at most one invoice, ever, however many watchers or claims see it."""
+
+    class MatchedBy(models.TextChoices):
+        CLAIM = "claim", "the payer's page sent the txid"
+        MEMO = "memo"
+        AMOUNT = "amount", "the invoice's unique amount"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    txid = models.CharField(max_length=TXID_LENGTH)
+    log_index = models.IntegerField(
+        help_text=f"index in the receipt's log; {OWN_TRANSFER}: TRX or TRC-10"
+    )
+    token = models.CharField(max_length=8, choices=TOKEN_CHOICES)
+    units = BaseUnitsField()
+    sender = models.CharField(max_length=34)
+    recipient = models.CharField(max_length=34)
+    block_number = models.BigIntegerField()
+    block_time = models.DateTimeField()
+    matched_by = models.CharField(max_length=8, choices=MatchedBy.choices)
+    late = models.BooleanField(default=False, help_text="in a block after the invoice expired")
+    created_at = models.DateTimeField(default=timezone.now)
+    solidified_at = models.DateTimeField(null=True, blank=True)
+    # The transaction left the chain before its block was solidified; it credits nothing.
+    dropped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["txid", "log_index"], name="payment_transfer_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} in {self.txid}#{self.log_index}"
+
+    @property
+    def amount(self) -> Amount:
+        return Amount(self.units, Token(self.token))
+
+    @property
+    def counts(self) -> bool:
+        return self.dropped_at is None
+
+
+class TxClaim(models.Model):
+    """A txid the paying page (or the payer) says pays an invoice. The txid is unique: once
+    bound to an invoice it is never bound to another; verification then decides."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be seen in a block"
+        VERIFIED = "verified"
+        REFUSED = "refused"
+
+    txid = models.CharField(max_length=TXID_LENGTH, unique=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="claims")
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tx_claims"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    detail = models.CharField(max_length=300, blank=True, help_text="why it was refused")
+    created_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.txid} for {self.invoice_id} ({self.state})"
+
+
+class AppendOnly(Exception):
+    """An invoice event was about to be changed or deleted."""
+
+
+class InvoiceEventQuerySet(models.QuerySet["InvoiceEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnly("invoice events are never changed")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnly("invoice events are never deleted")
+
+
+class InvoiceEvent(models.Model):
+    """What happened to an invoice: who, what, when, which transaction. Append-only."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created"
+        STATE = "state", "state changed"
+        PAYMENT = "payment", "a transfer was credited"
+        SOLIDIFIED = "solidified", "a credited transfer was solidified"
+        DROPPED = "dropped", "a credited transfer left the chain"
+        CLAIMED = "claimed", "a txid was claimed for it"
+        CLAIM_REFUSED = "claim_refused", "a claimed txid does not pay it"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    from_state = models.CharField(max_length=10, blank=True)
+    to_state = models.CharField(max_length=10, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text="empty: the platform (watcher, expiry)",
+    )
+    txid = models.CharField(max_length=TXID_LENGTH, blank=True)
+    log_index = models.IntegerField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True, help_text="amounts as strings")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = InvoiceEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: {self.kind} {self.from_state}->{self.to_state}".rstrip("->")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnly("invoice events are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnly("invoice events are never deleted")

@@ -1,0 +1,47 @@
+"""Invoices for tests: a creator with a wallet of their own, priced paid content, a purchase."""
+
+from __future__ import annotations
+
+from accounts.models import User
+from creators.models import Creator
+from payments import services
+from payments.models import Invoice
+from payments.money import Amount, Token
+from swarm.models import Content
+from tests.payments.tron_json import address_of
+
+CREATOR_ADDRESS = address_of(1)
+FAN_ADDRESS = address_of(2)
+STRANGER_ADDRESS = address_of(3)
+OTHER_ADDRESS = address_of(4)
+PRICE = Amount.parse("100", Token.BTT)
+# What the first invoice at PRICE asks for: the price plus tag 1 in the sixth decimal.
+FIRST_DUE = Amount.parse("100.000001", Token.BTT)
+
+
+def with_wallet(creator: Creator, address: str = CREATOR_ADDRESS) -> Creator:
+    """The shared persona's address is the BTT contract's own; here a creator has a wallet of
+    their own, so "the token contract" and "the recipient" can never be confused in a test."""
+    creator.payout_address = address
+    creator.save(update_fields=["payout_address"])
+    return creator
+
+
+def paid_content(creator: Creator, title: str = "Album", price: Amount = PRICE) -> Content:
+    content = Content.objects.create(
+        creator=creator,
+        title=title,
+        name=f"{title.lower()}.flac",
+        access=Content.Access.PAID,
+        state=Content.State.SEEDING,
+    )
+    services.set_content_price(creator.user, content, price)
+    return content
+
+
+def purchase(fan: User, creator: Creator, title: str = "Album") -> Invoice:
+    """A new invoice of ``fan`` for a new paid content of ``creator`` (given a wallet)."""
+    with_wallet(creator)
+    invoice, created = services.create_purchase_invoice(fan, paid_content(creator, title))
+    assert created
+    return invoice
