@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
+import httpx
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -19,6 +20,8 @@ from btt_platform.celery import app as celery_app
 from swarm.services import live_engines
 
 PROBE_TIMEOUT = 3.0
+# TRON makes a block every 3 s: a head this old means the node stopped following the chain.
+TRON_HEAD_STALE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,20 @@ def _swarm() -> Probe:
     return Probe(True, ", ".join(f"{e.name} on {e.listen_address}" for e in engines))
 
 
+async def _tron() -> Probe:
+    headers = {"TRON-PRO-API-KEY": settings.TRON_API_KEY} if settings.TRON_API_KEY else {}
+    async with httpx.AsyncClient(timeout=PROBE_TIMEOUT, headers=headers) as client:
+        response = await client.post(f"{settings.TRON_API_URL}/wallet/getnowblock", json={})
+    response.raise_for_status()
+    header = response.json().get("block_header", {}).get("raw_data")
+    if not isinstance(header, dict) or "timestamp" not in header:
+        return Probe(False, f"{settings.TRON_NETWORK}: no block in the node's answer")
+    # java-tron leaves out fields at their default value: the genesis block has no number.
+    age = time.time() - header["timestamp"] / 1000
+    detail = f"{settings.TRON_NETWORK} block {header.get('number', 0)}, {age:.0f} s old"
+    return Probe(age < TRON_HEAD_STALE_SECONDS, detail)
+
+
 def _in_thread(probe: Callable[[], Probe]) -> Callable[[], Awaitable[Probe]]:
     # Off the request's thread, so a slow broker ping does not hold up the other probes.
     return sync_to_async(probe, thread_sensitive=False)
@@ -94,6 +111,7 @@ PROBES: dict[str, Callable[[], Awaitable[Probe]]] = {
     "channel_layer": _channel_layer,
     "celery": _in_thread(_celery),
     "swarm": _on_request_thread(_swarm),
+    "tron": _tron,
 }
 
 

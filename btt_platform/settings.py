@@ -17,7 +17,15 @@ import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from btt_platform import embedded
-from btt_platform.env import env_bool, env_int, env_list, env_optional, env_path, env_str
+from btt_platform.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_optional,
+    env_path,
+    env_str,
+)
 
 # Lets forms and querysets be subscripted at run time for their type parameters (ModelForm[User]).
 django_stubs_ext.monkeypatch()
@@ -286,6 +294,12 @@ TRON_API_URL = env_str(
     }.get(TRON_NETWORK, ""),
 ).rstrip("/")
 TRON_API_KEY = env_optional("TRON_API_KEY")
+# The local devnet (`manage.py tron_devnet`; `make run` starts it when TRON_NETWORK=devnet).
+TRON_DEVNET_STATE = env_path("TRON_DEVNET_STATE", DATA_DIR / "tron-devnet.sqlite3")
+TRON_DEVNET_BLOCK_SECONDS = env_float("TRON_DEVNET_BLOCK_SECONDS", 3.0, minimum=0.1)
+# java-tron: a block is solid once 19 of 27 producers built on it; refs reach 65,536 back.
+TRON_DEVNET_SOLIDIFY_BLOCKS = env_int("TRON_DEVNET_SOLIDIFY_BLOCKS", 19, minimum=0)
+TRON_DEVNET_TAPOS_BLOCKS = env_int("TRON_DEVNET_TAPOS_BLOCKS", 65536, minimum=1)
 
 # --- Misc -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -13,11 +13,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from django.conf import settings
 from django.db import connection
+from tronpy import Tron
+from tronpy.providers import HTTPProvider
 
 from accounts.models import User
 from creators.models import Creator
@@ -225,6 +229,90 @@ def engine_factory(transactional_db: None, tmp_path: Path) -> Iterator[Callable[
 def swarm_engine(engine_factory: Callable[..., Child]) -> Child:
     """A real ``manage.py runswarm`` process with its own node name, state folder and port."""
     return engine_factory()
+
+
+# --- TRON devnet ----------------------------------------------------------------------------
+
+# Blocks every second keep waits short; a window of 40 blocks lets a test make a reference
+# block stale by mining, where java-tron's 65,536 would take a day of blocks.
+DEVNET_ENV = {
+    "TRON_DEVNET_BLOCK_SECONDS": "1",
+    "TRON_DEVNET_SOLIDIFY_BLOCKS": "19",
+    "TRON_DEVNET_TAPOS_BLOCKS": "40",
+}
+
+
+@dataclass
+class Devnet:
+    url: str
+    state: Path
+    child: Child
+
+    def post(self, path: str, **payload: Any) -> Any:
+        response = httpx.post(f"{self.url}/{path}", json=payload, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = httpx.get(f"{self.url}/{path}", params=params, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def faucet(self, address: str, token: str, amount: int) -> str:
+        answer = self.post("devnet/faucet", address=address, token=token, amount=str(amount))
+        assert answer.get("result") is True, answer
+        txid: str = answer["txid"]
+        return txid
+
+    def mine(self, blocks: int = 1) -> dict[str, Any]:
+        answer: dict[str, Any] = self.post("devnet/mine", blocks=blocks)
+        return answer
+
+    def head(self) -> int:
+        number: int = self.post("wallet/getnowblock")["block_header"]["raw_data"]["number"]
+        return number
+
+    def tron(self) -> Tron:
+        return Tron(HTTPProvider(endpoint_uri=self.url))
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        return self.child.stop(sig)
+
+
+def launch_devnet(tmp_path: Path, state: Path, **env: str) -> Devnet:
+    port = free_port()
+    child = start_child(
+        f"devnet-{port}",
+        [sys.executable, "manage.py", "tron_devnet", "--port", str(port), "--state", str(state)],
+        process_environment(PYTHONUNBUFFERED="1", **{**DEVNET_ENV, **env}),
+        tmp_path,
+    )
+    devnet = Devnet(f"http://127.0.0.1:{port}", state, child)
+
+    def answers() -> bool:
+        assert child.process.poll() is None, child.output()
+        try:
+            return "block" in httpx.get(f"{devnet.url}/wallet/getnodeinfo", timeout=2).json()
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(answers, timeout=60, what="the devnet to answer")
+    except BaseException:
+        child.stop()
+        raise
+    return devnet
+
+
+@pytest.fixture
+def tron_node(tmp_path: Path, settings: object) -> Iterator[Devnet]:
+    """A devnet process that this test process's settings point at (TRON_API_URL)."""
+    node = launch_devnet(tmp_path, tmp_path / "chain.sqlite3")
+    settings.TRON_API_URL = node.url  # type: ignore[attr-defined]
+    try:
+        yield node
+    finally:
+        node.stop()
 
 
 # --- live ASGI server ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from tests.conftest import Child, wait_for
+from tests.conftest import AsgiServer, Child, Devnet, wait_for
 
 
 def health(client: Client) -> tuple[int, dict[str, dict[str, object]]]:
@@ -16,15 +16,43 @@ def health(client: Client) -> tuple[int, dict[str, dict[str, object]]]:
     return response.status_code, response.json()["checks"]
 
 
-def test_all_green_with_worker_and_engine_running(
+pytestmark = pytest.mark.usefixtures("tron_node")
+
+
+def test_all_green_with_worker_engine_and_node_running(
     celery_worker: Child, swarm_engine: Child
 ) -> None:
     status, checks = health(Client())
 
     assert status == 200, checks
-    assert set(checks) == {"database", "redis", "channel_layer", "celery", "swarm"}
+    assert set(checks) == {"database", "redis", "channel_layer", "celery", "swarm", "tron"}
     assert all(check["ok"] for check in checks.values()), checks
     assert swarm_engine.name in str(checks["swarm"]["detail"])
+    assert str(checks["tron"]["detail"]).startswith("devnet block ")
+
+
+def test_stopping_the_tron_node_turns_tron_red(tron_node: Devnet, db: None) -> None:
+    client = Client()
+    assert health(client)[1]["tron"]["ok"] is True
+
+    tron_node.stop(signal.SIGKILL)
+
+    status, checks = health(client)
+    assert status == 503
+    assert checks["tron"]["ok"] is False
+    assert "ConnectError" in str(checks["tron"]["detail"])
+
+
+def test_a_node_answering_garbage_is_red(
+    asgi_server: AsgiServer, settings: SettingsWrapper
+) -> None:
+    # given: a "node" whose getnowblock is a page of HTML (here: the site's own 404)
+    settings.TRON_API_URL = asgi_server.url + "/not-a-node"
+
+    status, checks = health(Client())
+
+    assert status == 503
+    assert checks["tron"]["ok"] is False
 
 
 def test_stopping_the_worker_turns_celery_red(celery_worker: Child, swarm_engine: Child) -> None:

@@ -38,9 +38,13 @@ class Command(BaseCommand):
         env["PYTHONUNBUFFERED"] = "1"
         env.setdefault("DJANGO_SETTINGS_MODULE", "btt_platform.settings")
 
+        skip = set()
+        if settings.TRON_NETWORK != "devnet":
+            skip.add("devnet")  # a local chain only stands in for TRON in development
+
         manager = Manager()
         for name, command in procfile.processes.items():
-            if not only or name in only:
+            if (not only or name in only) and name not in skip:
                 manager.add_process(name, command, env=env, cwd=str(settings.BASE_DIR))
         self.stdout.write(f"site: {settings.SITE_URL}   health: {settings.SITE_URL}/healthz")
         try:

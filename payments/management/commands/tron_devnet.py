@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from btt_platform.env import env_int, env_path
 from payments.devnet.api import DevnetApp
 from payments.devnet.chain import Chain, ChainConfig
 
@@ -25,17 +23,6 @@ def _default_bind() -> tuple[str, int]:
     if settings.TRON_NETWORK == "devnet" and url.hostname:
         return url.hostname, url.port or 80
     return "127.0.0.1", 8090
-
-
-def _block_seconds() -> float:
-    raw = os.environ.get("TRON_DEVNET_BLOCK_SECONDS", "3").strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise CommandError(f"TRON_DEVNET_BLOCK_SECONDS must be a number, got {raw!r}") from None
-    if value < 0.1:
-        raise CommandError("TRON_DEVNET_BLOCK_SECONDS must be at least 0.1")
-    return value
 
 
 class Command(BaseCommand):
@@ -51,15 +38,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--state",
             type=Path,
-            default=env_path("TRON_DEVNET_STATE", Path(settings.DATA_DIR) / "tron-devnet.sqlite3"),
+            default=settings.TRON_DEVNET_STATE,
             help="the chain's SQLite file (created with a genesis block when missing)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = ChainConfig(
-            block_seconds=_block_seconds(),
-            solidify_blocks=env_int("TRON_DEVNET_SOLIDIFY_BLOCKS", 19, minimum=0),
-            tapos_blocks=env_int("TRON_DEVNET_TAPOS_BLOCKS", 65536, minimum=1),
+            block_seconds=settings.TRON_DEVNET_BLOCK_SECONDS,
+            solidify_blocks=settings.TRON_DEVNET_SOLIDIFY_BLOCKS,
+            tapos_blocks=settings.TRON_DEVNET_TAPOS_BLOCKS,
         )
         chain = Chain(options["state"], config)
         head = chain.head()
