@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from accounts.models import User
 from creators.models import Creator
 from payments import services
 from payments.models import Invoice
 from payments.money import Amount, Token
+from payments.verification import ChainTransfer, Verified, verify_transfers
 from swarm.models import Content
-from tests.payments.tron_json import address_of
+from tests.payments.tron_json import address_of, at, trc20_transfer
 
 CREATOR_ADDRESS = address_of(1)
 FAN_ADDRESS = address_of(2)
@@ -45,3 +49,41 @@ def purchase(fan: User, creator: Creator, title: str = "Album") -> Invoice:
     invoice, created = services.create_purchase_invoice(fan, paid_content(creator, title))
     assert created
     return invoice
+
+
+def paying(
+    invoice: Invoice,
+    units: int | None = None,
+    *,
+    sender: str = FAN_ADDRESS,
+    recipient: str = CREATOR_ADDRESS,
+    contract: str | None = None,
+    after: timedelta = timedelta(minutes=1),
+    outcome: str = "SUCCESS",
+    memo: str = "",
+    seq: int = 0,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A transfer for ``invoice`` (its exact amount unless ``units``), ``after`` its creation."""
+    kwargs: dict[str, Any] = {"contract": contract} if contract else {}
+    return trc20_transfer(
+        sender=sender,
+        recipient=recipient,
+        units=invoice.amount_due if units is None else units,
+        block_time_ms=at(invoice.created_at + after),
+        outcome=outcome,
+        memo=memo,
+        seq=seq,
+        **kwargs,
+    )
+
+
+def proven(
+    transaction: dict[str, Any], info: dict[str, Any], token: Token = Token.BTT
+) -> ChainTransfer:
+    """The one transfer a watcher would verify in these answers."""
+    result = verify_transfers(
+        transaction, info, token=token, recipients=services.watched_addresses()
+    )
+    assert isinstance(result, Verified), result
+    (transfer,) = result.transfers
+    return transfer

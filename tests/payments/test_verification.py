@@ -40,6 +40,8 @@ from tests.payments.factories import (
     OTHER_ADDRESS,
     STRANGER_ADDRESS,
     paid_content,
+    paying,
+    proven,
     purchase,
     with_wallet,
 )
@@ -312,41 +314,6 @@ def test_a_transfer_log_whose_topic_is_not_an_address_is_no_transfer() -> None:
 
 
 # --- what a proven transfer does to an invoice --------------------------------------------------
-
-
-def paying(
-    invoice: Invoice,
-    units: int | None = None,
-    *,
-    sender: str = FAN_ADDRESS,
-    recipient: str = CREATOR_ADDRESS,
-    contract: str | None = None,
-    after: timedelta = timedelta(minutes=1),
-    outcome: str = "SUCCESS",
-    memo: str = "",
-    seq: int = 0,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A transfer for ``invoice`` (its exact amount unless ``units``), ``after`` its creation."""
-    kwargs: dict[str, Any] = {"contract": contract} if contract else {}
-    return trc20_transfer(
-        sender=sender,
-        recipient=recipient,
-        units=invoice.amount_due if units is None else units,
-        block_time_ms=at(invoice.created_at + after),
-        outcome=outcome,
-        memo=memo,
-        seq=seq,
-        **kwargs,
-    )
-
-
-def proven(transaction: dict[str, Any], info: dict[str, Any], token: Token = BTT) -> ChainTransfer:
-    result = verify_transfers(
-        transaction, info, token=token, recipients=services.watched_addresses()
-    )
-    assert isinstance(result, Verified), result
-    (transfer,) = result.transfers
-    return transfer
 
 
 def claim_and_check(
