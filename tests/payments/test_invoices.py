@@ -107,7 +107,7 @@ def test_the_field_refuses_what_is_not_whole_base_units(creator: Creator, bad: o
             creator=creator,
             recipient=CREATOR_ADDRESS,
             token=Token.BTT.value,
-            amount_due=bad,
+            amount_due=bad,  # type: ignore[misc]
             memo="BAD0000001",
             expires_at=timezone.now(),
         )
