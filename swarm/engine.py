@@ -34,10 +34,14 @@ class EngineConfig:
 
 @dataclass
 class _Seeding:
-    content_id: int
+    item: Published
     handle: lt.torrent_handle
     # True while a re-added unhealthy content is being checked; healthy once it seeds.
     verifying: bool = False
+
+    @property
+    def content_id(self) -> int:
+        return self.item.content_id
 
 
 @dataclass
@@ -101,8 +105,12 @@ def _file_problem(item: Published) -> str | None:
     return None
 
 
+_TMP_SUFFIX = ".tmp"
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    """Replace ``path`` with ``data``: a reader (or a restart after SIGKILL) sees old or new."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=_TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -112,12 +120,21 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    # The rename itself survives a power cut only once the folder is on disk too.
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 class Seeder:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         config.state_dir.mkdir(parents=True, exist_ok=True)
+        # A process killed in the middle of a write leaves its temporary file behind.
+        for leftover in config.state_dir.glob(f"*.resume*{_TMP_SUFFIX}"):
+            leftover.unlink(missing_ok=True)
         # session_params: nothing starts listening before the settings apply.
         self.session = lt.session(lt.session_params(seedbox_settings(config.listen_interfaces)))
         # libtorrent writes a byte to this socket when alerts are waiting; set_alert_notify's
@@ -182,19 +199,29 @@ class Seeder:
             if infohash not in by_hash:
                 self._remove(infohash, delete_resume=True)
                 log.info("stopped seeding %s (unpublished)", infohash)
+        # The database is told again whenever it disagrees with the engine: a report lost to
+        # a failed tick (database away for a moment) is not lost for good.
         for item in wanted:
             problem = _file_problem(item)
-            if item.infohash in self._seeding:
+            entry = self._seeding.get(item.infohash)
+            if entry is not None:
                 if problem:
                     self._remove(item.infohash, delete_resume=False)
                     self._fail(item, problem)
+                elif not item.healthy and not entry.verifying:
+                    self._reports.append(HealthReport(item.content_id, healthy=True))
                 continue
             if problem:
                 self._fail(item, problem)
                 continue
             failure = self._failed.get(item.content_id)
             if failure and failure.signature == _file_signature(item):
-                continue  # already judged these exact files; wait for them to change
+                # Already judged these exact files; wait for them to change.
+                if item.healthy:
+                    self._reports.append(
+                        HealthReport(item.content_id, healthy=False, detail=failure.detail)
+                    )
+                continue
             self._add(item, announce_url)
 
     def _fail(self, item: Published, detail: str) -> None:
@@ -210,17 +237,26 @@ class Seeder:
     def _add(self, item: Published, announce_url: str) -> None:
         resume = self._resume_path(item.infohash)
         params = None
-        if resume.exists():
+        if not item.healthy:
+            # Its files were missing or wrong: saved state vouches for pieces that may have
+            # changed since, so this content gets a full hash check before it seeds again.
+            resume.unlink(missing_ok=True)
+        elif resume.exists():
             try:
                 params = lt.read_resume_data(resume.read_bytes())
-            except RuntimeError as exc:  # corrupt resume file: fall back to a check
+            except RuntimeError as exc:  # corrupt resume file: seed as freshly published
                 log.warning("ignoring resume data for %s: %s", item.infohash, exc)
+            else:
+                # libtorrent takes the pieces from the saved state: no file is re-hashed.
+                log.info("resuming content %s from saved state", item.content_id)
         verifying = not item.healthy
+        from_scratch = params is None
         if params is None:
             params = lt.add_torrent_params()
             params.ti = lt.torrent_info(item.metainfo)
             if item.healthy:
-                # The platform hashed these files itself moments ago: no initial check.
+                # The platform hashed these files itself: no initial check; libtorrent
+                # verifies each piece the first time it sends it.
                 params.flags |= lt.torrent_flags.seed_mode
         # The engine fetches from nobody: no web seeds, and never download (upload_mode) if a
         # check finds pieces missing. It announces with its own passkey.
@@ -234,9 +270,12 @@ class Seeder:
         params.flags &= ~lt.torrent_flags.paused
         params.save_path = str(item.save_path)
         handle = self.session.add_torrent(params)
-        self._seeding[item.infohash] = _Seeding(item.content_id, handle, verifying=verifying)
+        self._seeding[item.infohash] = _Seeding(item, handle, verifying=verifying)
         self._failed.pop(item.content_id, None)
-        if not resume.exists():
+        if from_scratch and not verifying:
+            # Saved now, not at the next periodic save: an engine killed a moment later still
+            # restarts without hashing anything. (A content being checked is saved once the
+            # check passed, so a kill meanwhile checks it again.)
             handle.save_resume_data(lt.save_resume_flags_t.save_info_dict)
             self._pending_saves += 1
         log.info("seeding content %s (%s)", item.content_id, item.infohash)
@@ -304,8 +343,17 @@ class Seeder:
                 )
             elif isinstance(alert, lt.torrent_checked_alert):
                 self._torrent_checked(alert.handle)
+            elif isinstance(alert, lt.state_changed_alert):
+                if alert.state == lt.torrent_status.checking_files:
+                    self._checking_files(alert.handle)
             elif alert.category() & lt.alert_category.error:
                 log.warning("%s", alert.message())
+
+    def _checking_files(self, handle: lt.torrent_handle) -> None:
+        found = self._entry_for(handle)
+        if found is not None:
+            # Worth seeing in the log: a check reads every byte of the content.
+            log.info("content %s: checking every piece of its files", found[1].content_id)
 
     def _torrent_failed(self, handle: lt.torrent_handle, detail: str) -> None:
         found = self._entry_for(handle)
@@ -313,9 +361,16 @@ class Seeder:
             return
         infohash, entry = found
         self._remove(infohash, delete_resume=True)
-        log.warning("content %s is unhealthy: %s", entry.content_id, detail)
-        self._failed[entry.content_id] = _Failure(detail)
-        self._reports.append(HealthReport(entry.content_id, healthy=False, detail=detail))
+        # "file missing: x" says more than libtorrent's errno text for the same cause.
+        detail = _file_problem(entry.item) or detail
+        self._mark_failed(entry.item, detail)
+
+    def _mark_failed(self, item: Published, detail: str) -> None:
+        log.warning("content %s is unhealthy: %s", item.content_id, detail)
+        # Judged on these files: reconcile retries once they change, not on every pass (each
+        # retry of an unhealthy content is a full hash check).
+        self._failed[item.content_id] = _Failure(detail, _file_signature(item))
+        self._reports.append(HealthReport(item.content_id, healthy=False, detail=detail))
 
     def _torrent_checked(self, handle: lt.torrent_handle) -> None:
         found = self._entry_for(handle)
@@ -329,11 +384,12 @@ class Seeder:
             entry.verifying = False
             self._reports.append(HealthReport(entry.content_id, healthy=True))
             log.info("content %s is healthy again", entry.content_id)
+            handle.save_resume_data(lt.save_resume_flags_t.save_info_dict)
+            self._pending_saves += 1
         else:
             detail = f"only {status.progress_ppm / 10_000:.1f}% of the pieces check out"
             self._remove(infohash, delete_resume=True)
-            self._failed[entry.content_id] = _Failure(detail)
-            self._reports.append(HealthReport(entry.content_id, healthy=False, detail=detail))
+            self._mark_failed(entry.item, detail)
 
     # --- loop -----------------------------------------------------------------------------
 
@@ -361,6 +417,10 @@ class Seeder:
         while self._pending_saves > 0 and time.monotonic() < deadline:
             self.wait(timeout=0.2)
             self.pump_alerts()
+        if self._pending_saves > 0:
+            log.warning("stopping with %s resume saves unfinished", self._pending_saves)
+        else:
+            log.info("saved the state of %s contents", len(self._seeding))
         self.session.set_alert_fd(-1)
         self._wake_write.close()
         self._wake_read.close()
