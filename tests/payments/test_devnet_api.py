@@ -9,8 +9,8 @@ import time
 import httpx
 from tronpy.keys import PrivateKey
 
-from tests.conftest import wait_for
-from tests.payments.conftest import BTT_TRC20, Devnet, funded_wallet
+from tests.conftest import Devnet, wait_for
+from tests.payments.conftest import BTT_TRC20, funded_wallet
 
 
 def test_get_with_a_query_string_answers_like_post_with_json(devnet: Devnet) -> None:

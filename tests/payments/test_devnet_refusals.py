@@ -8,7 +8,8 @@ from tronpy.exceptions import BadSignature, TaposError, TransactionError, Valida
 from tronpy.keys import PrivateKey
 from tronpy.tron import Transaction
 
-from tests.payments.conftest import BTT_TRC10, Devnet, Wallet, funded_wallet
+from tests.conftest import Devnet
+from tests.payments.conftest import BTT_TRC10, Wallet, funded_wallet
 
 
 def _transfer(devnet: Devnet, sender: Wallet, to: str, amount: int) -> Transaction:

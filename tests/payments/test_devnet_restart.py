@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from tronpy.keys import PrivateKey
 
-from tests.conftest import wait_for
-from tests.payments.conftest import BTT_TRC20, Devnet, funded_wallet
+from tests.conftest import Devnet, wait_for
+from tests.payments.conftest import BTT_TRC20, funded_wallet
 
 
 def test_the_chain_survives_a_restart(devnet_factory: Callable[..., Devnet]) -> None:

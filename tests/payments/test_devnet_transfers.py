@@ -5,7 +5,8 @@ from __future__ import annotations
 from tronpy.keys import PrivateKey
 
 from payments.devnet.trc20 import TRANSFER_TOPIC
-from tests.payments.conftest import BTT_TRC10, BTT_TRC20, Devnet, funded_wallet
+from tests.conftest import Devnet
+from tests.payments.conftest import BTT_TRC10, BTT_TRC20, funded_wallet
 
 
 def test_tronpy_sends_trx_with_a_memo_and_reads_the_receipt(devnet: Devnet) -> None:
