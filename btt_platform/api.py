@@ -51,3 +51,4 @@ def model_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRe
 api.add_router("/", "accounts.api.router")
 api.add_router("/creators", "creators.api.router")
 api.add_router("/contents", "swarm.api.router")
+api.add_router("/", "payments.api.router")

@@ -1,0 +1,215 @@
+"""Invoices and prices in the JSON API. Amounts are strings, always: decimal for people
+(``value``), base units for wallets (``units``).
+
+A fan buys a content with ``POST /invoices``, pays the invoice's ``amount_due`` of its token to
+``pay_to`` from any wallet (the unique amount says which invoice it is), and the paying page
+sends the wallet's txid to ``POST /invoices/{id}/claims`` so it is verified at once. Status
+changes stream on ``/ws/invoice/<id>/``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from accounts.models import User
+from payments import services
+from payments.models import Invoice, TxClaim
+from payments.money import BTT_TRC10_ASSET_ID, Amount, AmountError, AmountJson, Standard, Token
+from swarm.models import Content
+
+router = Router(tags=["payments"])
+
+PUBLISHED = (Content.State.SEEDING, Content.State.UNHEALTHY)
+
+
+class Error(Schema):
+    detail: str
+
+
+class MoneyOut(Schema):
+    value: str = Field(description="decimal, exact: '100.000001'")
+    units: str = Field(description="base units (the token's smallest unit), exact")
+    token: str
+
+
+class PriceIn(Schema):
+    amount: str = Field(description="decimal string, e.g. '250' or '0.5'", max_length=100)
+    token: Literal["BTT", "BTTOLD"] = Field("BTT", description="BTTOLD: TRC-10, if enabled")
+
+
+class PriceOut(Schema):
+    content_id: int
+    price: MoneyOut
+
+
+class InvoiceIn(Schema):
+    content_id: int
+
+
+class InvoiceOut(Schema):
+    id: uuid.UUID
+    kind: str
+    state: str = Field(description="new, processing, settled, expired or invalid")
+    partial: bool
+    over: bool
+    late: bool
+    amount_due: MoneyOut = Field(description="pay exactly this: the low digits name the invoice")
+    amount_paid: MoneyOut
+    decimals: int
+    pay_to: str = Field(description="the creator's own TRON address")
+    token_contract: str | None = Field(description="TRC-20 contract of the token, if TRC-20")
+    token_id: str | None = Field(description="TRC-10 asset id of the token, if TRC-10")
+    memo: str = Field(description="for wallets that can set a memo; not required")
+    content_id: int | None
+    creator: str
+    payer_address: str
+    created_at: datetime
+    expires_at: datetime
+    settled_at: datetime | None
+    txids: list[str]
+    websocket: str
+
+
+class ClaimIn(Schema):
+    txid: str = Field(min_length=64, max_length=64, description="the transaction id, hex")
+
+
+class ClaimOut(Schema):
+    txid: str
+    invoice_id: uuid.UUID
+    state: str = Field(description="pending, verified or refused")
+    detail: str
+    created_at: datetime
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _money(amount: Amount) -> AmountJson:
+    return amount.to_json()
+
+
+def _invoice_out(invoice: Invoice) -> dict[str, Any]:
+    token = Token(invoice.token)
+    return {
+        "id": invoice.pk,
+        "kind": invoice.kind,
+        "state": invoice.state,
+        "partial": invoice.partial,
+        "over": invoice.over,
+        "late": invoice.late,
+        "amount_due": _money(invoice.due),
+        "amount_paid": _money(invoice.paid),
+        "decimals": token.decimals,
+        "pay_to": invoice.recipient,
+        "token_contract": services.btt_contract() if token.standard is Standard.TRC20 else None,
+        "token_id": BTT_TRC10_ASSET_ID if token.standard is Standard.TRC10 else None,
+        "memo": invoice.memo,
+        "content_id": invoice.content_id,
+        "creator": invoice.creator.handle,
+        "payer_address": invoice.payer_address,
+        "created_at": invoice.created_at,
+        "expires_at": invoice.expires_at,
+        "settled_at": invoice.settled_at,
+        "txids": invoice.txids(),
+        "websocket": f"/ws/invoice/{invoice.pk}/",
+    }
+
+
+def _claim_out(claim: TxClaim) -> dict[str, Any]:
+    return {
+        "txid": claim.txid,
+        "invoice_id": claim.invoice_id,
+        "state": claim.state,
+        "detail": claim.detail,
+        "created_at": claim.created_at,
+    }
+
+
+def _viewable_invoice(request: HttpRequest, invoice_id: uuid.UUID) -> Invoice | None:
+    invoice = Invoice.objects.select_related("creator").filter(pk=invoice_id).first()
+    if invoice is None or not services.may_view(_user(request), invoice):
+        return None
+    return invoice
+
+
+@router.get("/contents/{content_id}/price", response={200: PriceOut, 404: Error}, auth=None)
+def content_price(request: HttpRequest, content_id: int) -> tuple[int, Any]:
+    """What a published paid content costs (before the invoice's unique tag)."""
+    content = Content.objects.filter(pk=content_id, state__in=PUBLISHED).first()
+    price = None if content is None else services.price_of(content)
+    if price is None:
+        return 404, {"detail": "No price for this content."}
+    return 200, {"content_id": content_id, "price": _money(price)}
+
+
+@router.put(
+    "/contents/{content_id}/price", response={200: PriceOut, 400: Error, 404: Error, 422: Error}
+)
+def set_content_price(request: HttpRequest, content_id: int, payload: PriceIn) -> tuple[int, Any]:
+    """Price your paid content; fans' new invoices ask for this plus a unique tag."""
+    content = Content.objects.select_related("creator").filter(pk=content_id).first()
+    if content is None:
+        return 404, {"detail": "No such content."}
+    try:
+        amount = Amount.parse(payload.amount, payload.token)
+        price = services.set_content_price(_user(request), content, amount)
+    except AmountError as error:
+        return 422, {"detail": str(error)}
+    except services.PaymentRefused as error:
+        return error.status, {"detail": error.message}
+    return 200, {"content_id": content_id, "price": _money(price.amount)}
+
+
+@router.post(
+    "/invoices",
+    response={200: InvoiceOut, 201: InvoiceOut, 404: Error, 409: Error, 422: Error, 429: Error,
+              503: Error},
+)  # fmt: skip
+def create_invoice(request: HttpRequest, payload: InvoiceIn) -> tuple[int, Any]:
+    """An invoice to buy a content: 201 with a new one, 200 with your unpaid one for it."""
+    user = _user(request)
+    content = Content.objects.select_related("creator").filter(pk=payload.content_id).first()
+    if content is None or (content.state not in PUBLISHED and content.creator.user_id != user.pk):
+        return 404, {"detail": "No such content."}
+    try:
+        invoice, created = services.create_purchase_invoice(user, content)
+    except services.PaymentRefused as error:
+        return error.status, {"detail": error.message}
+    return (201 if created else 200), _invoice_out(invoice)
+
+
+@router.get("/invoices/{invoice_id}", response={200: InvoiceOut, 404: Error})
+def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> tuple[int, Any]:
+    """For the invoice's payer and creator; 404 for anyone else."""
+    invoice = _viewable_invoice(request, invoice_id)
+    if invoice is None:
+        return 404, {"detail": "No such invoice."}
+    return 200, _invoice_out(invoice)
+
+
+@router.post(
+    "/invoices/{invoice_id}/claims",
+    response={202: ClaimOut, 400: Error, 404: Error, 409: Error, 429: Error},
+)
+def claim_transaction(
+    request: HttpRequest, invoice_id: uuid.UUID, payload: ClaimIn
+) -> tuple[int, Any]:
+    """Say which transaction pays this invoice (the paying page sends it once the wallet has
+    signed). It is bound to this invoice for good, then verified on chain: watch ``state``
+    here or on the invoice's WebSocket. 409 when it is bound to another invoice."""
+    invoice = _viewable_invoice(request, invoice_id)
+    if invoice is None:
+        return 404, {"detail": "No such invoice."}
+    try:
+        claim, _ = services.claim_transaction(_user(request), invoice, payload.txid)
+    except services.PaymentRefused as error:
+        return error.status, {"detail": error.message}
+    return 202, _claim_out(claim)
