@@ -417,6 +417,22 @@ if prefix ~= '' then
   redis.call('EXPIRE', KEYS[4], ARGV[11])
 end
 
+-- An engine holds one place per swarm: its restart (new peer id, new port) replaces the
+-- dead process's entry instead of leaving it to clients for two intervals.
+if KEYS[7] then
+  local previous_member = redis.call('GET', KEYS[7])
+  if previous_member and previous_member ~= member then
+    redis.call('ZREM', seeders, previous_member)
+    redis.call('ZREM', leechers, previous_member)
+    redis.call('HDEL', addrs, previous_member)
+  end
+  if event == 'stopped' then
+    redis.call('DEL', KEYS[7])
+  else
+    redis.call('SET', KEYS[7], member, 'EX', ttl)
+  end
+end
+
 local was_seeding = redis.call('ZSCORE', seeders, member)
 if event == 'stopped' then
   redis.call('ZREM', seeders, member)
@@ -545,15 +561,18 @@ async def record_announce(
     interval = settings.TRACKER_INTERVAL_SECONDS
     now = time.time()
     seeders, leechers, addresses = _swarm_keys(infohash)
+    keys: list[str | bytes] = [
+        seeders,
+        leechers,
+        addresses,
+        f"trk:{infohash}:c:".encode() + member,
+        _COMPLETED_KEY,
+        _PENDING_KEY,
+    ]
+    if grant.user_id is None:  # an engine: where its current entry in this swarm is kept
+        keys.append(f"trk:{infohash}:e:{passkey}")
     result: list[Any] = await (await _redis()).announce(
-        keys=[
-            seeders,
-            leechers,
-            addresses,
-            f"trk:{infohash}:c:".encode() + member,
-            _COMPLETED_KEY,
-            _PENDING_KEY,
-        ],
+        keys=keys,
         args=[
             member,
             compact_address,

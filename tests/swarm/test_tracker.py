@@ -570,6 +570,25 @@ def test_engine_passkey_announces_any_published_content(
     assert not TransferTotal.objects.exists()  # an engine's bytes are nobody's download
 
 
+def test_a_restarted_engine_replaces_its_old_entry(fan_passkey: str, free_content: Content) -> None:
+    # given: an engine seeding, then killed (no "stopped") and restarted: new peer id, new port
+    key = engine_passkey(EngineNode.objects.create(name="node-1")).key
+    ih = info_hash_of(free_content)
+    announce(key, ih, new_peer_id(), ip="10.0.0.9", port=6881, left=0, event="started")
+    announce(key, ih, new_peer_id(), ip="10.0.0.9", port=7881, left=0, event="started")
+
+    # when: a fan announces
+    reply = announce(fan_passkey, ih, ip="10.0.0.1", port=6001, event="started")
+
+    # then: only the live engine is handed out, and counted once
+    assert compact_peers(reply[b"peers"]) == {("10.0.0.9", 7881)}
+    assert reply[b"complete"] == 1
+
+    # and a fan's two clients each keep their place (only engines are one per passkey)
+    announce(fan_passkey, ih, ip="10.0.0.2", port=6002, event="started")
+    assert announce(key, ih, ip="10.0.0.9", port=7881, left=0)[b"incomplete"] == 2
+
+
 # --- transfer accounting -----------------------------------------------------------------------
 
 
