@@ -1,0 +1,121 @@
+"""A fan pays with unmodified tronpy on the devnet, the paying page claims the txid, and a real
+worker proves it through the node's HTTP API: processing in a block, settled once solidified."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from tronpy.keys import PrivateKey
+
+from accounts.models import User
+from accounts.services import issue_token
+from creators.models import Creator
+from payments.models import Invoice, Payment, TxClaim
+from swarm.models import Entitlement
+from tests.conftest import Devnet, wait_for
+from tests.payments.conftest import Wallet, funded_wallet
+from tests.payments.factories import paid_content, with_wallet
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def node_and_worker(
+    tron_node: Devnet, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Devnet:
+    """The devnet, and a real worker whose TRON_API_URL is that devnet."""
+    monkeypatch.setenv("TRON_API_URL", tron_node.url)
+    request.getfixturevalue("celery_worker")
+    return tron_node
+
+
+def send_btt(devnet: Devnet, payer: Wallet, to: str, units: int, contract: str) -> str:
+    btt = devnet.tron().get_contract(contract)
+    sent = (
+        btt.functions.transfer(to, units)
+        .with_owner(payer.address)
+        .fee_limit(30_000_000)
+        .build()
+        .sign(payer.key)
+        .broadcast()
+    )
+    txid: str = sent.txid
+    return txid
+
+
+def test_a_claimed_payment_settles_the_invoice_and_grants_the_content(
+    node_and_worker: Devnet, fan: User, creator: Creator
+) -> None:
+    # given: a creator with a fresh wallet, a priced album, and a fan's invoice for it
+    devnet = node_and_worker
+    with_wallet(creator, PrivateKey.random().public_key.to_base58check_address())
+    album = paid_content(creator)
+    client = Client(headers={"Authorization": f"Bearer {issue_token(fan, 'page').secret}"})
+    invoice = client.post("/api/v1/invoices", {"content_id": album.pk}, "application/json").json()
+    payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * 10**18)
+
+    # when: the fan's wallet pays the exact amount and the page claims the txid
+    txid = send_btt(
+        devnet,
+        payer,
+        invoice["pay_to"],
+        int(invoice["amount_due"]["units"]),
+        invoice["token_contract"],
+    )
+    claim = client.post(
+        f"/api/v1/invoices/{invoice['id']}/claims", {"txid": txid}, "application/json"
+    )
+    assert (claim.status_code, claim.json()["state"]) == (202, "pending")
+
+    # then: the worker sees it in a block, then solidified (19 blocks of a second later)
+    wait_for(
+        lambda: Invoice.objects.get(pk=invoice["id"]).state == "settled",
+        timeout=120,
+        what="the invoice to settle",
+    )
+    settled = Invoice.objects.get(pk=invoice["id"])
+    assert settled.amount_paid == int(invoice["amount_due"]["units"])
+    assert settled.payer_address == payer.address
+    assert TxClaim.objects.get(txid=txid).state == TxClaim.State.VERIFIED
+    payment = Payment.objects.get(txid=txid)
+    assert (payment.log_index, payment.solidified_at is not None) == (0, True)
+    assert Entitlement.objects.filter(user=fan, content=album).exists()
+    assert list(settled.events.filter(kind="state").values_list("to_state", flat=True)) == [
+        "processing",
+        "settled",
+    ]
+    assert client.get(f"/api/v1/invoices/{invoice['id']}").json()["txids"] == [txid]
+
+
+def test_a_claimed_reverted_transfer_is_refused_and_grants_nothing(
+    node_and_worker: Devnet, fan: User, creator: Creator
+) -> None:
+    # given: a fan whose wallet holds less BTT than the invoice asks for
+    devnet = node_and_worker
+    with_wallet(creator, PrivateKey.random().public_key.to_base58check_address())
+    album = paid_content(creator)
+    client = Client(headers={"Authorization": f"Bearer {issue_token(fan, 'page').secret}"})
+    invoice = client.post("/api/v1/invoices", {"content_id": album.pk}, "application/json").json()
+    payer = funded_wallet(devnet, trx=100_000_000, trc20=10**18)
+
+    # when: the transfer reverts in its block, and the page claims it anyway
+    txid = send_btt(
+        devnet,
+        payer,
+        invoice["pay_to"],
+        int(invoice["amount_due"]["units"]),
+        invoice["token_contract"],
+    )
+    client.post(f"/api/v1/invoices/{invoice['id']}/claims", {"txid": txid}, "application/json")
+
+    # then
+    wait_for(
+        lambda: TxClaim.objects.get(txid=txid).state == TxClaim.State.REFUSED,
+        timeout=120,
+        what="the claim to be refused",
+    )
+    assert TxClaim.objects.get(txid=txid).detail.startswith("failed")
+    unpaid = Invoice.objects.get(pk=invoice["id"])
+    assert (unpaid.state, unpaid.amount_paid) == ("new", 0)
+    assert not Payment.objects.exists()
+    assert not Entitlement.objects.filter(user=fan, content=album).exists()
