@@ -128,8 +128,9 @@ class Invoice(models.Model):
         return self.state == self.State.NEW
 
     def txids(self) -> list[str]:
-        """The transactions credited to this invoice, in the order they were seen."""
-        return list(self.payments.order_by("created_at", "pk").values_list("txid", flat=True))
+        """The transactions credited to this invoice (and not dropped), in the order seen."""
+        credited = self.payments.filter(dropped_at__isnull=True).order_by("created_at", "pk")
+        return list(credited.values_list("txid", flat=True))
 
 
 class Payment(models.Model):

@@ -241,8 +241,12 @@ def create_invoice(
     """A new invoice for ``amount`` plus a tag that makes it unique on the creator's address.
 
     Raises TokenNotAccepted, PaymentRefused (no valid payout address, nothing to pay),
-    NoUniqueAmount.
+    NoUniqueAmount; ValueError for a kind without what it needs (a bug in the caller).
     """
+    if (kind == Invoice.Kind.PURCHASE) != (content is not None):
+        raise ValueError("a purchase invoice, and only one, is for a content")
+    if kind != Invoice.Kind.TIP and payer is None:
+        raise ValueError("only a tip may be anonymous")
     if amount.token not in accepted_tokens():
         raise TokenNotAccepted(f"{amount.token.value} is not accepted here.")
     if amount.units <= 0:
@@ -354,7 +358,8 @@ def move_invoice(
     """Move ``invoice`` from its current state to ``new``, logging it and telling its sockets.
 
     One conditional UPDATE (``WHERE state = <old>``) decides between racing processes: exactly
-    one wins. Settling a purchase grants the content in the same transaction. Raises
+    one wins. Settling a purchase grants the content in the same transaction (invalidating one
+    takes back a grant made at the first confirmation). Raises
     InvalidTransition (not allowed from the current state) and StateConflict (the row was not
     in the state this object says any more; reload and decide again).
     """
@@ -380,6 +385,8 @@ def move_invoice(
         settles = new == State.SETTLED
         if settles or (new == State.PROCESSING and _grants_at_first_confirmation(invoice)):
             _grant(invoice)
+        elif new == State.INVALID:
+            _revoke(invoice)  # granted at the first confirmation, then the payment dropped
         events.send_invoice_update(invoice, Event.STATE, txid=txid, detail=reason)
     return invoice
 
@@ -394,6 +401,18 @@ def _grant(invoice: Invoice) -> None:
     grant_entitlement(
         invoice.payer, invoice.content, Entitlement.Source.PURCHASE, reference=str(invoice.pk)
     )
+
+
+def _revoke(invoice: Invoice) -> None:
+    if invoice.payer_id is None or invoice.content_id is None:
+        return
+    Entitlement.objects.filter(
+        user_id=invoice.payer_id,
+        content_id=invoice.content_id,
+        source=Entitlement.Source.PURCHASE,
+        reference=str(invoice.pk),
+        revoked_at__isnull=True,
+    ).update(revoked_at=timezone.now())
 
 
 def expire_invoices(now: datetime | None = None) -> int:
@@ -765,6 +784,15 @@ def _resolve_claim(txid: str) -> None:
         )
     elif credited:
         _refuse_claim(claim, "this transaction pays another invoice")
+
+
+def abandon_claim(claim_id: int) -> TxClaim:
+    """Give up on a claim whose transaction never showed up in a block: refused, nothing
+    credited. Safe to call twice; a claim already decided is left as it is."""
+    claim = TxClaim.objects.get(pk=claim_id)
+    _refuse_claim(claim, "not_found: the transaction never appeared on chain")
+    claim.refresh_from_db()
+    return claim
 
 
 def pending_claims() -> QuerySet[TxClaim]:

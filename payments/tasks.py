@@ -33,6 +33,8 @@ def verify_claim(self: Any, claim_id: int) -> str:
         claim = services.verify_claim(claim_id, tron.node_client())
     except tron.NodeUnavailable as error:
         raise self.retry(countdown=CLAIM_POLL_SECONDS, exc=error) from error
+    if claim.state == TxClaim.State.PENDING and self.request.retries >= CLAIM_POLL_TRIES:
+        return services.abandon_claim(claim_id).state
     if claim.state == TxClaim.State.PENDING or _unsolidified(claim.txid):
         raise self.retry(countdown=CLAIM_POLL_SECONDS)
     return claim.state

@@ -378,3 +378,39 @@ def test_the_worker_expires_invoices(celery_worker: Child, fan: User, creator: C
 
     invoice.refresh_from_db()
     assert invoice.state == State.EXPIRED
+
+
+def test_an_anonymous_tip_invoice(creator: Creator) -> None:
+    with_wallet(creator)
+
+    tip = services.create_invoice(
+        kind=Invoice.Kind.TIP, creator=creator, amount=Amount.parse("5", Token.BTT)
+    )
+
+    assert (tip.payer, tip.content, tip.due.decimal_string()) == (None, None, "5.000001")
+
+
+@pytest.mark.parametrize(
+    ("kind", "with_payer", "with_content"),
+    [
+        (Invoice.Kind.PURCHASE, True, False),
+        (Invoice.Kind.TIP, False, True),
+        (Invoice.Kind.PLEDGE, False, False),
+    ],
+)
+def test_an_invoice_without_what_its_kind_needs_is_a_bug(
+    fan: User, creator: Creator, kind: Invoice.Kind, with_payer: bool, with_content: bool
+) -> None:
+    with_wallet(creator)
+    content = paid_content(creator)
+
+    with pytest.raises(ValueError, match=r"a purchase|anonymous"):
+        services.create_invoice(
+            kind=kind,
+            creator=creator,
+            amount=PRICE,
+            payer=fan if with_payer else None,
+            content=content if with_content else None,
+        )
+
+    assert not Invoice.objects.exists()

@@ -744,3 +744,35 @@ def test_block_time_is_the_chains_not_ours() -> None:
 
     assert isinstance(result, Verified)
     assert result.transfers[0].block_time == datetime(2026, 1, 1, 0, 0, 0, 999_000, tzinfo=UTC)
+
+
+@override_settings(PAYMENTS_INSTANT_GRANT_UNITS={"BTT": 200 * 10**18})
+def test_a_grant_at_the_first_confirmation_is_taken_back_if_the_payment_drops(
+    fan: User, creator: Creator
+) -> None:
+    invoice = purchase(fan, creator)
+    transfer = proven(*paying(invoice))
+    services.record_transfer(transfer, solidified=False)
+    assert granted(invoice)
+
+    services.drop_transfer(transfer.txid, transfer.log_index)
+
+    invoice.refresh_from_db()
+    assert invoice.state == Invoice.State.INVALID
+    assert not Entitlement.objects.filter(
+        user=fan, content=invoice.content, revoked_at__isnull=True
+    ).exists()
+    assert invoice.txids() == []
+
+
+def test_a_claim_never_seen_on_chain_is_given_up(fan: User, creator: Creator) -> None:
+    invoice = purchase(fan, creator)
+    claim, _ = services.claim_transaction(fan, invoice, "cd" * 32)
+
+    abandoned = services.abandon_claim(claim.pk)
+    services.abandon_claim(claim.pk)  # twice is harmless
+
+    assert abandoned.state == TxClaim.State.REFUSED
+    assert abandoned.detail.startswith("not_found")
+    assert invoice.events.filter(kind="claim_refused").count() == 1
+    assert_nothing_credited_or_granted(invoice)
