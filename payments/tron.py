@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
 import json
-import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
@@ -69,7 +69,7 @@ class NodeClient:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 body = response.read(self.MAX_ANSWER_BYTES)
-        except (OSError, urllib.error.URLError) as error:
+        except (OSError, http.client.HTTPException) as error:  # URLError is an OSError
             raise NodeUnavailable(f"{path}: {error}") from error
         try:
             answer = json.loads(body)
