@@ -11,8 +11,9 @@ from accounts.models import User
 from accounts.services import issue_token
 from creators.models import Creator
 from payments.models import Invoice, Payment, TxClaim
+from payments.tron import NodeClient, NodeUnavailable
 from swarm.models import Entitlement
-from tests.conftest import Devnet, wait_for
+from tests.conftest import AsgiServer, Devnet, free_port, wait_for
 from tests.payments.conftest import Wallet, funded_wallet
 from tests.payments.factories import paid_content, with_wallet
 
@@ -119,3 +120,10 @@ def test_a_claimed_reverted_transfer_is_refused_and_grants_nothing(
     assert (unpaid.state, unpaid.amount_paid) == ("new", 0)
     assert not Payment.objects.exists()
     assert not Entitlement.objects.filter(user=fan, content=album).exists()
+
+
+def test_a_node_that_is_down_or_answers_garbage_is_unavailable(asgi_server: AsgiServer) -> None:
+    # Nothing listens on a fresh port; the site's home page is HTML, not a node's JSON.
+    for url in (f"http://127.0.0.1:{free_port()}", asgi_server.url):
+        with pytest.raises(NodeUnavailable):
+            NodeClient(url, timeout=5).transaction("ab" * 32)
