@@ -57,8 +57,10 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
         value = float(raw.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
-    if value != value or (minimum is not None and value < minimum):  # NaN fails both
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {raw!r}")
+    if value != value:  # NaN
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}")
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
@@ -67,6 +69,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_int_map(name: str) -> dict[str, int]:
+    """``KEY=int,KEY=int`` (e.g. ``BTT=200000000000000000000``); empty when unset."""
+    result: dict[str, int] = {}
+    for item in env_list(name, []):
+        key, sep, raw = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            result[key.strip()] = int(raw.strip())
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated KEY=integer pairs, got {item!r}"
+            ) from None
+    return result
 
 
 def env_path(name: str, default: Path) -> Path:

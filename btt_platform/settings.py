@@ -21,6 +21,7 @@ from btt_platform.env import (
     env_bool,
     env_float,
     env_int,
+    env_int_map,
     env_list,
     env_optional,
     env_path,
@@ -169,6 +170,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-uploads": {"task": "swarm.purge_expired_uploads", "schedule": 3600.0},
     # The tracker flushes on announces; this catches the last deltas of a quiet swarm.
     "flush-transfer-totals": {"task": "swarm.flush_transfer_totals", "schedule": 60.0},
+    # Unpaid invoices past their expiry stop reserving their unique amount's slot.
+    "expire-invoices": {"task": "payments.expire_invoices", "schedule": 60.0},
 }
 
 CHANNEL_LAYERS = {
@@ -294,6 +297,20 @@ TRON_API_URL = env_str(
     }.get(TRON_NETWORK, ""),
 ).rstrip("/")
 TRON_API_KEY = env_optional("TRON_API_KEY")
+# "" = the network's own BTT contract (mainnet TAFj..., nile TNuo...; the devnet uses mainnet's).
+TRON_BTT_CONTRACT = env_str("TRON_BTT_CONTRACT")
+
+# --- Payments -------------------------------------------------------------------------------
+INVOICE_EXPIRY_SECONDS = env_int("INVOICE_EXPIRY_SECONDS", 15 * 60, minimum=60)
+# After expiry, a payment of the invoice's unique amount is still recognised (flagged late),
+# and the amount is not handed to another invoice.
+INVOICE_LATE_WINDOW_SECONDS = env_int("INVOICE_LATE_WINDOW_SECONDS", 24 * 3600, minimum=0)
+# TRC-10 BTT (BTTOLD, asset 1002000) besides the TRC-20 token.
+PAYMENTS_TRC10_ENABLED = env_bool("PAYMENTS_TRC10_ENABLED", False)
+# Purchases up to this many base units per token grant at the first confirmation, not at
+# solidification (~1 min later): e.g. "BTT=200000000000000000000" for 200 BTT.
+PAYMENTS_INSTANT_GRANT_UNITS = env_int_map("PAYMENTS_INSTANT_GRANT_UNITS")
+
 # The local devnet (`manage.py tron_devnet`; `make run` starts it when TRON_NETWORK=devnet).
 TRON_DEVNET_STATE = env_path("TRON_DEVNET_STATE", DATA_DIR / "tron-devnet.sqlite3")
 TRON_DEVNET_BLOCK_SECONDS = env_float("TRON_DEVNET_BLOCK_SECONDS", 3.0, minimum=0.1)

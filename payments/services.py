@@ -61,37 +61,36 @@ MEMO_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, t
 MEMO_LENGTH = 10
 
 
-# --- configuration --------------------------------------------------------------------------
-# Read with defaults, so the names below are the whole list of payment settings.
+# --- configuration (btt_platform/settings.py) ------------------------------------------------
 
 
 def invoice_lifetime() -> timedelta:
     """``INVOICE_EXPIRY_SECONDS`` (default 15 minutes): how long a new invoice waits."""
-    return timedelta(seconds=int(getattr(settings, "INVOICE_EXPIRY_SECONDS", 15 * 60)))
+    return timedelta(seconds=settings.INVOICE_EXPIRY_SECONDS)
 
 
 def late_window() -> timedelta:
     """``INVOICE_LATE_WINDOW_SECONDS`` (default a day): how long after expiry a payment of an
     expired invoice's unique amount is still recognised (and recorded as late), and so how long
     that amount is not handed to another invoice."""
-    return timedelta(seconds=int(getattr(settings, "INVOICE_LATE_WINDOW_SECONDS", 24 * 3600)))
+    return timedelta(seconds=settings.INVOICE_LATE_WINDOW_SECONDS)
 
 
 def trc10_enabled() -> bool:
     """``PAYMENTS_TRC10_ENABLED`` (default off): accept TRC-10 BTT (BTTOLD) as well."""
-    return bool(getattr(settings, "PAYMENTS_TRC10_ENABLED", False))
+    return bool(settings.PAYMENTS_TRC10_ENABLED)
 
 
 def instant_grant_limit(token: Token) -> int:
     """``PAYMENTS_INSTANT_GRANT_UNITS`` ({token: base units}, default none): purchases up to
     this amount grant access at the first confirmation instead of at solidification."""
-    limits: Mapping[str, int] = getattr(settings, "PAYMENTS_INSTANT_GRANT_UNITS", {})
+    limits: Mapping[str, int] = settings.PAYMENTS_INSTANT_GRANT_UNITS
     return int(limits.get(token.value, 0))
 
 
 def btt_contract() -> str:
     """The TRC-20 BTT contract on ``TRON_NETWORK`` (``TRON_BTT_CONTRACT`` overrides it)."""
-    configured: str = getattr(settings, "TRON_BTT_CONTRACT", "")
+    configured: str = settings.TRON_BTT_CONTRACT
     if configured:
         return configured
     return (

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from pytest_django.fixtures import Settings
 
 from btt_platform.checks import check_site_url
-from btt_platform.env import env_bool, env_int, env_list
+from btt_platform.env import env_bool, env_float, env_int, env_int_map, env_list
 from payments.checks import check_tron_settings
 from swarm.checks import check_swarm_settings
 from tests.conftest import BASE_DIR
@@ -73,6 +73,25 @@ def test_malformed_environment_values_fail_with_the_variable_name(
     with pytest.raises(ImproperlyConfigured, match="X_PORT"):
         env_int("X_PORT", 1)
     assert env_list("X_LIST", []) == ["a", "b"]
+
+
+def test_numbers_and_maps_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_SECONDS", "0.5")
+    monkeypatch.setenv("X_NAN", "nan")
+    monkeypatch.setenv("X_UNITS", "BTT=200000000000000000000000, TRX=5")
+    monkeypatch.setenv("X_BAD_UNITS", "BTT=2e20")
+
+    assert env_float("X_SECONDS", 3.0, minimum=0.1) == 0.5
+    assert env_float("X_UNSET", 3.0) == 3.0
+    with pytest.raises(ImproperlyConfigured, match="X_SECONDS"):
+        env_float("X_SECONDS", 3.0, minimum=1)
+    with pytest.raises(ImproperlyConfigured, match="X_NAN"):
+        env_float("X_NAN", 3.0, minimum=0)
+    # exact integers past a float's precision, as base units need
+    assert env_int_map("X_UNITS") == {"BTT": 200000000000000000000000, "TRX": 5}
+    assert env_int_map("X_UNSET") == {}
+    with pytest.raises(ImproperlyConfigured, match="X_BAD_UNITS"):
+        env_int_map("X_BAD_UNITS")
 
 
 def test_tron_checks(settings: Settings) -> None:

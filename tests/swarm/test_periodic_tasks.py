@@ -21,7 +21,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_every_scheduled_task_is_registered() -> None:
     app.loader.import_default_modules()
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert scheduled == {"swarm.purge_expired_uploads", "swarm.flush_transfer_totals"}
+    assert scheduled == {
+        "swarm.purge_expired_uploads",
+        "swarm.flush_transfer_totals",
+        "payments.expire_invoices",
+    }
     assert scheduled <= set(app.tasks)
 
 
