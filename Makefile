@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
+# The JavaScript clients the tests drive (TronWeb): reinstalled only when the lock file changes.
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha1sum | cut -c1-12)
 
 .PHONY: setup run test lint pytest test-embedded stop clean
 
@@ -13,7 +15,14 @@ $(STAMP): requirements.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-setup: $(STAMP)
+# --ignore-scripts: no package may run install hooks (none of ours needs one; some would
+# download browsers).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-*
+	@touch $@
+
+setup: $(STAMP) $(NODE_STAMP)
 
 # Development defaults (DEBUG on, embedded SQLite and Redis) unless the environment says otherwise.
 run: setup

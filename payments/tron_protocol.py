@@ -377,6 +377,28 @@ class SignedTransaction:
             w.message(5, bytes(result.buffer))
         return bytes(w.buffer)
 
+    @classmethod
+    def decode(cls, data: bytes) -> SignedTransaction:
+        """A whole ``Transaction`` as ``wallet/broadcasthex`` receives it.
+
+        Results (field 5) are the node's to set after execution; what a sender put there is
+        dropped, as java-tron's ``TransactionCapsule`` does when it executes the transaction.
+        """
+        raw: RawTransaction | None = None
+        signatures: list[bytes] = []
+        for number, value in _fields(data):
+            if number == 1:
+                if raw is not None:
+                    raise ValueError("Transaction: raw_data given twice")
+                raw = RawTransaction.decode(_blob(value))
+            elif number == 2:
+                signatures.append(_blob(value))
+            elif number != 5:
+                raise ValueError(f"Transaction: unsupported field {number}")
+        if raw is None:
+            raise ValueError("Transaction: no raw_data")
+        return cls(raw=raw, signatures=tuple(signatures))
+
 
 # Transaction.Result.contractResult, in enum order.
 CONTRACT_RESULTS = (

@@ -8,7 +8,7 @@ from Django's request machinery. Everything runs on the event loop's one thread,
 (SQLite) is never touched concurrently; block production is a task on the same loop.
 
 Paths: ``/wallet/*`` (head state), ``/walletsolidity/*`` (solidified state), and the devnet's
-own ``/devnet/faucet`` and ``/devnet/mine``.
+own ``/devnet/faucet``, ``/devnet/mine`` and ``/devnet/fault``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from payments.devnet.chain import (
     BroadcastError,
     Chain,
     ContractValidateError,
+    FaultError,
     now_ms,
 )
 from payments.tron_protocol import (
@@ -41,6 +42,7 @@ from payments.tron_protocol import (
     address_from_base58,
     hex_bytes,
     json_int,
+    raw_to_json,
     recover_signer,
     transaction_from_json,
     transaction_to_json,
@@ -56,6 +58,8 @@ Params = Mapping[str, Any]
 Handler = Callable[["Request"], Any]
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # java-tron's default http max message size
+BLOCK_LIMIT_NUM = 100  # the block-range servlets' cap
+MAX_MEMO_FEE = 1_000_000_000  # ProposalUtil: MEMO_FEE is 0 .. 1,000,000,000 sun
 
 
 class BadRequest(Exception):
@@ -135,8 +139,16 @@ class DevnetApp:
             "wallet/triggersmartcontract": self.trigger_smart_contract,
             "wallet/triggerconstantcontract": self.trigger_constant_contract,
             "wallet/getcontract": self.get_contract,
+            "wallet/getcontractinfo": self.get_contract_info,
+            "wallet/broadcasthex": self.broadcast_hex,
+            "wallet/getaccountresource": self.get_account_resource,
+            "wallet/getaccountnet": self.get_account_net,
+            "wallet/getenergyprices": self.get_energy_prices,
+            "wallet/getbandwidthprices": self.get_bandwidth_prices,
+            "wallet/getmemofee": self.get_memo_fee,
             "devnet/faucet": self.faucet,
             "devnet/mine": self.mine,
+            "devnet/fault": self.fault,
         }
         # Reads answer from the head state under wallet/ and the solidified one under
         # walletsolidity/ (a full node serves both on one port).
@@ -145,6 +157,9 @@ class DevnetApp:
             "getblockbynum": self.get_block_by_num,
             "getblockbyid": self.get_block_by_id,
             "getblock": self.get_block,
+            "getblockbylimitnext": self.get_block_by_limit_next,
+            "getblockbylatestnum": self.get_block_by_latest_num,
+            "gettransactioncountbyblocknum": self.get_transaction_count_by_block_num,
             "gettransactionbyid": self.get_transaction_by_id,
             "gettransactioninfobyid": self.get_transaction_info_by_id,
             "gettransactioninfobyblocknum": self.get_transaction_info_by_block_num,
@@ -154,6 +169,8 @@ class DevnetApp:
             self.routes[f"wallet/{name}"] = handler
             self.routes[f"walletsolidity/{name}"] = handler
         self.routes["walletsolidity/triggerconstantcontract"] = self.trigger_constant_contract
+        self.routes["wallet/estimateenergy"] = self.estimate_energy
+        self.routes["walletsolidity/estimateenergy"] = self.estimate_energy
 
     # --- ASGI ----------------------------------------------------------------------------
 
@@ -258,14 +275,14 @@ class DevnetApp:
 
     def get_chain_parameters(self, request: Request) -> dict[str, Any]:
         # What the devnet enforces; the fees it does not charge are reported as zero, which
-        # JsonFormat prints as a key without a value.
+        # JsonFormat prints as a key without a value. The memo fee is whatever a fault set.
         values = {
             "getMaintenanceTimeInterval": 21_600_000,
             "getCreateAccountFee": 0,
             "getTransactionFee": 0,
             "getCreateNewAccountFeeInSystemContract": 0,
             "getEnergyFee": 0,
-            "getMemoFee": 0,
+            "getMemoFee": self.chain.memo_fee,
             "getAllowSameTokenName": 1,
             "getAllowMultiSign": 1,
             "getAllowTvmTransferTrc10": 1,
@@ -308,6 +325,31 @@ class DevnetApp:
         block = self.chain.block_by_num(num, request.solid)
         return jsonformat.block_to_json(block, request.visible, detail) if block else {}
 
+    def _block_list(self, numbers: range, request: Request) -> dict[str, Any]:
+        """``Util.printBlockList``: the blocks that exist, in order, under ``block``."""
+        blocks = []
+        for num in numbers:
+            block = self.chain.block_by_num(num, request.solid)
+            if block is None:
+                break
+            blocks.append(jsonformat.block_to_json(block, request.visible))
+        return {"block": blocks}
+
+    def get_block_by_limit_next(self, request: Request) -> dict[str, Any]:
+        """``GetBlockByLimitNextServlet``: blocks ``startNum`` .. ``endNum`` - 1, at most 100."""
+        start, end = request.integer("startNum", 0), request.integer("endNum", 0)
+        if not (end > 0 and end > start and end - start <= BLOCK_LIMIT_NUM):
+            return {}
+        return self._block_list(range(max(start, 0), end), request)
+
+    def get_block_by_latest_num(self, request: Request) -> dict[str, Any]:
+        """``GetBlockByLatestNumServlet``: the newest ``num`` (< 100) blocks, oldest first."""
+        count = request.integer("num", 0)
+        if not 0 < count < BLOCK_LIMIT_NUM:
+            return {}
+        head = self.chain.solid_num if request.solid else self.chain.head().num
+        return self._block_list(range(max(0, head - count + 1), head + 1), request)
+
     # --- transactions ------------------------------------------------------------------------
 
     def get_transaction_by_id(self, request: Request) -> dict[str, Any]:
@@ -326,6 +368,13 @@ class DevnetApp:
             jsonformat.transaction_info_to_json(stored, request.visible)
             for stored in self.chain.transactions_in_block(num)
         ]
+
+    def get_transaction_count_by_block_num(self, request: Request) -> dict[str, Any]:
+        num = request.integer("num")
+        # Wallet.getTransactionCountByBlockNum: 0 for a block the node does not have.
+        if self.chain.block_by_num(num, request.solid) is None:
+            return {"count": 0}
+        return {"count": len(self.chain.transactions_in_block(num))}
 
     def _transaction(self, request: Request) -> SignedTransaction:
         try:
@@ -347,6 +396,30 @@ class DevnetApp:
                 "message": jsonformat.name_text(error.message, request.visible),
             }
         return {"result": True, "txid": txid}
+
+    def broadcast_hex(self, request: Request) -> dict[str, Any]:
+        """``BroadcastHexServlet``: a whole protobuf ``Transaction`` in hex.
+
+        Unlike ``broadcasttransaction`` the answer always carries ``result``, ``code`` and a
+        plain-text ``message``, plus the transaction as a JSON *string* printed with
+        ``visible`` true (TronWeb parses it).
+        """
+        transaction = SignedTransaction.decode(request.blob("transaction"))
+        code, message = "SUCCESS", ""
+        try:
+            self.chain.broadcast(transaction)
+        except BroadcastError as error:
+            code, message = error.code, error.message
+        printed: dict[str, Any] = {"raw_data": raw_to_json(transaction.raw, True)}
+        if transaction.signatures:
+            printed["signature"] = [signature.hex() for signature in transaction.signatures]
+        return {
+            "result": code == "SUCCESS",
+            "code": code,
+            "message": message,
+            "transaction": json.dumps(printed, separators=(",", ":")),
+            "txid": transaction.txid.hex(),
+        }
 
     def get_sign_weight(self, request: Request) -> dict[str, Any]:
         """``Wallet.getTransactionSignWeight`` for accounts with the default permissions."""
@@ -402,6 +475,27 @@ class DevnetApp:
         account = self.chain.account(request.address("address"), request.solid)
         return jsonformat.account_to_json(account, request.visible) if account else {}
 
+    def get_account_resource(self, request: Request) -> dict[str, Any]:
+        """``AccountResourceMessage``; nothing is staked or used up on the devnet."""
+        account = self.chain.account(request.address("address"))
+        return jsonformat.account_resource_to_json(account) if account else {}
+
+    def get_account_net(self, request: Request) -> dict[str, Any]:
+        """``AccountNetMessage``, the bandwidth half of ``getaccountresource``."""
+        account = self.chain.account(request.address("address"))
+        return jsonformat.account_net_to_json(account) if account else {}
+
+    def get_energy_prices(self, request: Request) -> dict[str, Any]:
+        # "since:price" pairs, oldest first; the devnet charges no energy.
+        return {"prices": "0:0"}
+
+    def get_bandwidth_prices(self, request: Request) -> dict[str, Any]:
+        return {"prices": "0:0"}
+
+    def get_memo_fee(self, request: Request) -> dict[str, Any]:
+        """``GetMemoFeePricesServlet``: every memo fee the chain has had, as "since:sun"."""
+        return {"prices": ",".join(f"{since}:{fee}" for since, fee in self.chain.memo_fees())}
+
     def get_asset_issue_by_id(self, request: Request) -> dict[str, Any]:
         if request.text("value") != "1002000":
             return {}
@@ -413,6 +507,29 @@ class DevnetApp:
         if request.address("value") != trc20.BTT_CONTRACT:
             return {}
         return jsonformat.btt_contract_to_json(request.visible)
+
+    def get_contract_info(self, request: Request) -> dict[str, Any]:
+        """``SmartContractDataWrapper``; no ``runtimecode``, the contract runs natively."""
+        if request.address("value") != trc20.BTT_CONTRACT:
+            return {}
+        return {"smart_contract": jsonformat.btt_contract_to_json(request.visible)}
+
+    @staticmethod
+    def _trigger_refusal(request: Request) -> dict[str, Any] | None:
+        """The trigger servlets' ``validateParameter``: both addresses must be set."""
+        for name in ("owner_address", "contract_address"):
+            value = request.params.get(name)
+            if not isinstance(value, str) or not value:
+                return {
+                    "result": {
+                        "code": "OTHER_ERROR",
+                        "message": jsonformat.name_text(
+                            f"class java.security.InvalidParameterException : {name} isn't set.",
+                            request.visible,
+                        ),
+                    }
+                }
+        return None
 
     def _trigger(self, request: Request) -> RawTransaction:
         """The unsigned TriggerSmartContract transaction java-tron builds for these parameters."""
@@ -447,6 +564,9 @@ class DevnetApp:
         )
 
     def trigger_smart_contract(self, request: Request) -> dict[str, Any]:
+        refusal = self._trigger_refusal(request)
+        if refusal:
+            return refusal
         raw = self._trigger(request)
         call = raw.contracts[0].parameter
         assert isinstance(call, TriggerSmartContract)
@@ -461,6 +581,9 @@ class DevnetApp:
         return out
 
     def trigger_constant_contract(self, request: Request) -> dict[str, Any]:
+        refusal = self._trigger_refusal(request)
+        if refusal:
+            return refusal
         raw = self._trigger(request)
         call = raw.contracts[0].parameter
         assert isinstance(call, TriggerSmartContract)
@@ -491,6 +614,28 @@ class DevnetApp:
             ]
         out["transaction"] = transaction_to_json(SignedTransaction(raw), request.visible)
         return out
+
+    def estimate_energy(self, request: Request) -> dict[str, Any]:
+        """``EstimateEnergyServlet``: the energy the call would need, without a transaction."""
+        refusal = self._trigger_refusal(request)
+        if refusal:
+            return refusal
+        call = self._trigger(request).contracts[0].parameter
+        assert isinstance(call, TriggerSmartContract)
+        try:
+            result = self.chain.constant_call(
+                call.owner_address, call.contract_address, call.data, solid=request.solid
+            )
+        except ContractValidateError as error:
+            return self._call_refused(request, str(error))
+        if not result.success:
+            return {
+                "result": {
+                    "code": "CONTRACT_EXE_ERROR",
+                    "message": jsonformat.name_text("REVERT opcode executed", request.visible),
+                }
+            }
+        return {"result": {"result": True}, "energy_required": result.energy}
 
     @staticmethod
     def _call_refused(request: Request, message: str) -> dict[str, Any]:
@@ -539,6 +684,52 @@ class DevnetApp:
         return {
             "blocks": [{"number": b.num, "blockID": b.block_id.hex()} for b in blocks],
             "head": blocks[-1].num,
+            "solid": self.chain.solid_num,
+        }
+
+    def fault(self, request: Request) -> dict[str, Any]:
+        """``/devnet/fault``: GET shows the faults in force; POST injects one.
+
+        - ``{"action": "drop", "txid": …}``: a pending or not yet solidified transaction leaves
+          the chain; its balance changes are undone and the blocks from its own on get new IDs.
+        - ``{"action": "revert", "txid": …}``: that transaction, once broadcast, reverts.
+        - ``{"action": "revert_next_trc20", "count": n}``: the next n TRC-20 transfers revert.
+        - ``{"action": "memo_fee", "sun": n}``: TIP-387's memo fee (0 = off, the default;
+          mainnet charges 1,000,000).
+        """
+        if request.method == "POST":
+            action = request.text("action")
+            try:
+                if action == "drop":
+                    block = self.chain.drop(request.blob("txid"))
+                    log.info("dropped %s from block %s", request.text("txid"), block)
+                elif action == "revert":
+                    txid = request.blob("txid")
+                    if len(txid) != 32:
+                        raise BadRequest("txid must be 32 bytes of hex")
+                    self.chain.order_revert(txid=txid)
+                elif action == "revert_next_trc20":
+                    count = request.integer("count", 1)
+                    if count < 1:
+                        raise BadRequest("count must be at least 1")
+                    self.chain.order_revert(next_trc20=count)
+                elif action == "memo_fee":
+                    fee = request.integer("sun")
+                    if not 0 <= fee <= MAX_MEMO_FEE:
+                        raise BadRequest(f"sun must be between 0 and {MAX_MEMO_FEE}")
+                    self.chain.set_memo_fee(fee)
+                else:
+                    raise BadRequest(
+                        "action must be one of drop, revert, revert_next_trc20, memo_fee"
+                    )
+            except FaultError as error:
+                return {"Error": str(error)}
+        orders = self.chain.revert_orders()
+        return {
+            "memo_fee": self.chain.memo_fee,
+            "revert_txids": orders["txids"],
+            "revert_next_trc20": orders["next_trc20"],
+            "head": self.chain.head().num,
             "solid": self.chain.solid_num,
         }
 

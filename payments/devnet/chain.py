@@ -17,8 +17,15 @@ produced every ``block_seconds`` near wall-clock time (``/devnet/mine`` produces
 a block is solidified ``solidify_blocks`` blocks later, and ``walletsolidity`` reads see the
 state as of the solidified head.
 
-Not modelled yet: fees (bandwidth, energy, new-account and memo fees are all zero), multi-sig
-permissions, TRC-20 approve/transferFrom.
+Faults for tests of what watches the chain (``/devnet/fault``): a transaction not yet
+solidified can be dropped (it leaves its block, whose ID and every later block's change as in a
+fork switch, and its balance changes are undone through the per-transaction change log); a
+given txID or the next TRC-20 transfers can be made to revert; and the memo fee of TIP-387 can
+be switched on, charged in TRX to the payer before the contract runs, as java-tron's
+``Manager.consumeMemoFee`` does, and reported in the receipt's ``fee``.
+
+Not modelled yet: bandwidth, energy and new-account fees (all zero), multi-sig permissions,
+TRC-20 approve/transferFrom.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tronpy.keys import PrivateKey
 
@@ -74,6 +82,8 @@ TOTAL_SIGN_NUM = 5  # getTotalSignNum
 TXID_CACHE_SECONDS = 3600.0  # Manager.transactionIdCache expires after one hour
 DEFAULT_EXPIRATION_MS = 60_000  # trxExpirationTimeInMilliseconds
 SLOT_MS = 3000  # mainnet's block interval
+# TIP-387's memo fee as mainnet's committee set it (getMemoFee): 1 TRX per transaction.
+MAINNET_MEMO_FEE = 1_000_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -140,6 +150,10 @@ class BroadcastError(Exception):
 
 class ContractValidateError(Exception):
     pass
+
+
+class FaultError(Exception):
+    """A fault that cannot be injected (unknown or solidified transaction, spent effects)."""
 
 
 @dataclass(frozen=True)
@@ -281,24 +295,47 @@ class Chain:
             )
             self._insert_block(timestamp, [])
 
+    def _meta(self, key: str, default: object) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def _set_meta(self, key: str, value: object) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
     def _insert_block(self, timestamp: int, transactions: list[SignedTransaction]) -> Block:
         head = self.db.execute("SELECT num, id FROM blocks ORDER BY num DESC LIMIT 1").fetchone()
         number, parent = (head[0] + 1, head[1]) if head else (0, bytes(32))
-        root = merkle_root([hashlib.sha256(tx.encode()).digest() for tx in transactions])
-        header = BlockHeaderRaw(
-            timestamp=timestamp,
-            tx_trie_root=root,
-            parent_hash=parent,
-            number=number,
-            witness_address=WITNESS_ADDRESS,
-            version=BLOCK_VERSION,
-        )
-        signature = WITNESS_KEY.sign_msg_hash(header.hash).to_bytes()
+        header, signature = _signed_header(number, timestamp, parent, transactions)
         self.db.execute(
             "INSERT INTO blocks (num, id, header, witness_signature) VALUES (?, ?, ?, ?)",
             (number, header.block_id, header.encode(), signature),
         )
         return Block(header, header.block_id, signature)
+
+    def _rebuild_blocks(self, start: int) -> None:
+        """Re-derive the headers from block ``start`` to the head after their contents changed.
+
+        The transaction root of ``start`` changes, so its ID does, and every later block's
+        parent hash with it: what a fork switch looks like to a client.
+        """
+        parent_row = self.db.execute("SELECT id FROM blocks WHERE num = ?", (start - 1,)).fetchone()
+        parent = bytes(parent_row[0]) if parent_row else bytes(32)
+        rows = self.db.execute(
+            "SELECT num, header FROM blocks WHERE num >= ? ORDER BY num", (start,)
+        ).fetchall()
+        for num, old_header in rows:
+            old = BlockHeaderRaw.decode(old_header)
+            transactions = [stored.transaction for stored in self.transactions_in_block(num)]
+            header, signature = _signed_header(num, old.timestamp, parent, transactions)
+            self.db.execute(
+                "UPDATE blocks SET id = ?, header = ?, witness_signature = ? WHERE num = ?",
+                (header.block_id, header.encode(), signature, num),
+            )
+            parent = header.block_id
 
     def produce_block(self, timestamp: int | None = None) -> Block:
         """Include every pending transaction in a new block at (about) wall-clock time."""
@@ -475,6 +512,107 @@ class Chain:
             raise ContractValidateError("No contract or not a valid smart contract")
         return trc20.call(lambda holder: self.balance(holder, BTT_TRC20, solid), owner, data)
 
+    # --- faults --------------------------------------------------------------------------
+
+    def memo_fees(self) -> list[tuple[int, int]]:
+        """(since, fee in sun) pairs, oldest first, as java-tron's ``getMemoFeePrices``."""
+        return [(since, fee) for since, fee in self._meta("memo_fees", [[0, 0]])]
+
+    @property
+    def memo_fee(self) -> int:
+        return self.memo_fees()[-1][1]
+
+    def set_memo_fee(self, fee: int) -> None:
+        if fee < 0:
+            raise FaultError("the memo fee cannot be negative")
+        if fee != self.memo_fee:
+            with self._write():
+                history = self.memo_fees()
+                history.append((max(now_ms(), history[-1][0] + 1), fee))
+                self._set_meta("memo_fees", history)
+
+    def revert_orders(self) -> dict[str, Any]:
+        """What will revert: these txIDs, and this many of the next TRC-20 transfers."""
+        orders: dict[str, Any] = self._meta("revert_orders", {"txids": [], "next_trc20": 0})
+        return orders
+
+    def order_revert(self, txid: bytes | None = None, next_trc20: int = 0) -> dict[str, Any]:
+        with self._write():
+            orders = self.revert_orders()
+            if txid is not None and txid.hex() not in orders["txids"]:
+                orders["txids"].append(txid.hex())
+            orders["next_trc20"] += next_trc20
+            self._set_meta("revert_orders", orders)
+        return orders
+
+    def _take_revert_order(self, txid: bytes, data: bytes) -> bool:
+        orders = self.revert_orders()
+        if txid.hex() in orders["txids"]:
+            orders["txids"].remove(txid.hex())
+        elif orders["next_trc20"] and trc20.is_transfer(data):
+            orders["next_trc20"] -= 1
+        else:
+            return False
+        self._set_meta("revert_orders", orders)
+        return True
+
+    def drop(self, txid: bytes) -> int | None:
+        """Take a transaction out of the chain as if it had never been broadcast.
+
+        It may be pending or in a block that is not solidified yet; its balance changes are
+        undone and an account it created disappears unless later transactions touched it. A
+        block that held it is rebuilt without it (new ID, and new IDs for every block after).
+        The node forgets the txID too, so the signed transaction can be broadcast again until
+        it expires. Returns the block number it was in (None when pending).
+
+        Raises FaultError when the transaction is unknown or solidified, or when undoing it
+        would leave a balance negative (a later transaction spent what it brought: drop that
+        one first).
+        """
+        row = self.db.execute(
+            "SELECT seq, block_num FROM transactions WHERE txid = ?", (txid,)
+        ).fetchone()
+        if row is None:
+            raise FaultError(f"no transaction {txid.hex()}")
+        seq, block_num = row
+        if block_num is not None and block_num <= self.solid_num:
+            raise FaultError(f"transaction {txid.hex()} is solidified in block {block_num}")
+        with self._write():
+            net: dict[tuple[bytes, str], int] = {}
+            for address, token, delta in self.db.execute(
+                "SELECT address, token, delta FROM changes WHERE tx_seq = ?", (seq,)
+            ).fetchall():
+                key = (bytes(address), token)
+                net[key] = net.get(key, 0) + int(delta)
+            for (address, token), delta in net.items():
+                balance = self.balance(address, token) - delta
+                if balance < 0:
+                    raise FaultError(
+                        f"undoing {txid.hex()} leaves {address_to_base58(address)} with "
+                        f"{balance} {token}: a later transaction spent it, drop that one first"
+                    )
+                self._set_balance(address, token, balance)
+            self.db.execute("DELETE FROM changes WHERE tx_seq = ?", (seq,))
+            self.db.execute("DELETE FROM transactions WHERE seq = ?", (seq,))
+            for (address,) in self.db.execute(
+                "SELECT address FROM accounts WHERE created_seq = ?", (seq,)
+            ).fetchall():
+                first = self.db.execute(
+                    "SELECT MIN(tx_seq) FROM changes WHERE address = ?", (address,)
+                ).fetchone()[0]
+                if first is None:
+                    self.db.execute("DELETE FROM balances WHERE address = ?", (address,))
+                    self.db.execute("DELETE FROM accounts WHERE address = ?", (address,))
+                else:
+                    self.db.execute(
+                        "UPDATE accounts SET created_seq = ? WHERE address = ?", (first, address)
+                    )
+            if block_num is not None:
+                self._rebuild_blocks(block_num)
+        self._recent_txids.pop(txid, None)
+        result: int | None = block_num
+        return result
+
     # --- broadcast -----------------------------------------------------------------------
 
     def broadcast(self, transaction: SignedTransaction) -> None:
@@ -578,18 +716,20 @@ class Chain:
         seq = self._next_seq()
         receipt: Receipt
         contract_ret = "SUCCESS"
+        # Manager.consumeMemoFee runs before the contract: its validation sees the fee paid.
+        fee = self._charge_memo_fee(seq, transaction.raw)
         if isinstance(parameter, TransferContract):
             self._validate_trx_transfer(parameter)
             self._ensure_account(parameter.to_address, head.timestamp, seq)
             self._change(seq, parameter.owner_address, TRX, -parameter.amount)
             self._change(seq, parameter.to_address, TRX, parameter.amount)
-            receipt = Receipt(net_usage=_net_usage(transaction))
+            receipt = Receipt(net_usage=_net_usage(transaction), fee=fee)
         elif isinstance(parameter, TransferAssetContract):
             token = self._validate_asset_transfer(parameter)
             self._ensure_account(parameter.to_address, head.timestamp, seq)
             self._change(seq, parameter.owner_address, token, -parameter.amount)
             self._change(seq, parameter.to_address, token, parameter.amount)
-            receipt = Receipt(net_usage=_net_usage(transaction))
+            receipt = Receipt(net_usage=_net_usage(transaction), fee=fee)
         else:
             self._validate_trigger(parameter, transaction.raw)
             result = trc20.call(
@@ -598,6 +738,9 @@ class Chain:
                 parameter.data,
                 parameter.call_value or parameter.call_token_value,
             )
+            if result.success and self._take_revert_order(transaction.txid, parameter.data):
+                # An injected revert: the call fails as a require() would, after the same work.
+                result = trc20.CallResult(success=False, energy=result.energy)
             if result.success:
                 for holder, delta in result.balance_changes:
                     self._change(seq, holder, BTT_TRC20, delta)
@@ -605,6 +748,7 @@ class Chain:
                 contract_ret = "REVERT"
             receipt = Receipt(
                 net_usage=_net_usage(transaction),
+                fee=fee,
                 contract_result=result.output,
                 contract_address=parameter.contract_address,
                 energy_usage_total=result.energy,
@@ -626,6 +770,18 @@ class Chain:
                 receipt.to_record(),
             ),
         )
+
+    def _charge_memo_fee(self, seq: int, raw: RawTransaction) -> int:
+        fee = self.memo_fee
+        owner = raw.owner_address
+        if not raw.data or not fee or not self._is_account(owner):
+            return 0
+        if self.balance(owner, TRX) < fee:
+            # AccountResourceInsufficientException, as Wallet.broadcastTransaction words it.
+            raise BroadcastError("BANDWITH_ERROR", "Account resource insufficient error.")
+        # Burnt (mainnet's supportBlackHoleOptimization), so no account receives it.
+        self._change(seq, owner, TRX, -fee)
+        return fee
 
     def _next_seq(self) -> int:
         row = self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM transactions").fetchone()
@@ -718,6 +874,21 @@ class Chain:
         signature = FAUCET_KEY.sign_msg_hash(raw.txid).to_bytes()
         self.broadcast(SignedTransaction(raw, (signature,)))
         return raw.txid
+
+
+def _signed_header(
+    number: int, timestamp: int, parent: bytes, transactions: list[SignedTransaction]
+) -> tuple[BlockHeaderRaw, bytes]:
+    root = merkle_root([hashlib.sha256(tx.encode()).digest() for tx in transactions])
+    header = BlockHeaderRaw(
+        timestamp=timestamp,
+        tx_trie_root=root,
+        parent_hash=parent,
+        number=number,
+        witness_address=WITNESS_ADDRESS,
+        version=BLOCK_VERSION,
+    )
+    return header, WITNESS_KEY.sign_msg_hash(header.hash).to_bytes()
 
 
 def _net_usage(transaction: SignedTransaction) -> int:

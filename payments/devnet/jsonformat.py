@@ -150,3 +150,27 @@ def btt_asset_to_json(genesis_timestamp: int, visible: bool) -> dict[str, Any]:
         "url": name_text("www.bittorrent.com", visible),
         "id": BTT_TRC10,
     }
+
+
+# Mainnet's resource totals as its chain parameters give them; the devnet reports them so that
+# wallets can show their usual figures, but consumes no bandwidth or energy.
+FREE_NET_LIMIT = 600
+TOTAL_NET_LIMIT = 43_200_000_000
+TOTAL_ENERGY_LIMIT = 180_000_000_000
+
+
+def account_net_to_json(account: Account) -> dict[str, Any]:
+    """``AccountNetMessage``: free bandwidth and the network totals; none used or staked."""
+    out: dict[str, Any] = {"freeNetLimit": FREE_NET_LIMIT}
+    if account.assets:
+        out["assetNetUsed"] = [{"key": key, "value": 0} for key in account.assets]
+        out["assetNetLimit"] = [{"key": key, "value": 0} for key in account.assets]
+    out["TotalNetLimit"] = TOTAL_NET_LIMIT
+    return out
+
+
+def account_resource_to_json(account: Account) -> dict[str, Any]:
+    """``AccountResourceMessage``: the bandwidth part plus the energy totals."""
+    out = account_net_to_json(account)
+    out["TotalEnergyLimit"] = TOTAL_ENERGY_LIMIT
+    return out

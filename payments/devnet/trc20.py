@@ -117,6 +117,10 @@ def is_constant(data: bytes) -> bool:
     return data[:4] in _CONSTANT
 
 
+def is_transfer(data: bytes) -> bool:
+    return data[:4] == _SELECTORS["transfer(address,uint256)"]
+
+
 # java-tron's SmartContract.ABI JSON (enum names as java-tron prints them).
 ABI: list[dict[str, Any]] = [
     {
