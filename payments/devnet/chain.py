@@ -545,11 +545,13 @@ class Chain:
             self._set_meta("revert_orders", orders)
         return orders
 
-    def _take_revert_order(self, txid: bytes, data: bytes) -> bool:
+    def _take_revert_order(self, txid: bytes, owner: bytes, data: bytes) -> bool:
         orders = self.revert_orders()
         if txid.hex() in orders["txids"]:
             orders["txids"].remove(txid.hex())
-        elif orders["next_trc20"] and trc20.is_transfer(data):
+        # The faucet's own transfers are the devnet's machinery, not payments: funding a test
+        # wallet must not use up an order meant for the payment that follows.
+        elif orders["next_trc20"] and trc20.is_transfer(data) and owner != FAUCET_ADDRESS:
             orders["next_trc20"] -= 1
         else:
             return False
@@ -597,11 +599,17 @@ class Chain:
             for (address,) in self.db.execute(
                 "SELECT address FROM accounts WHERE created_seq = ?", (seq,)
             ).fetchall():
+                # TRC-20 tokens live in the contract's storage: receiving them creates no
+                # account, so only TRX and TRC-10 movements keep one alive.
                 first = self.db.execute(
-                    "SELECT MIN(tx_seq) FROM changes WHERE address = ?", (address,)
+                    "SELECT MIN(tx_seq) FROM changes WHERE address = ? AND token != ?",
+                    (address, BTT_TRC20),
                 ).fetchone()[0]
                 if first is None:
-                    self.db.execute("DELETE FROM balances WHERE address = ?", (address,))
+                    self.db.execute(
+                        "DELETE FROM balances WHERE address = ? AND token != ?",
+                        (address, BTT_TRC20),
+                    )
                     self.db.execute("DELETE FROM accounts WHERE address = ?", (address,))
                 else:
                     self.db.execute(
@@ -738,7 +746,9 @@ class Chain:
                 parameter.data,
                 parameter.call_value or parameter.call_token_value,
             )
-            if result.success and self._take_revert_order(transaction.txid, parameter.data):
+            if result.success and self._take_revert_order(
+                transaction.txid, parameter.owner_address, parameter.data
+            ):
                 # An injected revert: the call fails as a require() would, after the same work.
                 result = trc20.CallResult(success=False, energy=result.energy)
             if result.success:

@@ -206,20 +206,23 @@ def test_tronweb_broadcasts_a_whole_transaction_as_hex(devnet: Devnet) -> None:
 
 
 def test_tronweb_reads_blocks_resources_and_energy_estimates(devnet: Devnet) -> None:
-    # given: a holder of TRC-10 and TRC-20 BTT, in the head block
-    alice = funded_wallet(devnet, trx=1_000_000, trc10=5, trc20=10**18)
-    head = devnet.head()
-    devnet.mine(2)
+    # given: a holder of TRC-10 and TRC-20 BTT, and the block that paid it
+    alice = funded_wallet(devnet, trx=1_000_000, trc10=5)
+    paid = devnet.faucet(alice.address, BTT_TRC20, 10**18)
+    devnet.mine()
+    block = devnet.post("wallet/gettransactioninfobyid", value=paid)["blockNumber"]
+    in_block = devnet.post("wallet/getblockbynum", num=block)["transactions"]
+    mined = devnet.mine(2)["head"]
 
     # when
-    reads = tronweb(devnet, "reads", address=alice.address, contract=BTT_TRC20, block=head)
+    reads = tronweb(devnet, "reads", address=alice.address, contract=BTT_TRC20, block=block)
 
     # then
-    assert reads["head"] == head + 2
-    assert reads["confirmed_head"] == max(0, head + 2 - 19)
-    assert reads["by_hash"] == head
-    assert reads["range"] == [head, head + 1, head + 2]
-    assert reads["transaction_count"] == 3  # the faucet's three transfers
+    assert reads["head"] >= mined
+    assert max(0, mined - 19) <= reads["confirmed_head"] <= max(0, reads["head"] + 1 - 19)
+    assert reads["by_hash"] == block
+    assert reads["range"] == [block, block + 1, block + 2]
+    assert reads["transaction_count"] == len(in_block) >= 1
     assert reads["bandwidth"] == 600  # free bandwidth, never used up on the devnet
     assert reads["resources"]["assetNetLimit"] == [{"key": BTT_TRC10, "value": 0}]
     assert reads["energy"] == {"result": {"result": True}, "energy_required": 29631}
