@@ -194,3 +194,52 @@ def test_receipts_of_a_block_are_listed_by_number(devnet: Devnet) -> None:
         alice.key.public_key.to_hex_address()[2:], 16
     )
     assert solid_receipts == []
+
+
+def test_block_ranges_follow_java_tron_limits(devnet: Devnet) -> None:
+    head = devnet.mine(3)["head"]
+
+    ranged = devnet.post("wallet/getblockbylimitnext", startNum=head - 2, endNum=head + 1)
+    latest = devnet.post("wallet/getblockbylatestnum", num=2)
+    too_many = devnet.post("wallet/getblockbylimitnext", startNum=0, endNum=101)
+    backwards = devnet.post("wallet/getblockbylimitnext", startNum=5, endNum=5)
+    past_the_head = devnet.post("wallet/getblockbylimitnext", startNum=10**9, endNum=10**9 + 1)
+
+    assert [b["block_header"]["raw_data"]["number"] for b in ranged["block"]] == [
+        head - 2,
+        head - 1,
+        head,
+    ]
+    assert ranged["block"][2] == devnet.post("wallet/getblockbynum", num=head)
+    # the producer may have added blocks since: the newest two, oldest first
+    numbers = [b["block_header"]["raw_data"]["number"] for b in latest["block"]]
+    assert numbers[1] == numbers[0] + 1 >= head
+    assert too_many == backwards == {}
+    assert past_the_head == {"block": []}
+    assert devnet.post("wallet/gettransactioncountbyblocknum", num=10**9) == {"count": 0}
+
+
+def test_trigger_calls_without_an_owner_are_refused_like_java_tron(devnet: Devnet) -> None:
+    for path in ("triggersmartcontract", "triggerconstantcontract", "estimateenergy"):
+        answer = devnet.post(
+            f"wallet/{path}",
+            contract_address=BTT_TRC20,
+            function_selector="decimals()",
+            visible=True,
+        )
+        assert answer == {
+            "result": {
+                "code": "OTHER_ERROR",
+                "message": "class java.security.InvalidParameterException : "
+                "owner_address isn't set.",
+            }
+        }
+
+
+def test_resources_of_unknown_accounts_and_garbage_hex_transactions(devnet: Devnet) -> None:
+    nobody = PrivateKey.random().public_key.to_base58check_address()
+
+    assert devnet.post("wallet/getaccountresource", address=nobody, visible=True) == {}
+    assert devnet.post("wallet/getaccountnet", address=nobody, visible=True) == {}
+    assert devnet.post("wallet/broadcasthex", transaction="0a02zz").keys() == {"Error"}
+    assert devnet.post("wallet/broadcasthex", transaction="08ff").keys() == {"Error"}
