@@ -260,3 +260,84 @@ class InvoiceEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnly("invoice events are never deleted")
+
+
+class WebhookEvent(models.TextChoices):
+    """What a creator's webhook can be told (``payments.webhooks`` signs and sends them)."""
+
+    INVOICE_CREATED = "invoice.created"
+    INVOICE_PROCESSING = "invoice.processing"
+    INVOICE_SETTLED = "invoice.settled"
+    INVOICE_EXPIRED = "invoice.expired"
+    INVOICE_INVALID = "invoice.invalid"
+
+
+def every_webhook_event() -> list[str]:
+    return [event.value for event in WebhookEvent]
+
+
+class Webhook(models.Model):
+    """A creator's HTTPS endpoint for invoice events. The secret signs every delivery; it is
+    kept in the clear because signing needs it, and shown to the creator only when made."""
+
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=64)
+    events = models.JSONField(default=every_webhook_event, help_text="WebhookEvent values")
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.url} of creator {self.creator_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one webhook, tried until the endpoint answers 2xx or the attempts run out.
+    The delivery id stays the same across retries, so a receiver can drop repeats."""
+
+    PING = "ping"
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed", "Failed: every attempt was refused or unanswered"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event = models.CharField(max_length=32, help_text="a WebhookEvent, or ping")
+    invoice_event = models.ForeignKey(
+        InvoiceEvent, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    payload = models.JSONField(help_text="the body sent, amounts as strings")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    # While an attempt is in flight this is its lease: another worker may take the delivery
+    # over only once the lease has run out (the first one died mid-attempt).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.IntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+        constraints = [
+            # However often an invoice event is handed over, each webhook hears it once.
+            models.UniqueConstraint(
+                fields=["webhook", "invoice_event"],
+                condition=Q(invoice_event__isnull=False),
+                name="webhook_delivery_once_per_event",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id} ({self.state}, {self.attempts} attempts)"

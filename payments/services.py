@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from creators.models import Creator
-from payments import events
+from payments import events, webhooks
 from payments.models import ContentPrice, Invoice, InvoiceEvent, Payment, TxClaim
 from payments.money import (
     BTT_TRC20_MAINNET_CONTRACT,
@@ -269,7 +269,7 @@ def create_invoice(
                     created_at=now,
                     expires_at=now + invoice_lifetime(),
                 )
-                _log(
+                logged = _log(
                     invoice,
                     Event.CREATED,
                     actor=payer,
@@ -277,6 +277,7 @@ def create_invoice(
                     detail={"price": amount.decimal_string(), "due": invoice.due.decimal_string()},
                 )
                 events.send_invoice_update(invoice, Event.CREATED)
+                webhooks.queue_invoice_event(invoice, logged)
             return invoice
         except IntegrityError:
             # Another invoice took the same amount (or memo) between our look and our insert.
@@ -372,7 +373,7 @@ def move_invoice(
         invoice.state = new
         for name, value in fields.items():
             setattr(invoice, name, value)
-        _log(
+        logged = _log(
             invoice,
             Event.STATE,
             actor=actor,
@@ -387,6 +388,7 @@ def move_invoice(
         elif new == State.INVALID:
             _revoke(invoice)  # granted at the first confirmation, then the payment dropped
         events.send_invoice_update(invoice, Event.STATE, txid=txid, detail=reason)
+        webhooks.queue_invoice_event(invoice, logged)
     return invoice
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from celery import shared_task
 
-from payments import services, tron
+from payments import services, tron, webhooks
 from payments.models import Payment, TxClaim
 
 # A block every 3 s; a claim is usually made before its transaction is in one, and a block is
@@ -38,6 +39,20 @@ def verify_claim(self: Any, claim_id: int) -> str:
     if claim.state == TxClaim.State.PENDING or _unsolidified(claim.txid):
         raise self.retry(countdown=CLAIM_POLL_SECONDS)
     return claim.state
+
+
+@shared_task(name="payments.deliver_webhook")
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt at a webhook delivery, queued after commit; later attempts come from
+    ``deliver_due_webhooks``. A delivery already sent or being sent is skipped."""
+    return webhooks.deliver(delivery_id)
+
+
+@shared_task(name="payments.deliver_due_webhooks")
+def deliver_due_webhooks(at: str | None = None) -> int:
+    """Retry the webhook deliveries that are due (beat, every minute); ``at`` (ISO 8601) is
+    the time to be due by, default now."""
+    return webhooks.deliver_due(datetime.fromisoformat(at) if at else None)
 
 
 def _unsolidified(txid: str) -> bool:

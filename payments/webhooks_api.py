@@ -1,0 +1,189 @@
+"""Creator webhooks in the JSON API (``/api/v1/webhooks``), for creators only.
+
+Register an HTTPS URL and keep the ``secret`` the answer shows (this once, and after each
+rotation): every delivery carries ``X-BTT-Signature: t=<unix time>,v1=<hex>``, the HMAC-SHA256
+of ``"<t>.<raw body>"`` keyed with that secret, ``X-BTT-Delivery`` (the same id on every retry)
+and ``X-BTT-Event``. Answer 2xx quickly; anything else is retried with back-off for about three
+days. The full contract is in ``payments.webhooks``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from accounts.models import User
+from payments import webhooks
+from payments.models import Webhook, WebhookDelivery
+
+router = Router(tags=["webhooks"])
+
+EventName = Literal[
+    "invoice.created", "invoice.processing", "invoice.settled", "invoice.expired", "invoice.invalid"
+]
+
+
+class Error(Schema):
+    detail: str
+
+
+class WebhookIn(Schema):
+    url: str = Field(max_length=500, description="https://, on a public address")
+    events: list[EventName] | None = Field(None, description="default: every invoice event")
+    description: str = Field("", max_length=100)
+
+
+class WebhookPatch(Schema):
+    url: str | None = Field(None, max_length=500)
+    events: list[EventName] | None = None
+    active: bool | None = None
+    description: str | None = Field(None, max_length=100)
+
+
+class WebhookOut(Schema):
+    id: int
+    url: str
+    events: list[str]
+    active: bool
+    description: str
+    created_at: datetime
+    secret_rotated_at: datetime | None
+
+
+class WebhookWithSecret(WebhookOut):
+    secret: str = Field(description="signs every delivery; shown only now, keep it")
+
+
+class DeliveryOut(Schema):
+    delivery_id: uuid.UUID
+    event: str
+    state: str = Field(description="pending, delivered or failed")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    delivered_at: datetime | None
+    created_at: datetime
+    payload: dict[str, Any]
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _webhook_out(webhook: Webhook, *, secret: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": webhook.pk,
+        "url": webhook.url,
+        "events": webhook.events,
+        "active": webhook.active,
+        "description": webhook.description,
+        "created_at": webhook.created_at,
+        "secret_rotated_at": webhook.secret_rotated_at,
+    }
+    if secret:
+        out["secret"] = webhook.secret
+    return out
+
+
+def _delivery_out(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery.delivery_id,
+        "event": delivery.event,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at,
+        "last_attempt_at": delivery.last_attempt_at,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "delivered_at": delivery.delivered_at,
+        "created_at": delivery.created_at,
+        "payload": delivery.payload,
+    }
+
+
+def _refused(error: webhooks.WebhookRefused) -> tuple[int, dict[str, str]]:
+    return error.status, {"detail": error.message}
+
+
+@router.get("", response={200: list[WebhookOut], 403: Error})
+def list_webhooks(request: HttpRequest) -> tuple[int, Any]:
+    """Your webhooks (without their secrets)."""
+    try:
+        creator = webhooks.creator_of(_user(request))
+    except webhooks.WebhookRefused as error:
+        return _refused(error)
+    own = Webhook.objects.filter(creator=creator).order_by("created_at", "pk")
+    return 200, [_webhook_out(webhook) for webhook in own]
+
+
+@router.post("", response={201: WebhookWithSecret, 400: Error, 403: Error, 409: Error, 422: Error})
+def create_webhook(request: HttpRequest, payload: WebhookIn) -> tuple[int, Any]:
+    """Register an endpoint; the answer holds its signing ``secret``, shown this once."""
+    try:
+        webhook = webhooks.create_webhook(
+            _user(request), payload.url, payload.events, payload.description
+        )
+    except webhooks.WebhookRefused as error:
+        return _refused(error)
+    return 201, _webhook_out(webhook, secret=True)
+
+
+@router.patch(
+    "/{webhook_id}", response={200: WebhookOut, 400: Error, 403: Error, 404: Error, 422: Error}
+)
+def update_webhook(request: HttpRequest, webhook_id: int, payload: WebhookPatch) -> tuple[int, Any]:
+    """Change the URL, the events, or switch it off (``active: false``) and on again."""
+    try:
+        webhook = webhooks.update_webhook(
+            _user(request), webhook_id, **payload.dict(exclude_unset=True)
+        )
+    except webhooks.WebhookRefused as error:
+        return _refused(error)
+    return 200, _webhook_out(webhook)
+
+
+@router.delete("/{webhook_id}", response={204: None, 403: Error, 404: Error})
+def delete_webhook(request: HttpRequest, webhook_id: int) -> tuple[int, Any]:
+    """Remove it and its deliveries; nothing more is sent to it."""
+    try:
+        webhooks.delete_webhook(_user(request), webhook_id)
+    except webhooks.WebhookRefused as error:
+        return _refused(error)
+    return 204, None
+
+
+@router.post("/{webhook_id}/secret", response={200: WebhookWithSecret, 403: Error, 404: Error})
+def rotate_secret(request: HttpRequest, webhook_id: int) -> tuple[int, Any]:
+    """A new signing secret, shown this once; the old one stops signing at once."""
+    try:
+        webhook = webhooks.rotate_secret(_user(request), webhook_id)
+    except webhooks.WebhookRefused as error:
+        return _refused(error)
+    return 200, _webhook_out(webhook, secret=True)
+
+
+@router.get("/{webhook_id}/deliveries", response={200: list[DeliveryOut], 403: Error, 404: Error})
+def list_deliveries(request: HttpRequest, webhook_id: int) -> tuple[int, Any]:
+    """The latest deliveries, newest first, with their attempts and the last answer."""
+    try:
+        deliveries = webhooks.recent_deliveries(_user(request), webhook_id)
+    except webhooks.WebhookRefused as error:
+        return _refused(error)
+    return 200, [_delivery_out(delivery) for delivery in deliveries]
+
+
+@router.post("/{webhook_id}/ping", response={202: DeliveryOut, 403: Error, 404: Error})
+def ping(request: HttpRequest, webhook_id: int) -> tuple[int, Any]:
+    """Send a signed ``ping`` event now (tried once); its outcome shows in the deliveries."""
+    try:
+        delivery = webhooks.send_ping(_user(request), webhook_id)
+    except webhooks.WebhookRefused as error:
+        return _refused(error)
+    return 202, _delivery_out(delivery)
