@@ -11,7 +11,7 @@ from tronpy.tron import Transaction
 
 from tests.conftest import Devnet
 from tests.payments.conftest import BTT_TRC20, Wallet, funded_wallet
-from tests.payments.test_devnet_tronweb import a_stranger, tronweb
+from tests.payments.tronweb import a_stranger, tronweb
 
 
 def fault(devnet: Devnet, **payload: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from payments.devnet.trc20 import TRANSFER_TOPIC
 from payments.tron_protocol import SignedTransaction, merkle_root, transaction_from_json
 from tests.conftest import Devnet
 from tests.payments.conftest import BTT_TRC10, BTT_TRC20, Wallet, funded_wallet
-from tests.payments.test_devnet_tronweb import a_stranger
+from tests.payments.tronweb import a_stranger
 
 TRANSFERS = 100
 REVERTED = 5  # of the TRC-20 transfers, by /devnet/fault

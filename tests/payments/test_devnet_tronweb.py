@@ -7,45 +7,14 @@ that check on the transactions it reads back, and recovers their signer.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from typing import Any
 
-from tronpy.keys import PrivateKey, to_hex_address
+from tronpy.keys import to_hex_address
 
 from payments.devnet.trc20 import TRANSFER_TOPIC
-from tests.conftest import BASE_DIR, Devnet
+from tests.conftest import Devnet
 from tests.payments.conftest import BTT_TRC10, BTT_TRC20, Wallet, funded_wallet
-
-SCRIPT = BASE_DIR / "tests" / "payments" / "js" / "tronweb_client.mjs"
-
-
-def tronweb(devnet: Devnet, action: str, wallet: Wallet | None = None, **arguments: Any) -> Any:
-    """Run one TronWeb action against the devnet; its JSON answer, which must be a success."""
-    node = shutil.which("node")
-    assert node, "Node.js is needed to run TronWeb"
-    assert (BASE_DIR / "node_modules" / "tronweb").is_dir(), "TronWeb is missing: run make setup"
-    command = {"node": devnet.url, "action": action, **arguments}
-    if wallet is not None:
-        command["private_key"] = wallet.key.hex()
-    done = subprocess.run(
-        [node, str(SCRIPT)],
-        input=json.dumps(command),
-        capture_output=True,
-        text=True,
-        cwd=BASE_DIR,
-        timeout=120,  # a hang guard only
-    )
-    assert done.stdout, done.stderr
-    answer = json.loads(done.stdout)
-    assert answer["ok"] is True, (answer, done.stderr)
-    return answer
-
-
-def a_stranger() -> str:
-    address: str = PrivateKey.random().public_key.to_base58check_address()
-    return address
+from tests.payments.tronweb import a_stranger, tronweb
 
 
 def assert_read_back(devnet: Devnet, sent: dict[str, Any], owner: Wallet) -> dict[str, Any]:
