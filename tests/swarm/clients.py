@@ -35,9 +35,9 @@ def read_tree(root: Path) -> dict[str, bytes]:
 # --- libtorrent --------------------------------------------------------------------------------
 
 
-def client_settings(listen_port: int) -> lt.settings_pack:
+def client_settings(listen_port: int, **extra: object) -> lt.settings_pack:
     """A fan's libtorrent that reaches nothing but our loopback site and engine."""
-    return {
+    pack: lt.settings_pack = {
         "listen_interfaces": f"127.0.0.1:{listen_port}",
         "enable_dht": False,
         "enable_lsd": False,
@@ -51,6 +51,8 @@ def client_settings(listen_port: int) -> lt.settings_pack:
             lt.alert_category.error | lt.alert_category.status | lt.alert_category.tracker
         ),
     }
+    pack.update(extra)  # type: ignore[typeddict-item]
+    return pack
 
 
 @dataclass

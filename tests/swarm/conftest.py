@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +49,19 @@ def site(asgi_server: AsgiServer, settings, tmp_path: Path) -> Iterator[Site]:
     webseed.clear_auth_cache()
 
 
+def uploaded(creator: Creator, files: dict[str, bytes], **fields: Any) -> Content:
+    """A content whose files went through the upload code (as the tus views drive it)."""
+    content = ingest.create_content(creator.user, title=fields.pop("title", "Ingest"), **fields)
+    for name, data in files.items():
+        upload = ingest.create_upload(creator.user, content.pk, name, len(data))
+        writer = ingest.UploadWriter(upload)
+        writer.begin(0)
+        writer.write(data)
+        writer.commit()
+        writer.close()
+    return content
+
+
 @pytest.fixture
 def publish(site: Site) -> Iterator[Callable[..., Content]]:
     """Uploads files through the upload code, publishes, and hashes in this process.
@@ -66,14 +80,7 @@ def publish(site: Site) -> Iterator[Callable[..., Content]]:
         title: str = "Release",
         access: str = Content.Access.FREE,
     ) -> Content:
-        content = ingest.create_content(creator.user, title=title, access=access)
-        for name, data in files.items():
-            upload = ingest.create_upload(creator.user, content.pk, name, len(data))
-            writer = ingest.UploadWriter(upload)
-            writer.begin(0)
-            writer.write(data)
-            writer.commit()
-            writer.close()
+        content = uploaded(creator, files, title=title, access=access)
         ingest.publish_content(creator.user, content.pk)
         content.refresh_from_db()
         assert content.state == Content.State.SEEDING, content.state_detail

@@ -26,6 +26,7 @@ from swarm import torrents
 from swarm.models import Content, EngineNode, Entitlement
 from swarm.services import active_passkey, grant_entitlement
 from tests.conftest import Child, free_port, wait_for
+from tests.swarm.clients import client_settings
 from tests.swarm.conftest import Site
 
 KIB = 1024
@@ -41,21 +42,14 @@ class FanClient:
     def __init__(self, content: Content, user: User, folder: Path) -> None:
         self.session = lt.session(
             lt.session_params(
-                {
-                    "listen_interfaces": f"127.0.0.1:{free_port()}",
-                    "enable_dht": False,
-                    "enable_lsd": False,
-                    "enable_upnp": False,
-                    "enable_natpmp": False,
-                    "dht_bootstrap_nodes": "",
-                    "webtorrent_stun_server": "",
-                    "allow_multiple_connections_per_ip": True,
-                    "alert_mask": lt.alert_category.status
+                client_settings(
+                    free_port(),
+                    alert_mask=lt.alert_category.status
                     | lt.alert_category.error
                     | lt.alert_category.tracker
                     | lt.alert_category.connect
                     | lt.alert_category.peer,
-                }
+                )
             )
         )
         metainfo = cast(dict[bytes, Any], lt.bdecode(torrents.personal_metainfo(content, user)))

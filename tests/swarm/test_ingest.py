@@ -23,6 +23,7 @@ from swarm.services import active_passkey, grant_entitlement
 from swarm.tasks import ingest_content
 from swarm.webseed import webseed_url_for
 from tests.conftest import Child, wait_for
+from tests.swarm.conftest import uploaded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TERMINAL = ("seeding", "failed")
@@ -59,19 +60,6 @@ class GroupListener(threading.Thread):
 
     def __exit__(self, *exc: object) -> None:
         self.join(60)
-
-
-def uploaded(creator: Creator, files: dict[str, bytes], **fields: Any) -> Content:
-    """A content whose files went through the upload code (as the tus views drive it)."""
-    content = ingest.create_content(creator.user, title=fields.pop("title", "Ingest"), **fields)
-    for name, data in files.items():
-        upload = ingest.create_upload(creator.user, content.pk, name, len(data))
-        writer = ingest.UploadWriter(upload)
-        writer.begin(0)
-        writer.write(data)
-        writer.commit()
-        writer.close()
-    return content
 
 
 def seeded(content: Content) -> Content:

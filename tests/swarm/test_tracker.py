@@ -25,6 +25,7 @@ from swarm import tracker
 from swarm.models import Content, EngineNode, Entitlement, TransferTotal
 from swarm.services import active_passkey, engine_passkey, grant_entitlement, rotate_passkey
 from tests.conftest import AsgiServer, wait_for
+from tests.swarm.clients import client_settings
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -725,21 +726,14 @@ def test_real_libtorrent_client_announces_and_scrapes(
     # when: a real libtorrent session seeds it
     session = lt.session(
         lt.session_params(
-            {
-                "listen_interfaces": "127.0.0.1:0",
-                "enable_dht": False,
-                "enable_lsd": False,
-                "enable_upnp": False,
-                "enable_natpmp": False,
-                "dht_bootstrap_nodes": "",
-                "webtorrent_stun_server": "",
-                "allow_multiple_connections_per_ip": True,
+            client_settings(
+                0,
                 # The scrape URL (/scrape/<passkey>) does not start with /announce, so
                 # libtorrent's SSRF mitigation refuses it on a loopback tracker (never on a
                 # public one).
-                "ssrf_mitigation": False,
-                "alert_mask": lt.alert_category.all,
-            }
+                ssrf_mitigation=False,
+                alert_mask=lt.alert_category.all,
+            )
         )
     )
     params = lt.add_torrent_params()
