@@ -71,6 +71,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int], *, minimum: int | None = None) -> list[int]:
+    """``1,2,3``; the default when unset."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return list(default)
+    try:
+        values = [int(item) for item in env_list(name, [])]
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be comma-separated integers, got {raw!r}"
+        ) from None
+    if minimum is not None and any(value < minimum for value in values):
+        raise ImproperlyConfigured(f"{name} values must be at least {minimum}, got {raw!r}")
+    return values
+
+
 def env_int_map(name: str) -> dict[str, int]:
     """``KEY=int,KEY=int`` (e.g. ``BTT=200000000000000000000``); empty when unset."""
     result: dict[str, int] = {}

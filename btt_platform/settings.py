@@ -21,6 +21,7 @@ from btt_platform.env import (
     env_bool,
     env_float,
     env_int,
+    env_int_list,
     env_int_map,
     env_list,
     env_optional,
@@ -172,6 +173,9 @@ CELERY_BEAT_SCHEDULE = {
     "flush-transfer-totals": {"task": "swarm.flush_transfer_totals", "schedule": 60.0},
     # Unpaid invoices past their expiry stop reserving their unique amount's slot.
     "expire-invoices": {"task": "payments.expire_invoices", "schedule": 60.0},
+    # First attempts lost with a worker and retries that are due (a sweep, not countdowns:
+    # Redis re-delivers tasks delayed past its visibility timeout).
+    "deliver-webhooks": {"task": "payments.deliver_due_webhooks", "schedule": 60.0},
 }
 
 CHANNEL_LAYERS = {
@@ -299,6 +303,11 @@ TRON_API_URL = env_str(
 TRON_API_KEY = env_optional("TRON_API_KEY")
 # "" = the network's own BTT contract (mainnet TAFj..., nile TNuo...; the devnet uses mainnet's).
 TRON_BTT_CONTRACT = env_str("TRON_BTT_CONTRACT")
+# The chain watcher (`manage.py watch_chain`): how often it asks for the next block once it has
+# read them all (it also learns the block interval and waits for the next one: TronGrid counts
+# every request), and the longest it waits between tries while the node is down or garbled.
+TRON_WATCHER_POLL_SECONDS = env_float("TRON_WATCHER_POLL_SECONDS", 0.5, minimum=0.05)
+TRON_WATCHER_BACKOFF_MAX_SECONDS = env_float("TRON_WATCHER_BACKOFF_MAX_SECONDS", 60.0, minimum=1.0)
 
 # --- Payments -------------------------------------------------------------------------------
 INVOICE_EXPIRY_SECONDS = env_int("INVOICE_EXPIRY_SECONDS", 15 * 60, minimum=60)
@@ -310,6 +319,16 @@ PAYMENTS_TRC10_ENABLED = env_bool("PAYMENTS_TRC10_ENABLED", False)
 # Purchases up to this many base units per token grant at the first confirmation, not at
 # solidification (~1 min later): e.g. "BTT=200000000000000000000" for 200 BTT.
 PAYMENTS_INSTANT_GRANT_UNITS = env_int_map("PAYMENTS_INSTANT_GRANT_UNITS")
+# Creator webhooks: the wait after each failed attempt (one attempt more than waits, ~3 days).
+PAYMENTS_WEBHOOK_RETRY_SECONDS = env_int_list(
+    "PAYMENTS_WEBHOOK_RETRY_SECONDS",
+    [60, 300, 1800, 7200, 21600, 43200, 86400, 86400],
+    minimum=1,
+)
+PAYMENTS_WEBHOOK_TIMEOUT_SECONDS = env_float("PAYMENTS_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# Loopback/private/plain-http endpoints; DEBUG allows them too. Never in production: a creator
+# could make the platform call into its own network.
+PAYMENTS_WEBHOOK_ALLOW_PRIVATE = env_bool("PAYMENTS_WEBHOOK_ALLOW_PRIVATE", False)
 
 # The local devnet (`manage.py tron_devnet`; `make run` starts it when TRON_NETWORK=devnet).
 TRON_DEVNET_STATE = env_path("TRON_DEVNET_STATE", DATA_DIR / "tron-devnet.sqlite3")

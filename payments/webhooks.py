@@ -42,7 +42,7 @@ import json
 import secrets
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -77,9 +77,6 @@ RECENT_DELIVERIES = 50
 SWEEP_BATCH = 100
 MAX_URL_LENGTH = 500  # Webhook.url
 
-DEFAULT_RETRY_SECONDS = (60, 300, 1800, 7200, 21600, 43200, 86400, 86400)
-DEFAULT_TIMEOUT_SECONDS = 10.0
-
 
 # --- configuration ---------------------------------------------------------------------------
 
@@ -87,10 +84,7 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 def retry_delays() -> list[timedelta]:
     """``PAYMENTS_WEBHOOK_RETRY_SECONDS``: the wait after each failed attempt; one attempt more
     than there are waits."""
-    seconds: Sequence[float] = getattr(
-        settings, "PAYMENTS_WEBHOOK_RETRY_SECONDS", DEFAULT_RETRY_SECONDS
-    )
-    return [timedelta(seconds=float(value)) for value in seconds]
+    return [timedelta(seconds=value) for value in settings.PAYMENTS_WEBHOOK_RETRY_SECONDS]
 
 
 def max_attempts() -> int:
@@ -99,14 +93,14 @@ def max_attempts() -> int:
 
 def request_timeout() -> float:
     """``PAYMENTS_WEBHOOK_TIMEOUT_SECONDS`` (default 10): connect, write and each read."""
-    return float(getattr(settings, "PAYMENTS_WEBHOOK_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+    return float(settings.PAYMENTS_WEBHOOK_TIMEOUT_SECONDS)
 
 
 def private_targets_allowed() -> bool:
     """Loopback, private and plain-HTTP endpoints: for development (``DEBUG``) and tests
     (``PAYMENTS_WEBHOOK_ALLOW_PRIVATE``) only. In production they would let a creator make the
     platform call into its own network."""
-    return bool(settings.DEBUG or getattr(settings, "PAYMENTS_WEBHOOK_ALLOW_PRIVATE", False))
+    return bool(settings.DEBUG or settings.PAYMENTS_WEBHOOK_ALLOW_PRIVATE)
 
 
 def attempt_lease() -> timedelta:

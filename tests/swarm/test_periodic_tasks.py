@@ -25,6 +25,7 @@ def test_every_scheduled_task_is_registered() -> None:
         "swarm.purge_expired_uploads",
         "swarm.flush_transfer_totals",
         "payments.expire_invoices",
+        "payments.deliver_due_webhooks",
     }
     assert scheduled <= set(app.tasks)
 
