@@ -341,3 +341,25 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.delivery_id} ({self.state}, {self.attempts} attempts)"
+
+
+class ChainCursor(models.Model):
+    """How far the chain watcher has read one network's blocks.
+
+    One row per ``TRON_NETWORK``. A watcher locks it while it applies a block and moves it in the
+    same database transaction as that block's credits, so two watchers never apply one block
+    twice, and a crash leaves either both or neither.
+    """
+
+    network = models.CharField(max_length=16, unique=True)
+    head_block = models.BigIntegerField(help_text="the last block scanned")
+    # The next block's parentHash must name this one; otherwise the node's chain changed under
+    # the blocks scanned (a fork switch) and the watcher rescans from solid_block.
+    head_block_id = models.CharField(max_length=64, blank=True)
+    solid_block = models.BigIntegerField(
+        default=-1, help_text="the node's solidified head when last asked: never rolls back"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.network} at block {self.head_block} (solid {self.solid_block})"

@@ -59,6 +59,7 @@ MAX_OPEN_INVOICES_PER_PAYER = 10
 MAX_CLAIMS_PER_INVOICE = 10
 MEMO_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
 MEMO_LENGTH = 10
+BLOCK_CLOCK_SLACK = timedelta(minutes=1)
 
 
 # --- configuration (btt_platform/settings.py) ------------------------------------------------
@@ -513,8 +514,13 @@ def _record(transfer: ChainTransfer, solidified: bool, claim: TxClaim | None) ->
 
 
 def _match(transfer: ChainTransfer, claim: TxClaim | None) -> tuple[Invoice, str] | None:
+    # A transfer in a block made before an invoice existed cannot pay it, however well its
+    # amount fits: a watcher scanning old blocks again (restarted from an earlier block, after a
+    # fork) must not hand an old transfer to a newer invoice that reuses its amount, nor may a
+    # claim of an old transaction. The slack covers our clock against the block producers'.
+    made_by = transfer.block_time + BLOCK_CLOCK_SLACK
     same_address = Invoice.objects.filter(
-        recipient=transfer.recipient, token=transfer.amount.token.value
+        recipient=transfer.recipient, token=transfer.amount.token.value, created_at__lte=made_by
     )
     if transfer.memo:
         by_memo = same_address.filter(memo=transfer.memo.upper()).first()
@@ -533,7 +539,11 @@ def _match(transfer: ChainTransfer, claim: TxClaim | None) -> tuple[Invoice, str
     claim = claim or TxClaim.objects.filter(txid=transfer.txid).select_related("invoice").first()
     if claim is not None and claim.state != TxClaim.State.REFUSED:
         claimed = claim.invoice
-        if claimed.recipient == transfer.recipient and claimed.token == transfer.amount.token:
+        if (
+            claimed.recipient == transfer.recipient
+            and claimed.token == transfer.amount.token
+            and claimed.created_at <= made_by
+        ):
             return claimed, Payment.MatchedBy.CLAIM
     return None
 

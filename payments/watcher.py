@@ -1,0 +1,673 @@
+"""The chain watcher (``manage.py watch_chain``): every block, read once from the node, proves
+the payments to the creators' addresses; an invoice turns ``processing`` when its payment is in a
+block and ``settled`` once that block is solidified.
+
+What it reads (java-tron's HTTP API: the devnet, a full node of our own, or TronGrid):
+
+- ``wallet/getblockbynum`` (visible) for the block after the cursor; ``{}`` until it exists.
+  TRX and TRC-10 transfers are transactions of their own, so they are found here.
+- ``wallet/gettransactioninfobyblocknum``: the block's receipts, which hold the TRC-20
+  ``Transfer`` logs. Asked only for blocks with a contract call or a transfer to a watched
+  address.
+- ``walletsolidity/getblock`` (header only): the solidified head, asked only when it matters:
+  payments are waiting to settle, or the blocks being read are old enough to be solidified
+  already (catching up, where each block is then read once and credited as settled at once).
+- For payments waiting to settle whose block is now solidified: that block and its receipts
+  from ``walletsolidity/*``. A transfer missing there is looked up by txid: in a later block
+  it waits for that one; no longer on chain, it is dropped (``services.drop_transfer``).
+
+Every transfer to a watched address is proven from its receipt
+(``verification.verify_transfers``: success, the exact BTT contract or asset, recipient,
+amount) before ``services.record_transfer`` credits it.
+
+Restarts, crashes and several watchers: a block's credits and the move of the cursor past it
+commit in one database transaction, under a lock of the cursor row; a watcher that finds the
+cursor already moved drops its copy of the block. Credits are idempotent as well ((txid, log
+index) is unique), so scanning a block again (``--from-block``) changes nothing.
+
+Fork switches: each block's ``parentHash`` must be the block scanned before it. If not, the
+node's chain changed under the unsolidified blocks already scanned, and the watcher scans again
+from the last block it knows to be solidified; what left the chain is dropped when its block
+number is solidified, as above.
+
+A node that is down, slow, rate-limiting (TronGrid's 429) or answering anything but java-tron's
+JSON makes the watcher wait, exponentially longer up to ``TRON_WATCHER_BACKOFF_MAX_SECONDS``;
+it never exits on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import base58
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from payments import services
+from payments.models import ChainCursor, Payment
+from payments.money import Token
+from payments.tron import NodeClient, NodeUnavailable
+from payments.verification import (
+    TRANSFER_TOPIC,
+    ChainTransfer,
+    Refused,
+    Verified,
+    verify_transfers,
+)
+
+log = logging.getLogger("payments.watcher")
+
+# Blocks applied per round before the watcher looks at the solidified head and its pending
+# payments again (while catching up).
+ROUND_BLOCKS = 100
+# A block older than this when read is from catching up, not from following the head: it may
+# be solidified already, which is worth one question to the node.
+LIVE_SECONDS = 10.0
+# The solidified head is asked at least this often while following the head, so that a fork
+# switch never rewinds far (``ChainCursor.solid_block``).
+SOLID_REFRESH_SECONDS = 60.0
+BACKOFF_FIRST_SECONDS = 1.0
+
+TRIGGER = "TriggerSmartContract"
+OWN_TRANSFERS = {"TransferContract": Token.TRX, "TransferAssetContract": Token.BTTOLD}
+
+
+class MalformedAnswer(NodeUnavailable):
+    """The node answered JSON, but not what java-tron answers (or answers disagree)."""
+
+
+class ChainMismatch(NodeUnavailable):
+    """The node's chain does not continue the solidified blocks already scanned: another
+    network, or a devnet started afresh."""
+
+
+# --- what a block holds ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    number: int
+    block_id: str
+    parent_id: str
+    timestamp_ms: int
+    transactions: tuple[Mapping[str, Any], ...]
+
+
+def _hex32(value: object, what: str) -> str:
+    if not isinstance(value, str) or len(value) != 64:
+        raise MalformedAnswer(f"{what} is not 32 bytes of hex: {value!r:.80}")
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        raise MalformedAnswer(f"{what} is not hex: {value!r:.80}") from None
+    return value.lower()
+
+
+def parse_block(answer: Mapping[str, Any], number: int) -> Block | None:
+    """The block in a ``getblockbynum`` answer, None for ``{}`` (not there yet). Raises
+    MalformedAnswer for anything else than block ``number`` in java-tron's JSON."""
+    if not answer:
+        return None
+    if "Error" in answer:
+        raise MalformedAnswer(f"block {number}: the node said {str(answer['Error'])[:200]}")
+    try:
+        raw = answer["block_header"]["raw_data"]
+        # java-tron leaves out fields holding their default: block 0 has no "number".
+        found = raw.get("number", 0)
+        stamp = raw["timestamp"]
+        transactions = answer.get("transactions", [])
+    except (KeyError, TypeError, AttributeError) as error:
+        raise MalformedAnswer(f"block {number}: not a block ({error!r})") from None
+    if type(found) is not int or found != number:
+        raise MalformedAnswer(f"asked for block {number}, got {found!r:.40}")
+    if type(stamp) is not int:
+        raise MalformedAnswer(f"block {number}: timestamp {stamp!r:.40}")
+    if not isinstance(transactions, list) or not all(
+        isinstance(tx, dict) and isinstance(tx.get("txID"), str) for tx in transactions
+    ):
+        raise MalformedAnswer(f"block {number}: transactions are not a list of transactions")
+    return Block(
+        number=number,
+        block_id=_hex32(answer.get("blockID"), f"block {number}'s blockID"),
+        parent_id=_hex32(raw.get("parentHash"), f"block {number}'s parentHash"),
+        timestamp_ms=stamp,
+        transactions=tuple(transactions),
+    )
+
+
+def parse_receipts(answer: Iterable[Any], number: int) -> dict[str, Mapping[str, Any]]:
+    """``gettransactioninfobyblocknum`` by txid; every receipt must be of block ``number``."""
+    receipts: dict[str, Mapping[str, Any]] = {}
+    for info in answer:
+        if not isinstance(info, dict) or not isinstance(info.get("id"), str):
+            raise MalformedAnswer(f"block {number}: a receipt is not a TransactionInfo")
+        if info.get("blockNumber") != number:
+            raise MalformedAnswer(
+                f"block {number}: a receipt of block {info.get('blockNumber')!r:.40}"
+            )
+        receipts[info["id"].lower()] = info
+    return receipts
+
+
+def _contract(transaction: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The type and parameter value of a transaction's one contract ("", {} when unreadable:
+    verification judges the transactions that matter, the rest are not ours to judge)."""
+    try:
+        contract = transaction["raw_data"]["contract"][0]
+        value = contract["parameter"]["value"]
+        kind = contract["type"]
+    except (KeyError, IndexError, TypeError):
+        return "", {}
+    if not isinstance(kind, str) or not isinstance(value, dict):
+        return "", {}
+    return kind, value
+
+
+def address_topic(address: str) -> str:
+    """How an indexed ``address`` argument of an event appears in a log's topics."""
+    return "0" * 24 + base58.b58decode_check(address)[1:].hex()
+
+
+def _pays_a_watched_topic(info: Mapping[str, Any], topics: Collection[str]) -> bool:
+    logs = info.get("log", [])
+    if not isinstance(logs, list):
+        return False
+    for entry in logs:
+        found = entry.get("topics") if isinstance(entry, dict) else None
+        if (
+            isinstance(found, list)
+            and len(found) == 3
+            and str(found[0]).lower() == TRANSFER_TOPIC
+            and str(found[2]).lower() in topics
+        ):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    transaction: Mapping[str, Any]
+    token: Token
+
+
+def candidates(
+    block: Block,
+    receipts: Mapping[str, Mapping[str, Any]] | None,
+    watched: Collection[str],
+    tokens: Collection[Token],
+) -> list[Candidate]:
+    """The transactions of ``block`` that may pay a watched address in an accepted token:
+    a cheap look, before verification proves or refuses each. ``receipts`` None: the TRC-20
+    part is left out (``needs_receipts`` said there is none to look at)."""
+    topics = {address_topic(address) for address in watched}
+    found: list[Candidate] = []
+    for tx in block.transactions:
+        kind, value = _contract(tx)
+        if kind == TRIGGER and Token.BTT in tokens and receipts is not None:
+            info = receipts.get(tx["txID"].lower())
+            if info is None:
+                raise MalformedAnswer(f"block {block.number}: no receipt for {tx['txID']:.64}")
+            if _pays_a_watched_topic(info, topics):
+                found.append(Candidate(tx, Token.BTT))
+        elif (
+            kind in OWN_TRANSFERS
+            and OWN_TRANSFERS[kind] in tokens
+            and value.get("to_address") in watched
+        ):
+            found.append(Candidate(tx, OWN_TRANSFERS[kind]))
+    return found
+
+
+def needs_receipts(block: Block, watched: Collection[str], tokens: Collection[Token]) -> bool:
+    for tx in block.transactions:
+        kind, value = _contract(tx)
+        if kind == TRIGGER and Token.BTT in tokens:
+            return True
+        if kind in OWN_TRANSFERS and value.get("to_address") in watched:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class ScannedBlock:
+    """A block and the transfers it proves to the addresses watched when it was read."""
+
+    block: Block
+    transfers: tuple[ChainTransfer, ...]
+    refused: tuple[tuple[str, Refused], ...] = ()
+
+    @property
+    def number(self) -> int:
+        return self.block.number
+
+
+class Applied(Enum):
+    APPLIED = "applied"
+    TAKEN = "taken"  # another watcher applied it first
+    FORKED = "forked"  # it does not follow the block scanned before it
+
+
+@dataclass
+class WatcherStats:
+    blocks: int = 0
+    transfers: int = 0  # proven transfers to watched addresses
+    credited: int = 0  # of those, the ones that pay an invoice
+    unmatched: int = 0  # and the ones that pay none (another token, amount, or address)
+    refused: Counter[str] = field(default_factory=Counter)  # Refusal of transfers to us
+    settled_checks: int = 0
+    dropped: int = 0
+    taken: int = 0
+    forks: int = 0
+
+
+@dataclass
+class Pacer:
+    """When to ask for the next block once caught up: not before the chain can have made it.
+
+    TronGrid counts every request against a daily quota, so asking every ``poll`` seconds for
+    a block that comes every 3 s would spend most of it on ``{}``. The pacer learns the
+    block interval (the smallest gap between blocks seen as they came) and how late blocks
+    reach us, and sleeps until the next one is due; from then on it asks every ``poll``.
+    """
+
+    poll: float
+    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=20))
+    lags: deque[float] = field(default_factory=lambda: deque(maxlen=20))
+    last_stamp: float | None = None
+
+    def saw(self, block: Block, now: float) -> None:
+        stamp = block.timestamp_ms / 1000
+        lag = now - stamp
+        if lag > LIVE_SECONDS:
+            self.last_stamp = None  # catching up: these gaps say nothing about the rhythm
+            return
+        if self.last_stamp is not None and stamp > self.last_stamp:
+            self.gaps.append(stamp - self.last_stamp)
+        self.lags.append(max(lag, 0.0))
+        self.last_stamp = stamp
+
+    def due_in(self, now: float) -> float:
+        """Seconds until the next block can be there; 0 when unknown (ask now)."""
+        if self.last_stamp is None or not self.gaps:
+            return 0.0
+        due = self.last_stamp + min(self.gaps) + min(self.lags)
+        return min(max(due - now, 0.0), LIVE_SECONDS)
+
+    def delay(self, now: float) -> float:
+        return max(self.poll, self.due_in(now))
+
+
+def backoff(failures: int, ceiling: float) -> float:
+    """Seconds to wait after ``failures`` failures in a row: doubling, capped, with a little
+    jitter so that several watchers do not knock on a recovering node at the same instant."""
+    base: float = min(ceiling, BACKOFF_FIRST_SECONDS * 2 ** min(failures - 1, 30))
+    return base * random.uniform(0.9, 1.0)  # noqa: S311  (not for secrets)
+
+
+# --- the watcher ----------------------------------------------------------------------------
+
+
+class Watcher:
+    def __init__(
+        self,
+        node: NodeClient,
+        network: str,
+        *,
+        poll_seconds: float = 0.5,
+        backoff_max_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.node = node
+        self.network = network
+        self.backoff_max_seconds = backoff_max_seconds
+        self.clock = clock
+        self.pacer = Pacer(poll_seconds)
+        self.stats = WatcherStats()
+        self.solid: int = -1  # the highest solidified head the node has told us
+        self._solid_asked_at = 0.0
+
+    @classmethod
+    def from_settings(cls) -> Watcher:
+        return cls(
+            NodeClient(settings.TRON_API_URL, settings.TRON_API_KEY),
+            settings.TRON_NETWORK,
+            poll_seconds=settings.TRON_WATCHER_POLL_SECONDS,
+            backoff_max_seconds=settings.TRON_WATCHER_BACKOFF_MAX_SECONDS,
+        )
+
+    # --- the node ----------------------------------------------------------------------------
+
+    def solid_head(self) -> int:
+        """Ask the node for its solidified head (never lower than one it said before: a
+        TronGrid backend that lags behind another must not un-solidify a block)."""
+        answer = self.node.block_header(solid=True)
+        try:
+            number = answer["block_header"]["raw_data"].get("number", 0)
+        except (KeyError, TypeError, AttributeError):
+            raise MalformedAnswer(f"the solidified head is not a block: {answer!r:.200}") from None
+        if type(number) is not int or number < 0:
+            raise MalformedAnswer(f"the solidified head's number is {number!r:.40}")
+        self.solid = max(self.solid, number)
+        self._solid_asked_at = self.clock()
+        return self.solid
+
+    def scan(self, number: int) -> ScannedBlock | None:
+        """Read block ``number`` and prove the transfers in it to the watched addresses; None
+        while the node does not have it. No database transaction is open meanwhile."""
+        block = parse_block(self.node.block(number), number)
+        if block is None:
+            return None
+        # Read the addresses after the block: an invoice always exists before the transfer
+        # that pays it, so it is in this set whenever its transfer is in this block.
+        watched = services.watched_addresses()
+        tokens = services.accepted_tokens()
+        receipts = None
+        if block.transactions and needs_receipts(block, watched, tokens):
+            receipts = parse_receipts(self.node.block_transaction_infos(number), number)
+        return self.prove(block, receipts, watched, tokens)
+
+    def prove(
+        self,
+        block: Block,
+        receipts: Mapping[str, Mapping[str, Any]] | None,
+        watched: Collection[str],
+        tokens: Collection[Token],
+    ) -> ScannedBlock:
+        transfers: list[ChainTransfer] = []
+        refused: list[tuple[str, Refused]] = []
+        contract = services.btt_contract()
+        for candidate in candidates(block, receipts, watched, tokens):
+            txid = candidate.transaction["txID"]
+            info = (receipts or {}).get(txid.lower())
+            if info is None:
+                raise MalformedAnswer(f"block {block.number}: no receipt for {txid:.64}")
+            result = verify_transfers(
+                candidate.transaction,
+                info,
+                token=candidate.token,
+                recipients=watched,
+                btt_contract=contract,
+                txid=txid,
+            )
+            if isinstance(result, Verified):
+                transfers.extend(result.transfers)
+            else:
+                refused.append((txid, result))
+                self.stats.refused[result.reason.value] += 1
+                log.info(
+                    "block %s: %s to a watched address is no payment: %s (%s)",
+                    block.number,
+                    txid,
+                    result.reason.value,
+                    result.detail,
+                )
+        return ScannedBlock(block, tuple(transfers), tuple(refused))
+
+    # --- the database ------------------------------------------------------------------------
+
+    def cursor(self) -> ChainCursor:
+        """This network's cursor; on the very first start, at the node's solidified head (so
+        the minute of blocks after it is scanned too)."""
+        found = ChainCursor.objects.filter(network=self.network).first()
+        if found is not None:
+            return found
+        start = self.solid_head()
+        cursor, created = ChainCursor.objects.get_or_create(
+            network=self.network, defaults={"head_block": start, "solid_block": start}
+        )
+        if created:
+            log.info("%s: first start, scanning from block %s", self.network, start + 1)
+        return cursor
+
+    def start_from(self, number: int) -> ChainCursor:
+        """Scan from block ``number`` on, whatever was scanned before (credits are idempotent,
+        so going back only costs the time)."""
+        cursor, _ = ChainCursor.objects.update_or_create(
+            network=self.network,
+            defaults={
+                "head_block": number - 1,
+                "head_block_id": "",
+                "solid_block": number - 1,
+                "updated_at": timezone.now(),
+            },
+        )
+        return cursor
+
+    def apply(self, scanned: ScannedBlock, *, solidified: bool) -> Applied:
+        """Credit a scanned block's transfers and move the cursor past it, in one transaction
+        under the cursor's row lock (the second of two racing watchers finds it moved)."""
+        block = scanned.block
+        with transaction.atomic():
+            cursor = ChainCursor.objects.select_for_update().get(network=self.network)
+            if cursor.head_block != block.number - 1:
+                return Applied.TAKEN
+            if cursor.head_block_id and cursor.head_block_id != block.parent_id:
+                return Applied.FORKED
+            for transfer in scanned.transfers:
+                payment = services.record_transfer(transfer, solidified=solidified)
+                if payment is None:
+                    self.stats.unmatched += 1
+                else:
+                    self.stats.credited += 1
+                    log.info(
+                        "block %s: %s#%s (%s) pays invoice %s%s",
+                        block.number,
+                        transfer.txid,
+                        transfer.log_index,
+                        transfer.amount,
+                        payment.invoice_id,
+                        ", solidified" if solidified else "",
+                    )
+            cursor.head_block = block.number
+            cursor.head_block_id = block.block_id
+            if solidified:
+                cursor.solid_block = max(cursor.solid_block, block.number)
+            cursor.updated_at = timezone.now()
+            cursor.save(update_fields=["head_block", "head_block_id", "solid_block", "updated_at"])
+        self.stats.blocks += 1
+        self.stats.transfers += len(scanned.transfers)
+        return Applied.APPLIED
+
+    def rewind(self, forked: Block) -> None:
+        """``forked`` does not follow the block scanned before it: scan again from the last
+        block known to be solidified (what no longer is on chain drops when its block number
+        is solidified)."""
+        cursor = ChainCursor.objects.get(network=self.network)
+        if cursor.solid_block >= forked.number - 1:
+            raise ChainMismatch(
+                f"block {forked.number}'s parent is {forked.parent_id}, but block "
+                f"{cursor.head_block} was {cursor.head_block_id} and is solidified: the node "
+                f"at {self.node.url} is on another chain than {self.network} was scanned on "
+                "(a devnet started afresh?). Start again with `watch_chain --from-block`."
+            )
+        moved = ChainCursor.objects.filter(
+            network=self.network, head_block=cursor.head_block, head_block_id=cursor.head_block_id
+        ).update(head_block=cursor.solid_block, head_block_id="", updated_at=timezone.now())
+        if moved:
+            self.stats.forks += 1
+            log.warning(
+                "the chain changed under blocks %s-%s (block %s has parent %s): scanning again "
+                "from block %s",
+                cursor.solid_block + 1,
+                cursor.head_block,
+                forked.number,
+                forked.parent_id,
+                cursor.solid_block + 1,
+            )
+
+    def settle(self, solid: int) -> None:
+        """Resolve the credited transfers waiting in blocks up to ``solid``: still there, they
+        settle; gone, they drop."""
+        pending = (
+            Payment.objects.filter(
+                solidified_at__isnull=True, dropped_at__isnull=True, block_number__lte=solid
+            )
+            .order_by("block_number")
+            .values_list("txid", "log_index", "block_number", "recipient", "token")
+        )
+        by_block: dict[int, list[tuple[str, int, str, str]]] = {}
+        for txid, log_index, number, recipient, token in pending:
+            by_block.setdefault(number, []).append((txid, log_index, recipient, token))
+        for number, payments in by_block.items():
+            block = parse_block(self.node.block(number, solid=True), number)
+            if block is None:
+                continue  # this node is behind the one that said it was solidified: later
+            receipts = parse_receipts(self.node.block_transaction_infos(number, solid=True), number)
+            in_block = {tx["txID"].lower(): tx for tx in block.transactions}
+            for txid, log_index, recipient, token in payments:
+                self.stats.settled_checks += 1
+                found = in_block.get(txid)
+                if found is None:
+                    self._moved_or_gone(txid, log_index, recipient, token, number, solid)
+                    continue
+                info = receipts.get(txid)
+                if info is None:
+                    raise MalformedAnswer(f"block {number}: no receipt for {txid}")
+                self._settle_from(found, info, txid, log_index, recipient, token)
+        cursor = ChainCursor.objects.get(network=self.network)
+        self._raise_solid_floor(min(solid, cursor.head_block))
+
+    def _raise_solid_floor(self, number: int) -> None:
+        # Never above the blocks scanned: a rewind goes back to it, and must not go forward.
+        ChainCursor.objects.filter(network=self.network, solid_block__lt=number).update(
+            solid_block=number
+        )
+
+    def _settle_from(
+        self,
+        found: Mapping[str, Any],
+        info: Mapping[str, Any],
+        txid: str,
+        log_index: int,
+        recipient: str,
+        token: str,
+    ) -> None:
+        result = verify_transfers(
+            found,
+            info,
+            token=Token(token),
+            recipients={recipient},
+            btt_contract=services.btt_contract(),
+            txid=txid,
+        )
+        if isinstance(result, Refused):
+            if result.reason.final:
+                # In the solidified chain the transaction no longer proves the transfer.
+                self._drop(txid, log_index, f"{result.reason.value}: {result.detail}")
+            return
+        transfers = {transfer.log_index: transfer for transfer in result.transfers}
+        if log_index not in transfers:
+            self._drop(txid, log_index, "its log is not in the solidified receipt")
+            return
+        services.record_transfer(transfers[log_index], solidified=True)
+
+    def _moved_or_gone(
+        self, txid: str, log_index: int, recipient: str, token: str, number: int, solid: int
+    ) -> None:
+        info = self.node.transaction_info(txid)
+        now_in = info.get("blockNumber")
+        if type(now_in) is not int:
+            self._drop(txid, log_index, f"not in block {number} once solidified, nor in another")
+        elif now_in > solid:
+            log.info(
+                "%s left block %s for block %s; it settles with that one", txid, number, now_in
+            )
+        else:
+            found = self.node.solid_transaction(txid)
+            solid_info = self.node.solid_transaction_info(txid)
+            if found and solid_info:
+                self._settle_from(found, solid_info, txid, log_index, recipient, token)
+
+    def _drop(self, txid: str, log_index: int, why: str) -> None:
+        payment = services.drop_transfer(txid, log_index)
+        if payment is not None and payment.dropped_at is not None:
+            self.stats.dropped += 1
+            log.warning(
+                "%s#%s dropped from invoice %s: %s", txid, log_index, payment.invoice_id, why
+            )
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _pending_count(self) -> int:
+        return Payment.objects.filter(solidified_at__isnull=True, dropped_at__isnull=True).count()
+
+    def step(self) -> bool:
+        """One round: apply the blocks there are (at most ``ROUND_BLOCKS``), then settle what
+        is solidified. True when it reached the node's head."""
+        cursor = self.cursor()
+        pending = self._pending_count()
+        solid: int | None = None
+        applied = 0
+        caught_up = False
+        while applied < ROUND_BLOCKS:
+            number = cursor.head_block + 1
+            scanned = self.scan(number)
+            if scanned is None:
+                caught_up = True
+                break
+            now = self.clock()
+            if solid is None and (
+                pending
+                or now - scanned.block.timestamp_ms / 1000 > LIVE_SECONDS
+                or now - self._solid_asked_at > SOLID_REFRESH_SECONDS
+            ):
+                solid = self.solid_head()
+            outcome = self.apply(scanned, solidified=solid is not None and number <= solid)
+            if outcome is Applied.APPLIED:
+                applied += 1
+                self.pacer.saw(scanned.block, now)
+                cursor.head_block, cursor.head_block_id = number, scanned.block.block_id
+                if self.pacer.due_in(self.clock()) > 0:
+                    caught_up = True  # following the head: the next block is not made yet
+                    break
+                continue
+            if outcome is Applied.TAKEN:
+                self.stats.taken += 1
+            else:
+                self.rewind(scanned.block)
+            cursor = ChainCursor.objects.get(network=self.network)
+        if self._pending_count():
+            self.settle(solid if solid is not None else self.solid_head())
+        elif solid is not None:
+            self._raise_solid_floor(min(solid, cursor.head_block))
+        return caught_up
+
+    def run(self, stop: threading.Event, *, until_caught_up: bool = False) -> None:
+        """Watch until ``stop`` is set (or, with ``until_caught_up``, until no block is left to
+        read). Waits and tries again on any failure; never raises."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                caught_up = self.step()
+            except NodeUnavailable as error:
+                failures += 1
+                delay = backoff(failures, self.backoff_max_seconds)
+                log.warning("node %s: %s; again in %.1f s", self.node.url, error, delay)
+            except DatabaseError as error:
+                failures += 1
+                delay = backoff(failures, self.backoff_max_seconds)
+                log.warning("database: %s; again in %.1f s", error, delay)
+                connection.close()  # a broken connection is opened afresh next time
+            except Exception:
+                failures += 1
+                delay = backoff(failures, self.backoff_max_seconds)
+                log.exception("watching failed; again in %.1f s", delay)
+            else:
+                if failures:
+                    log.info("node %s answers again", self.node.url)
+                failures = 0
+                if caught_up and until_caught_up:
+                    break
+                delay = self.pacer.delay(self.clock()) if caught_up else 0.0
+            if delay:
+                stop.wait(delay)
+        self.node.close()
