@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 
 class EngineNode(models.Model):
@@ -33,6 +34,22 @@ class EngineNode(models.Model):
         return self.name
 
 
+def cover_upload_to(content: Content, filename: str) -> str:
+    # A new name per upload: the cover is served with long cache lifetimes, so a changed cover
+    # must have a changed URL. The extension is the one Pillow's check accepted.
+    return f"covers/{content.pk}/{secrets.token_hex(8)}{Path(filename).suffix.lower()}"
+
+
+class ContentQuerySet(models.QuerySet["Content"]):
+    def published(self) -> ContentQuerySet:
+        """Seeding (or seeding with a file problem): what fans may see and fetch."""
+        return self.filter(state__in=(Content.State.SEEDING, Content.State.UNHEALTHY))
+
+    def listed(self) -> ContentQuerySet:
+        """Published and not unlisted: what a creator's public page shows."""
+        return self.published().filter(unlisted=False)
+
+
 class Content(models.Model):
     """One upload (a single file or a bundle), from upload through hashing to seeding."""
 
@@ -54,6 +71,12 @@ class Content(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=10_000)
     access = models.CharField(max_length=8, choices=Access.choices, default=Access.PAID)
+    # Apart from access on purpose: access is in the torrent (the private flag) and fixed once
+    # hashed, whereas being listed on the creator's page can change at any time.
+    unlisted = models.BooleanField(
+        default=False, help_text="reachable by its link only; not listed on the creator's page"
+    )
+    cover = models.ImageField(upload_to=cover_upload_to, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.UPLOADING)
     state_detail = models.TextField(blank=True, help_text="why it is unhealthy or failed")
     # The torrent's name: the single file's name, or the bundle's folder. ASCII-safe, since
@@ -76,6 +99,8 @@ class Content(models.Model):
     bytes_uploaded = models.PositiveBigIntegerField(default=0, help_text="by the engine, all time")
     stats_updated_at = models.DateTimeField(null=True, blank=True)
 
+    objects = ContentQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
@@ -89,6 +114,13 @@ class Content(models.Model):
     @property
     def is_bundle(self) -> bool:
         return self.files.count() > 1
+
+    @property
+    def cover_url(self) -> str:
+        """The cover's URL ('' without one); a new cover has a new name, so a new URL."""
+        if not self.cover:
+            return ""
+        return reverse("content-cover", args=[self.pk, PurePosixPath(self.cover.name).name])
 
 
 class ContentFile(models.Model):

@@ -24,6 +24,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import itertools
 import logging
@@ -33,11 +34,12 @@ import re
 import secrets
 import struct
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
@@ -48,6 +50,7 @@ from django.utils.http import http_date, parse_http_date_safe
 
 from accounts.models import User
 from btt_platform.fastpath import ASGIApp, Receive, Scope, Send, secure_enough
+from swarm import tracker
 from swarm.models import Content, ContentFile, Passkey
 from swarm.services import active_passkey, may_download
 
@@ -360,6 +363,7 @@ class Reply:
     parts: list[Part] = field(default_factory=list)  # the body; empty for HEAD and refusals
     path: Path | None = None
     rate_limit: int = 0
+    content_id: int | None = None  # whose bytes these are, for the served-bytes counter
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -478,7 +482,13 @@ async def plan(
         if not still_same:
             range_header = None
 
-    reply = Reply(200, reply_headers, path=target.disk_path, rate_limit=target.rate_limit)
+    reply = Reply(
+        200,
+        reply_headers,
+        path=target.disk_path,
+        rate_limit=target.rate_limit,
+        content_id=target.content_id,
+    )
     reply.parts = [(0, size - 1)] if size else []
     length = size
     if range_header is not None:
@@ -523,15 +533,19 @@ class _Pacer:
             await asyncio.sleep(delay)
 
 
-async def stream_file(path: Path, parts: Sequence[Part], rate: int) -> AsyncGenerator[bytes, None]:
+async def stream_file(
+    path: Path, parts: Sequence[Part], rate: int, content_id: int | None = None
+) -> AsyncGenerator[bytes, None]:
     """The response body, read chunk by chunk off the event loop.
 
     The file is opened on the first read, so a response that is never iterated holds no
     descriptor. Each send waits for the socket to drain (uvicorn's flow control), so a slow
-    client holds a chunk or two in memory, never the file.
+    client holds a chunk or two in memory, never the file. The file bytes handed out are added
+    to ``content_id``'s served-bytes counter at the end, however the response ends.
     """
     chunk_size = CHUNK_SIZE if rate <= 0 else max(16 * 1024, min(CHUNK_SIZE, rate // 8))
     pacer = _Pacer(rate)
+    served = 0
     fd = await asyncio.to_thread(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         for part in parts:
@@ -549,9 +563,53 @@ async def stream_file(path: Path, parts: Sequence[Part], rate: int) -> AsyncGene
                     raise OSError(f"{path} ended at {offset} while being served")
                 offset += len(data)
                 yield data
+                served += len(data)
                 await pacer.account(len(data))
     finally:
         os.close(fd)
+        if content_id is not None and served:
+            # A client that hangs up cancels this stream, often right after its last byte:
+            # the count goes on in its own task (held in _counting until done) all the same.
+            task = asyncio.ensure_future(count_served(content_id, served))
+            _counting.add(task)
+            task.add_done_callback(_counting.discard)
+            await asyncio.shield(task)
+
+
+# --- bytes served, for the creator's swarm panel ------------------------------------------------
+
+# All-time bytes of a content's files sent by this web seed, one INCRBY per response. Behind
+# nginx (X-Accel-Redirect) the bytes never pass through here and are not counted.
+SERVED_KEY = "webseed:served:{}"
+_counting: set[asyncio.Future[None]] = set()
+
+
+def served_key(content_id: int) -> str:
+    return SERVED_KEY.format(content_id)
+
+
+async def count_served(content_id: int, count: int) -> None:
+    """Add ``count`` to the content's counter; a counter never fails a response."""
+    try:
+        # The tracker's Redis pool for this event loop: one pool per loop, closed with it.
+        connection = await tracker._redis()
+        await connection.client.incrby(served_key(content_id), count)
+    except Exception:
+        logger.warning("web seed: could not count %s bytes of content %s", count, content_id)
+
+
+@functools.cache
+def _sync_redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
+def bytes_served(content_ids: Iterable[int]) -> dict[int, int]:
+    """The web seed's all-time bytes for each content (0 for none counted yet)."""
+    ids = list(content_ids)
+    if not ids:
+        return {}
+    values = _sync_redis(settings.REDIS_URL).mget([served_key(pk) for pk in ids])
+    return {pk: int(value or 0) for pk, value in zip(ids, values, strict=True)}
 
 
 # --- the Django view --------------------------------------------------------------------------
@@ -568,7 +626,8 @@ async def serve(request: HttpRequest, content_id: str, token: str, path: str) ->
     response: HttpResponseBase
     if reply.parts and reply.path is not None:
         response = StreamingHttpResponse(
-            stream_file(reply.path, reply.parts, reply.rate_limit), status=reply.status
+            stream_file(reply.path, reply.parts, reply.rate_limit, reply.content_id),
+            status=reply.status,
         )
     else:
         response = HttpResponse(b"", status=reply.status)
@@ -635,7 +694,8 @@ class WebSeedRouter:
 
 async def _send_body(reply: Reply, send: Send) -> None:
     assert reply.path is not None
-    async with contextlib.aclosing(stream_file(reply.path, reply.parts, reply.rate_limit)) as body:
+    body_parts = stream_file(reply.path, reply.parts, reply.rate_limit, reply.content_id)
+    async with contextlib.aclosing(body_parts) as body:
         async for chunk in body:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,0 +1,23 @@
+// The studio's small behaviours: price fields only for paid content, confirmations.
+// An ES module loaded as a file (CSP forbids inline scripts); every page works without it.
+
+for (const form of document.querySelectorAll(".content-form")) {
+  const box = form.querySelector("[data-price-for]");
+  const radios = form.querySelectorAll('input[name="access"]');
+  if (!box || radios.length === 0) continue;
+  const update = () => {
+    const chosen = form.querySelector('input[name="access"]:checked');
+    // A locked (disabled) choice still says which access the content has.
+    box.hidden = chosen ? chosen.value !== box.dataset.priceFor : false;
+  };
+  for (const radio of radios) radio.addEventListener("change", update);
+  update();
+}
+
+for (const form of document.querySelectorAll("form[data-confirm]")) {
+  form.addEventListener("submit", (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+}
+
+for (const note of document.querySelectorAll("[data-noscript]")) note.hidden = true;

@@ -1,0 +1,58 @@
+"""Helpers for the studio tests: logged-in clients, settled sales made through the real
+payment services (an invoice, a verified transfer, solidified)."""
+
+from __future__ import annotations
+
+import io
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+
+from accounts.models import User
+from creators.models import Creator
+from payments import services
+from payments.models import Invoice
+from payments.money import Amount, Token
+from swarm.models import Content
+from tests.conftest import make_user
+from tests.payments.factories import paid_content, paying, proven, with_wallet
+
+
+def logged_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def other_creator() -> Creator:
+    user = make_user("rival")
+    return Creator.objects.create(
+        user=user,
+        handle="rival",
+        display_name="Rival",
+        payout_address="TNuoKL1ni8aoshfFL1ASca1Gou9RXwAzfn",
+    )
+
+
+def image(
+    fmt: str = "PNG", size: tuple[int, int] = (64, 64), name: str = "cover.png"
+) -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 80, 40)).save(buffer, format=fmt)
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type=f"image/{fmt.lower()}")
+
+
+def settled_sale(buyer: User, creator: Creator, title: str, price: str, seq: int = 0) -> Invoice:
+    """``buyer`` bought a new paid content of ``creator`` at ``price`` BTT, settled on chain."""
+    with_wallet(creator)
+    content = paid_content(creator, title, Amount.parse(price, Token.BTT))
+    invoice, _ = services.create_purchase_invoice(buyer, content)
+    services.record_transfer(proven(*paying(invoice, seq=seq)), solidified=True)
+    invoice.refresh_from_db()
+    assert invoice.state == Invoice.State.SETTLED
+    return invoice
+
+
+def uploading_content(creator: Creator, title: str = "Draft", access: str = "paid") -> Content:
+    return Content.objects.create(creator=creator, title=title, access=access)
