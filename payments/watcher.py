@@ -37,6 +37,7 @@ it never exits on its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import threading
@@ -48,6 +49,7 @@ from enum import Enum
 from typing import Any
 
 import base58
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -250,6 +252,25 @@ class ScannedBlock:
         return self.block.number
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A credited transfer whose block was not solidified when it was credited."""
+
+    txid: str
+    log_index: int
+    recipient: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the solidified chain says of a waiting transfer: settle it (``transfer``), drop
+    it (``drop``, why), or neither yet."""
+
+    transfer: ChainTransfer | None = None
+    drop: str = ""
+
+
 class Applied(Enum):
     APPLIED = "applied"
     TAKEN = "taken"  # another watcher applied it first
@@ -294,6 +315,11 @@ class Pacer:
             self.gaps.append(stamp - self.last_stamp)
         self.lags.append(max(lag, 0.0))
         self.last_stamp = stamp
+
+    def newest(self, block: Block, now: float) -> bool:
+        """``block`` was made less than one block interval ago: the next one cannot be there
+        yet. (A burst of blocks made at once, as a catching-up read sees them, never is.)"""
+        return bool(self.gaps) and now - block.timestamp_ms / 1000 < min(self.gaps)
 
     def due_in(self, now: float) -> float:
         """Seconds until the next block can be there; 0 when unknown (ask now)."""
@@ -506,7 +532,8 @@ class Watcher:
 
     def settle(self, solid: int) -> None:
         """Resolve the credited transfers waiting in blocks up to ``solid``: still there, they
-        settle; gone, they drop."""
+        settle; gone, they drop. The node is asked first; then each block's outcome commits in
+        one transaction."""
         pending = (
             Payment.objects.filter(
                 solidified_at__isnull=True, dropped_at__isnull=True, block_number__lte=solid
@@ -514,25 +541,32 @@ class Watcher:
             .order_by("block_number")
             .values_list("txid", "log_index", "block_number", "recipient", "token")
         )
-        by_block: dict[int, list[tuple[str, int, str, str]]] = {}
+        by_block: dict[int, list[Waiting]] = {}
         for txid, log_index, number, recipient, token in pending:
-            by_block.setdefault(number, []).append((txid, log_index, recipient, token))
-        for number, payments in by_block.items():
+            by_block.setdefault(number, []).append(Waiting(txid, log_index, recipient, token))
+        for number, waiting in by_block.items():
             block = parse_block(self.node.block(number, solid=True), number)
             if block is None:
                 continue  # this node is behind the one that said it was solidified: later
             receipts = parse_receipts(self.node.block_transaction_infos(number, solid=True), number)
             in_block = {tx["txID"].lower(): tx for tx in block.transactions}
-            for txid, log_index, recipient, token in payments:
+            verdicts: list[tuple[Waiting, Verdict]] = []
+            for payment in waiting:
                 self.stats.settled_checks += 1
-                found = in_block.get(txid)
+                found = in_block.get(payment.txid)
                 if found is None:
-                    self._moved_or_gone(txid, log_index, recipient, token, number, solid)
+                    verdicts.append((payment, self._moved_or_gone(payment, number, solid)))
                     continue
-                info = receipts.get(txid)
+                info = receipts.get(payment.txid)
                 if info is None:
-                    raise MalformedAnswer(f"block {number}: no receipt for {txid}")
-                self._settle_from(found, info, txid, log_index, recipient, token)
+                    raise MalformedAnswer(f"block {number}: no receipt for {payment.txid}")
+                verdicts.append((payment, self._verdict(payment, found, info)))
+            with transaction.atomic():
+                for payment, verdict in verdicts:
+                    if verdict.transfer is not None:
+                        services.record_transfer(verdict.transfer, solidified=True)
+                    elif verdict.drop:
+                        self._drop(payment.txid, payment.log_index, verdict.drop)
         cursor = ChainCursor.objects.get(network=self.network)
         self._raise_solid_floor(min(solid, cursor.head_block))
 
@@ -542,50 +576,41 @@ class Watcher:
             solid_block=number
         )
 
-    def _settle_from(
-        self,
-        found: Mapping[str, Any],
-        info: Mapping[str, Any],
-        txid: str,
-        log_index: int,
-        recipient: str,
-        token: str,
-    ) -> None:
+    def _verdict(
+        self, payment: Waiting, found: Mapping[str, Any], info: Mapping[str, Any]
+    ) -> Verdict:
         result = verify_transfers(
             found,
             info,
-            token=Token(token),
-            recipients={recipient},
+            token=Token(payment.token),
+            recipients={payment.recipient},
             btt_contract=services.btt_contract(),
-            txid=txid,
+            txid=payment.txid,
         )
         if isinstance(result, Refused):
-            if result.reason.final:
-                # In the solidified chain the transaction no longer proves the transfer.
-                self._drop(txid, log_index, f"{result.reason.value}: {result.detail}")
-            return
+            # Final: in the solidified chain the transaction no longer proves the transfer.
+            final = result.reason.final
+            return Verdict(drop=f"{result.reason.value}: {result.detail}" if final else "")
         transfers = {transfer.log_index: transfer for transfer in result.transfers}
-        if log_index not in transfers:
-            self._drop(txid, log_index, "its log is not in the solidified receipt")
-            return
-        services.record_transfer(transfers[log_index], solidified=True)
+        if payment.log_index not in transfers:
+            return Verdict(drop="its log is not in the solidified receipt")
+        return Verdict(transfer=transfers[payment.log_index])
 
-    def _moved_or_gone(
-        self, txid: str, log_index: int, recipient: str, token: str, number: int, solid: int
-    ) -> None:
-        info = self.node.transaction_info(txid)
-        now_in = info.get("blockNumber")
+    def _moved_or_gone(self, payment: Waiting, number: int, solid: int) -> Verdict:
+        now_in = self.node.transaction_info(payment.txid).get("blockNumber")
         if type(now_in) is not int:
-            self._drop(txid, log_index, f"not in block {number} once solidified, nor in another")
-        elif now_in > solid:
+            return Verdict(drop=f"not in block {number} once solidified, nor in another")
+        if now_in > solid:
             log.info(
-                "%s left block %s for block %s; it settles with that one", txid, number, now_in
+                "%s moved from block %s to %s; it settles with that one",
+                payment.txid,
+                number,
+                now_in,
             )
-        else:
-            found = self.node.solid_transaction(txid)
-            solid_info = self.node.solid_transaction_info(txid)
-            if found and solid_info:
-                self._settle_from(found, solid_info, txid, log_index, recipient, token)
+            return Verdict()
+        found = self.node.solid_transaction(payment.txid)
+        info = self.node.solid_transaction_info(payment.txid)
+        return self._verdict(payment, found, info) if found and info else Verdict()
 
     def _drop(self, txid: str, log_index: int, why: str) -> None:
         payment = services.drop_transfer(txid, log_index)
@@ -626,8 +651,8 @@ class Watcher:
                 applied += 1
                 self.pacer.saw(scanned.block, now)
                 cursor.head_block, cursor.head_block_id = number, scanned.block.block_id
-                if self.pacer.due_in(self.clock()) > 0:
-                    caught_up = True  # following the head: the next block is not made yet
+                if self.pacer.newest(scanned.block, self.clock()):
+                    caught_up = True  # following the head: asking now would be in vain
                     break
                 continue
             if outcome is Applied.TAKEN:
@@ -640,6 +665,24 @@ class Watcher:
         elif solid is not None:
             self._raise_solid_floor(min(solid, cursor.head_block))
         return caught_up
+
+    def serve(self, stop: threading.Event, *, until_caught_up: bool = False) -> None:
+        """``run`` on a thread beside one event loop kept for the whole run (what
+        ``watch_chain`` does). Every message pushed after a commit (``async_to_sync`` in
+        ``btt_platform.broadcast``) then goes out on that loop through the channel layer's open
+        connection, instead of a new thread, event loop and Redis connection per message,
+        which is most of what crediting a full block costs otherwise."""
+
+        def watch() -> None:
+            try:
+                self.run(stop, until_caught_up=until_caught_up)
+            finally:
+                connection.close()
+
+        async def main() -> None:
+            await sync_to_async(watch, thread_sensitive=False)()
+
+        asyncio.run(main())
 
     def run(self, stop: threading.Event, *, until_caught_up: bool = False) -> None:
         """Watch until ``stop`` is set (or, with ``until_caught_up``, until no block is left to

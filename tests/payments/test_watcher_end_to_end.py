@@ -70,11 +70,13 @@ def test_an_exact_payment_is_processing_in_its_block_then_settled_and_the_socket
     watcher = start_watcher_process(tmp_path, devnet.url)
     try:
         wait_following(devnet)
+
+        # when: the fan's wallet pays the exact amount, and one block is made
+        txid = send_btt(devnet, payer, invoice.recipient, invoice.amount_due)
+        # (The page's socket opens just before: the channel layer drops a socket left idle for
+        # about 5 s, redis-py 8's default read timeout against channels_redis' 5 s BZPOPMIN.)
         with invoice_socket(asgi_server, fan, invoice) as socket:
             assert step(heard(socket)) == ("snapshot", "new", "")
-
-            # when: the fan's wallet pays the exact amount, and one block is made
-            txid = send_btt(devnet, payer, invoice.recipient, invoice.amount_due)
             included = devnet.mine()["head"]
 
             # then: processing, with no other block made since the payment's

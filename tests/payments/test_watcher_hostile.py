@@ -17,7 +17,7 @@ from creators.models import Creator
 from payments import services
 from payments.models import Invoice, InvoiceEvent, Payment
 from swarm.models import Entitlement
-from tests.conftest import DEVNET_ENV, Devnet, wait_for
+from tests.conftest import DEVNET_ENV, Devnet, launch_devnet, wait_for
 from tests.payments.conftest import funded_wallet
 from tests.payments.factories import FIRST_DUE, paid_content
 from tests.payments.watching import (
@@ -42,12 +42,24 @@ BTT = 10**18
 FAKE_BTT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"  # a real TRC-20 contract (USDT), not BTT
 
 
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """A devnet of this module's that makes blocks only when a test mines them: a test's
+    payment is never solidified (and out of reach of a drop) while the machine is slow."""
+    folder = tmp_path_factory.mktemp("quiet-devnet")
+    node = launch_devnet(folder, folder / "chain.sqlite3", TRON_DEVNET_BLOCK_SECONDS="3600")
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
 @pytest.fixture
 def watcher(devnet: Devnet, settings: Any) -> Iterator[WatcherThread]:
     """The watcher loop on a thread, following the module's devnet from its head."""
     settings.TRON_API_URL = devnet.url
     running = WatcherThread.start(devnet.url)
-    head = devnet.mine()["head"]  # (Devnet.head() cannot read block 0: it has no "number")
+    head = devnet.mine()["head"]
     wait_for(lambda: cursor_at(head), timeout=60, what="the watcher at the head")
     try:
         yield running
@@ -131,6 +143,7 @@ def test_a_transfer_log_of_another_token_contract_credits_nothing(
         return answer
 
     node.rewrite = fake_token
+    devnet.mine()
     included = block_of(devnet, txid)
     running = WatcherThread.start(node.url, from_block=included - 1)
     try:
@@ -186,6 +199,7 @@ def test_a_transfer_older_than_the_invoice_credits_nothing_when_its_block_is_sca
     album = paid_content(creator)
     payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * BTT)
     txid = send_btt(devnet, payer, creator.payout_address, FIRST_DUE.units)
+    devnet.mine()
     old = block_of(devnet, txid)
     invoice, _ = services.create_purchase_invoice(fan, album)
     assert invoice.amount_due == FIRST_DUE.units

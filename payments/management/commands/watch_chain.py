@@ -56,5 +56,5 @@ class Command(BaseCommand):
             settings.TRON_API_URL,
             " (with an API key)" if settings.TRON_API_KEY else "",
         )
-        watcher.run(stop, until_caught_up=options["until_caught_up"])
+        watcher.serve(stop, until_caught_up=options["until_caught_up"])
         log.info("stopped: %s", watcher.stats)
