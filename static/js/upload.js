@@ -295,6 +295,9 @@ if (publishForm) {
       const body = await response.json().catch(() => ({}));
       if (!response.ok) throw new Error(body.detail || `The server answered ${response.status}.`);
       publishForm.hidden = true;
+      const steps = document.querySelectorAll(".steps li");
+      for (const step of steps) step.removeAttribute("aria-current");
+      steps[steps.length - 1]?.setAttribute("aria-current", "step");
       dropzone?.closest("section")?.setAttribute("hidden", "");
       ingestWrap.hidden = false;
       follow({ state: body.state, progress: body.hash_progress, detail: body.state_detail });
