@@ -240,7 +240,7 @@ def content_edit(request: HttpRequest, creator: Creator, content_id: int) -> Htt
 def _public_url(content: Content) -> str | None:
     """Where fans see the content, once the fan pages name such a route."""
     try:
-        return reverse("content", args=[content.pk])
+        return reverse("content-page", args=[content.pk])
     except NoReverseMatch:
         return None
 

@@ -29,7 +29,8 @@ from playwright.sync_api import (
 from accounts.models import User
 from creators.models import Creator
 from payments.models import ContentPrice
-from swarm.models import Content
+from swarm import ingest
+from swarm.models import Content, Upload
 from tests.conftest import PASSWORD, TRON_ADDRESS, AsgiServer, Child, make_user
 from tests.creators.studio import settled_sale
 
@@ -277,3 +278,37 @@ def test_a_fan_sees_the_way_to_become_a_creator(studio: Studio) -> None:
     assert response is not None
     assert response.status == 403
     expect(page.get_by_role("link", name="Become a creator").first).to_be_visible()
+
+
+def test_an_interrupted_upload_resumes_when_the_same_file_is_added_again(
+    studio: Studio, creator: Creator
+) -> None:
+    # given: half of a file arrived in an earlier visit (its upload row says how much)
+    with outside_browser_loop():
+        content = Content.objects.create(creator=creator, title="Halfway", access="free")
+        upload = ingest.create_upload(creator.user, content.pk, "take two.wav", len(DATA))
+        writer = ingest.UploadWriter(upload)
+        writer.begin(0)
+        writer.write(DATA[: len(DATA) // 2])
+        writer.commit()
+        writer.close()
+    page = studio.open(creator.user)
+    page.goto(f"/studio/content/{content.pk}/upload/")
+    item = page.locator(".upload-item").filter(has_text="take two.wav")
+    expect(item.locator("[data-status]")).to_contain_text("add the same file again to resume")
+    expect(page.get_by_role("button", name="Publish")).to_be_disabled()
+
+    # when: the creator adds the same file
+    wav: FilePayload = {"name": "take two.wav", "mimeType": "audio/wav", "buffer": DATA}
+    page.get_by_label("Choose files").set_input_files([wav])
+
+    # then: the same upload is finished, not a second one started
+    expect(item.locator("[data-status]")).to_have_text("Uploaded", timeout=60_000)
+    expect(page.locator(".upload-item")).to_have_count(1)
+    expect(page.get_by_role("button", name="Publish")).to_be_enabled()
+    with outside_browser_loop():
+        (finished,) = Upload.objects.filter(content=content)
+        assert finished.pk == upload.pk
+        assert finished.offset == len(DATA)
+        assert finished.file_path.read_bytes() == DATA
+    studio.assert_clean()
