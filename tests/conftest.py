@@ -350,3 +350,158 @@ def _rate_limits_off_unless_asked(request: pytest.FixtureRequest, settings: obje
     """Limits count in the shared Redis across tests; only the tests about them turn them on."""
     if "rate_limits" not in request.keywords:
         settings.RATELIMIT_ENABLE = False  # type: ignore[attr-defined]
+
+
+# --- browser ---------------------------------------------------------------------------------
+
+import asyncio  # noqa: E402 - this section's own imports, kept with it
+import contextlib  # noqa: E402
+import weakref  # noqa: E402
+
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    BrowserContext,
+    Download,
+    Page,
+    Playwright,
+    ViewportSize,
+    sync_playwright,
+)
+
+# Debian's chromium: `playwright install` downloads a browser build, which CI cannot.
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Gitignored; CI keeps it as an artifact. Every run overwrites the previous pictures.
+SCREENSHOT_DIR = Path(os.environ.get("SCREENSHOT_DIR", BASE_DIR / "test-artifacts" / "screenshots"))
+VIEWPORTS: dict[str, ViewportSize] = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
+# Uncaught exceptions and CSP violations per page, for assert_page_clean.
+_page_problems: weakref.WeakKeyDictionary[Page, list[str]] = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def outside_browser_loop() -> Iterator[None]:
+    """For database work in a test once its browser runs.
+
+    Playwright's sync API leaves its event loop marked as running in the test's thread between
+    calls. There Django refuses ORM calls (SynchronousOnlyOperation) and ``async_to_sync``
+    (broadcasts after commit) refuses to run; and with DJANGO_ALLOW_ASYNC_UNSAFE the ORM would
+    quietly open a second connection that nothing closes.
+    """
+    loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
+
+
+class Chromium:
+    """Headless chromium, started on the first page a test opens.
+
+    Started late, so that a test sets up its data before Playwright's loop occupies the
+    thread; database work after that goes in ``outside_browser_loop()``.
+    """
+
+    def __init__(self) -> None:
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+
+    @property
+    def browser(self) -> Browser:
+        if self._browser is None:
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                # Media may play without a click, so tests can start playback themselves.
+                args=["--autoplay-policy=no-user-gesture-required"],
+            )
+        return self._browser
+
+    def open(self, base_url: str, user: User | None = None) -> Page:
+        """A page in a fresh context (own cookies and cache) at desktop size, as ``user``."""
+        context = self.browser.new_context(
+            base_url=base_url, viewport=VIEWPORTS["desktop"], accept_downloads=True
+        )
+        if user is not None:
+            log_in(context, user, base_url)
+        page = context.new_page()
+        problems: list[str] = []
+        _page_problems[page] = problems
+        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                problems.append(f"console: {message.text}")
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        return page
+
+    def close(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+        if self._playwright is not None:
+            self._playwright.stop()  # the thread has no event loop again
+
+
+@pytest.fixture
+def browser(transactional_db: None) -> Iterator[Chromium]:
+    """Chromium for this test only (it starts in well under a second).
+
+    After the database fixture, so stopped before the database is flushed: the flush cannot
+    run while Playwright's loop occupies the thread.
+    """
+    chromium = Chromium()
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Chromium, asgi_server: AsgiServer) -> Page:
+    """An anonymous page on the live server; ``log_in(page.context, ...)`` signs it in."""
+    return browser.open(asgi_server.url)
+
+
+def log_in(context: BrowserContext, user: User, base_url: str) -> None:
+    """Signs the browser in as ``user``: the session of a real log-in by Django's test client."""
+    from django.test import Client
+
+    with outside_browser_loop():
+        client = Client()
+        client.force_login(user)
+    name = settings.SESSION_COOKIE_NAME
+    context.add_cookies(
+        [{"name": name, "value": client.cookies[name].value, "url": base_url, "httpOnly": True}]
+    )
+
+
+def assert_page_clean(page: Page) -> None:
+    """No uncaught script error and no CSP violation happened on ``page`` so far."""
+    assert _page_problems.get(page, []) == []
+
+
+def save_download(download: Download, folder: Path) -> Path:
+    """Where a browser download landed, under ``folder`` with the name the page gave it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / download.suggested_filename
+    download.save_as(path)
+    return path
+
+
+def screenshots(page: Page, name: str) -> list[Path]:
+    """Full-page screenshots at desktop and phone width, into SCREENSHOT_DIR; back to desktop."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for label, size in VIEWPORTS.items():
+        page.set_viewport_size(size)
+        path = SCREENSHOT_DIR / f"{name}-{label}.png"
+        page.screenshot(path=path, full_page=True)
+        paths.append(path)
+    page.set_viewport_size(VIEWPORTS["desktop"])
+    return paths
