@@ -4,115 +4,29 @@ studio; screenshots of the dashboard, upload and content pages at desktop and ph
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from django.conf import settings
-from django.test import Client
-from playwright.sync_api import (
-    Browser,
-    FilePayload,
-    Page,
-    Playwright,
-    ViewportSize,
-    WebSocket,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import FilePayload, Page, WebSocket, expect
 
 from accounts.models import User
 from creators.models import Creator
 from payments.models import ContentPrice
 from swarm import ingest
 from swarm.models import Content, Upload
-from tests.conftest import PASSWORD, TRON_ADDRESS, AsgiServer, Child, make_user
-from tests.creators.studio import settled_sale
-
-# --- a small Chromium harness ---------------------------------------------------------------
-
-# Debian's chromium (`playwright install` would download a browser build of its own).
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SCREENSHOT_DIR = Path(
-    os.environ.get("SCREENSHOT_DIR", Path(settings.BASE_DIR) / "test-artifacts" / "screenshots")
+from tests.conftest import (
+    PASSWORD,
+    SCREENSHOT_DIR,
+    TRON_ADDRESS,
+    VIEWPORTS,
+    AsgiServer,
+    Child,
+    Chromium,
+    assert_page_clean,
+    make_user,
+    outside_browser_loop,
 )
-VIEWPORTS: dict[str, ViewportSize] = {
-    "desktop": {"width": 1280, "height": 800},
-    "phone": {"width": 390, "height": 844},
-}
-
-
-@contextlib.contextmanager
-def outside_browser_loop() -> Iterator[None]:
-    """Database work once the browser runs: Playwright's sync API leaves its event loop marked
-    as running in this thread, where Django refuses ORM calls and async_to_sync."""
-    loop = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
-    try:
-        yield
-    finally:
-        asyncio._set_running_loop(loop)
-
-
-class Studio:
-    """Headless Chromium, started at the first page (after the test has made its data)."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.problems: list[str] = []
-        self._playwright: Playwright | None = None
-        self._browser: Browser | None = None
-
-    def open(self, user: User | None = None) -> Page:
-        if self._browser is None:
-            self._playwright = sync_playwright().start()
-            self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM)
-        context = self._browser.new_context(base_url=self.base_url, viewport=VIEWPORTS["desktop"])
-        if user is not None:
-            with outside_browser_loop():
-                client = Client()
-                client.force_login(user)
-            name = settings.SESSION_COOKIE_NAME
-            cookie = client.cookies[name].value
-            context.add_cookies([{"name": name, "value": cookie, "url": self.base_url}])
-        page = context.new_page()
-        # Script errors and CSP refusals fail the test (assert_clean).
-        page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
-        page.on(
-            "console",
-            lambda message: (
-                self.problems.append(message.text)
-                if message.type == "error" and "Content Security Policy" in message.text
-                else None
-            ),
-        )
-        return page
-
-    def assert_clean(self) -> None:
-        assert self.problems == []
-
-    def close(self) -> None:
-        if self._browser is not None:
-            self._browser.close()
-        if self._playwright is not None:
-            self._playwright.stop()
-
-
-@pytest.fixture
-def studio(transactional_db: None, asgi_server: AsgiServer) -> Iterator[Studio]:
-    # After the database fixture, so closed before the flush (which cannot run while
-    # Playwright's loop occupies the thread).
-    harness = Studio(asgi_server.url)
-    try:
-        yield harness
-    finally:
-        harness.close()
-
+from tests.creators.studio import settled_sale
 
 # 3 MiB that are not all alike, so the pieces differ.
 DATA = hashlib.sha256(b"field recording").digest() * (3 * 1024 * 1024 // 32)
@@ -146,9 +60,9 @@ SETTLED = "() => new Promise((r) => requestAnimationFrame(() => requestAnimation
 
 
 def test_a_creator_uploads_watches_hashing_then_seeding_and_prices_it(
-    studio: Studio, celery_worker: Child
+    browser: Chromium, asgi_server: AsgiServer, celery_worker: Child
 ) -> None:
-    page = studio.open()
+    page = browser.open(asgi_server.url)
     frames: list[dict[str, object]] = []
 
     def listen(socket: WebSocket) -> None:
@@ -244,13 +158,15 @@ def test_a_creator_uploads_watches_hashing_then_seeding_and_prices_it(
     pictures(page, "studio-sales")
     page.get_by_role("link", name="Webhooks", exact=True).click()
     pictures(page, "studio-webhooks")
-    studio.assert_clean()
+    assert_page_clean(page)
 
 
-def test_the_upload_page_is_keyboard_operable(studio: Studio, creator: Creator) -> None:
+def test_the_upload_page_is_keyboard_operable(
+    browser: Chromium, asgi_server: AsgiServer, creator: Creator
+) -> None:
     with outside_browser_loop():
         content = Content.objects.create(creator=creator, title="Keys", access="free")
-    page = studio.open(creator.user)
+    page = browser.open(asgi_server.url, creator.user)
     page.goto(f"/studio/content/{content.pk}/upload/")
 
     # Tab from the top reaches the file picker; its label is the visible button.
@@ -265,13 +181,13 @@ def test_the_upload_page_is_keyboard_operable(studio: Studio, creator: Creator) 
     chooser.value.set_files([text])
     expect(page.locator(".upload-item [data-status]")).to_have_text("Uploaded", timeout=60_000)
     expect(page.get_by_role("button", name="Publish")).to_be_enabled()
-    studio.assert_clean()
+    assert_page_clean(page)
 
 
-def test_a_fan_sees_the_way_to_become_a_creator(studio: Studio) -> None:
+def test_a_fan_sees_the_way_to_become_a_creator(browser: Chromium, asgi_server: AsgiServer) -> None:
     with outside_browser_loop():
         fan: User = make_user("listener")
-    page = studio.open(fan)
+    page = browser.open(asgi_server.url, fan)
 
     response = page.goto("/studio/")
 
@@ -281,7 +197,7 @@ def test_a_fan_sees_the_way_to_become_a_creator(studio: Studio) -> None:
 
 
 def test_an_interrupted_upload_resumes_when_the_same_file_is_added_again(
-    studio: Studio, creator: Creator
+    browser: Chromium, asgi_server: AsgiServer, creator: Creator
 ) -> None:
     # given: half of a file arrived in an earlier visit (its upload row says how much)
     with outside_browser_loop():
@@ -292,7 +208,7 @@ def test_an_interrupted_upload_resumes_when_the_same_file_is_added_again(
         writer.write(DATA[: len(DATA) // 2])
         writer.commit()
         writer.close()
-    page = studio.open(creator.user)
+    page = browser.open(asgi_server.url, creator.user)
     page.goto(f"/studio/content/{content.pk}/upload/")
     item = page.locator(".upload-item").filter(has_text="take two.wav")
     expect(item.locator("[data-status]")).to_contain_text("add the same file again to resume")
@@ -311,4 +227,4 @@ def test_an_interrupted_upload_resumes_when_the_same_file_is_added_again(
         assert finished.pk == upload.pk
         assert finished.offset == len(DATA)
         assert finished.file_path.read_bytes() == DATA
-    studio.assert_clean()
+    assert_page_clean(page)
