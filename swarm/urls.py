@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from swarm import tracker, uploads, webseed
+from swarm import tracker, uploads, views, webseed
 
 urlpatterns = [
     # The path must start with /announce: libtorrent's ssrf_mitigation refuses other paths on
@@ -17,6 +17,9 @@ urlpatterns = [
         webseed.serve,
         name="webseed",
     ),
+    # The fan's pages. Content pages are /content/<id>/: /c/<handle>/ is the creator's page.
+    path("library/", views.library, name="library"),
+    path("content/<int:content_id>/", views.content_page, name="content-page"),
     # Resumable uploads (tus): plain views, since tus PATCH bodies are raw bytes streamed to disk.
     re_path(r"^api/v1/uploads/?$", uploads.collection, name="tus-uploads"),
     path("api/v1/uploads/<uuid:upload_id>", uploads.resource, name=uploads.UPLOAD_URL_NAME),

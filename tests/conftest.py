@@ -495,7 +495,10 @@ def save_download(download: Download, folder: Path) -> Path:
 
 
 def screenshots(page: Page, name: str) -> list[Path]:
-    """Full-page screenshots at desktop and phone width, into SCREENSHOT_DIR; back to desktop."""
+    """Full-page screenshots at desktop and phone width, into SCREENSHOT_DIR; back to desktop.
+
+    Also fails when the page is wider than either screen (a sideways scroll on a phone).
+    """
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     paths = []
     for label, size in VIEWPORTS.items():
@@ -503,5 +506,7 @@ def screenshots(page: Page, name: str) -> list[Path]:
         path = SCREENSHOT_DIR / f"{name}-{label}.png"
         page.screenshot(path=path, full_page=True)
         paths.append(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size["width"], f"{name} is {width}px wide on a {label}"
     page.set_viewport_size(VIEWPORTS["desktop"])
     return paths
