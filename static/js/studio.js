@@ -21,3 +21,11 @@ for (const form of document.querySelectorAll("form[data-confirm]")) {
 }
 
 for (const note of document.querySelectorAll("[data-noscript]")) note.hidden = true;
+
+// On a phone the studio menu is a row that scrolls sideways: bring the current page into view.
+const current = document.querySelector(".studio-nav [aria-current=page]");
+const row = current?.closest("ul");
+if (current && row && row.scrollWidth > row.clientWidth) {
+  const offset = current.getBoundingClientRect().left - row.getBoundingClientRect().left;
+  row.scrollLeft += offset - (row.clientWidth - current.offsetWidth) / 2;
+}
