@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import struct
@@ -16,9 +17,10 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from creators.models import Creator
+from swarm.events import StatsEvent, send_stats
 from swarm.models import Content, Entitlement
 from swarm.services import grant_entitlement
-from tests.conftest import Chromium, assert_page_clean, screenshots
+from tests.conftest import Chromium, assert_page_clean, outside_browser_loop, screenshots, wait_for
 from tests.swarm.conftest import Site
 
 Publish = Callable[..., Content]
@@ -44,6 +46,17 @@ def with_cover(content: Content, colour: tuple[int, int, int]) -> None:
     out = io.BytesIO()
     Image.new("RGB", (320, 320), colour).save(out, "PNG")
     content.cover.save("cover.png", FileBytes(out.getvalue()))
+
+
+def stats_event(peers: int, seeds: int) -> StatsEvent:
+    return {
+        "type": "stats",
+        "state": Content.State.SEEDING,
+        "peers": peers,
+        "seeds": seeds,
+        "upload_rate": 1000,
+        "bytes_uploaded": 5000,
+    }
 
 
 def test_library_lists_what_the_fan_may_download(
@@ -113,6 +126,10 @@ def test_content_page_of_paid_content_offers_buy_and_no_download(
     with_cover(content, (150, 60, 40))
     Content.objects.filter(pk=content.pk).update(description="Two hours of\nunseen footage.")
     page = browser.open(site.url, stranger)
+    frames: list[str | bytes] = []
+    page.on(
+        "websocket", lambda socket: socket.on("framereceived", lambda frame: frames.append(frame))
+    )
 
     page.goto(f"/content/{content.pk}/")
 
@@ -128,7 +145,21 @@ def test_content_page_of_paid_content_offers_buy_and_no_download(
     assert "/webseed/" not in html
     assert "/torrent" not in html
     assert "magnet:" not in html
-    expect(page.locator("[data-swarm-counters]")).to_have_attribute("data-live", "live")
+    counters = page.locator("[data-swarm-counters]")
+    expect(counters).to_have_attribute("data-live", "live")
+    # the engine's stats reach the page live; someone not the creator gets the public counters
+    with outside_browser_loop():
+        send_stats(content.pk, stats_event(peers=3, seeds=2))
+    expect(counters).to_contain_text("Swarm: 3 peers, 2 seeds")
+
+    def frame_seen() -> bool:
+        page.wait_for_timeout(50)  # Playwright delivers its events while the thread waits in it
+        return bool(frames)
+
+    wait_for(frame_seen, what="the stats frame")
+    assert [json.loads(frame) for frame in frames] == [
+        {"type": "stats", "state": "seeding", "peers": 3, "seeds": 2}
+    ]
     assert_page_clean(page)
     screenshots(page, "content-buy")
 
