@@ -231,7 +231,7 @@ export class WebSeedDownload extends EventTarget {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
-  /** Resolves once every piece is verified; rejects with a FatalError or an AbortError. */
+  /** Resolves once every piece is verified (waiting out pauses); rejects with a FatalError. */
   async run() {
     while (!this.done) {
       await Promise.all(Array.from({ length: CONCURRENCY }, () => this.worker()));
