@@ -557,25 +557,37 @@ def _counted(invoice: Invoice, **filters: Any) -> Amount:
     return total
 
 
-def _update_paid(invoice: Invoice) -> None:
-    """Recompute what was paid and the partial / over / late flags from the payments."""
-    paid = _counted(invoice)
+def _update_paid(invoice: Invoice) -> Amount:
+    """Recompute what was paid and the partial / over / late flags from the payments; return
+    what was paid in time (late payments do not move an invoice on by themselves)."""
+    # One read of the payments that count (the watcher credits a hundred in a block).
+    counting = invoice.payments.filter(dropped_at__isnull=True).order_by("created_at", "pk")
+    paid = on_time = Amount.zero(invoice.token)
+    late = False
+    senders = []
+    for units, was_late, sender in counting.values_list("units", "late", "sender"):
+        paid += Amount(units, Token(invoice.token))
+        if was_late:
+            late = True
+        else:
+            on_time += Amount(units, Token(invoice.token))
+        senders.append(sender)
     fields: dict[str, Any] = {
         "amount_paid": paid.units,
         "partial": Amount.zero(invoice.token) < paid < invoice.due,
         "over": paid > invoice.due,
-        "late": invoice.payments.filter(dropped_at__isnull=True, late=True).exists(),
+        "late": late,
     }
-    first = invoice.payments.filter(dropped_at__isnull=True).first()
-    if first is not None and not invoice.payer_address:
-        fields["payer_address"] = first.sender
+    if senders and not invoice.payer_address:
+        fields["payer_address"] = senders[0]
     Invoice.objects.filter(pk=invoice.pk).update(**fields)
     for name, value in fields.items():
         setattr(invoice, name, value)
+    return on_time
 
 
 def _credit(invoice: Invoice, payment: Payment) -> None:
-    _update_paid(invoice)
+    on_time = _update_paid(invoice)
     _log(
         invoice,
         Event.PAYMENT,
@@ -595,7 +607,7 @@ def _credit(invoice: Invoice, payment: Payment) -> None:
     if invoice.state == State.NEW and payment.late:
         # The expiry job had not run yet; the chain says the payment came after it.
         move_invoice(invoice, State.EXPIRED, txid=payment.txid, reason="expired before payment")
-    if invoice.state in (State.NEW, State.EXPIRED) and _counted(invoice, late=False) >= invoice.due:
+    if invoice.state in (State.NEW, State.EXPIRED) and on_time >= invoice.due:
         move_invoice(invoice, State.PROCESSING, txid=payment.txid)
 
 

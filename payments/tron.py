@@ -60,6 +60,7 @@ class NodeClient:
         self.url = url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
+        self.requests = 0  # made so far (TronGrid counts them against a daily quota)
         self._http: httpx.Client | None = None
 
     def close(self) -> None:
@@ -77,6 +78,7 @@ class NodeClient:
 
     def post(self, path: str, payload: Mapping[str, Any]) -> Any:
         """The JSON answer to a POST of ``payload`` (any JSON type). Raises NodeUnavailable."""
+        self.requests += 1
         try:
             with self._client().stream(
                 "POST", f"{self.url}/{path}", content=json.dumps(payload).encode()

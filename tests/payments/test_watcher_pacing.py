@@ -15,16 +15,39 @@ def block(number: int, stamp: float) -> Block:
 
 
 def test_following_the_head_it_waits_for_the_next_block_instead_of_asking_in_vain() -> None:
-    # given: blocks every 3 s, each reaching us 0.4 s after it was made
+    # given: blocks every 3 s, each there at the first ask
     pacer = Pacer(poll=0.5)
     for n in range(4):
         pacer.saw(block(n, 1000.0 + 3 * n), now=1000.4 + 3 * n)
 
-    # then: the last one (made at 1009.0) is the newest; the next is due at 1012.4
+    # then: the last one (made at 1009.0) is the newest; the next is due at 1012.0
     assert pacer.newest(block(3, 1009.0), now=1009.4)
-    assert pacer.delay(now=1009.4) == pytest.approx(3.0)
-    # once it is due, it asks every poll
-    assert pacer.delay(now=1012.5) == 0.5
+    assert pacer.delay(now=1009.4) == pytest.approx(2.6)
+    # due and not there yet: ask again soon, then (a producer missed its slot) every poll
+    assert pacer.delay(now=1012.05) == 0.1
+    assert pacer.delay(now=1013.5) == 0.5
+
+
+def test_it_learns_how_long_after_its_timestamp_a_block_can_be_read() -> None:
+    pacer = Pacer(poll=0.5)
+    pacer.saw(block(0, 1000.0), now=1000.1)
+    pacer.saw(block(1, 1003.0), now=1003.1)
+    assert pacer.offset == 0.0
+
+    # when: the next two blocks were not there at the first ask
+    pacer.missed()
+    pacer.saw(block(2, 1006.0), now=1006.2)
+    pacer.missed()
+    pacer.missed()
+    pacer.saw(block(3, 1009.0), now=1009.2)
+
+    # then: it asks later after each
+    assert pacer.offset == pytest.approx(0.1)
+    assert pacer.delay(now=1009.2) == pytest.approx(2.9)
+
+    # when: the next one was there at once: a little earlier again
+    pacer.saw(block(4, 1012.0), now=1012.1)
+    assert pacer.offset == pytest.approx(0.05)
 
 
 def test_a_burst_of_blocks_made_at_once_is_read_without_waiting() -> None:

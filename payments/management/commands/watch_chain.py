@@ -57,4 +57,4 @@ class Command(BaseCommand):
             " (with an API key)" if settings.TRON_API_KEY else "",
         )
         watcher.serve(stop, until_caught_up=options["until_caught_up"])
-        log.info("stopped: %s", watcher.stats)
+        log.info("stopped: %s; %s node requests", watcher.stats, watcher.node.requests)
