@@ -482,6 +482,13 @@ def _record(transfer: ChainTransfer, solidified: bool, claim: TxClaim | None) ->
     if existing is not None:
         if existing.dropped_at is not None:
             _reinstate(existing, transfer)
+        elif existing.solidified_at is None and existing.block_number != transfer.block_number:
+            # The chain switched forks and the transaction is in another block now: the
+            # payment is where the chain has it (and settles when that block is solidified).
+            existing.block_number, existing.block_time = transfer.block_number, transfer.block_time
+            Payment.objects.filter(pk=existing.pk).update(
+                block_number=existing.block_number, block_time=existing.block_time
+            )
         if solidified:
             _solidify(existing)
         _resolve_claim(transfer.txid)

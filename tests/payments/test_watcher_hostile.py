@@ -363,7 +363,8 @@ def test_a_dropped_payment_sent_again_settles_with_its_new_block(
     assert again > first
     now = Invoice.objects.get(pk=invoice.pk)
     assert now.amount_paid == invoice.amount_due
-    assert Payment.objects.get().dropped_at is None
+    payment = Payment.objects.get()
+    assert (payment.dropped_at, payment.block_number) == (None, again)
     assert list(now.events.values_list("kind", "to_state")) == [
         (InvoiceEvent.Kind.CREATED, "new"),
         (InvoiceEvent.Kind.PAYMENT, ""),
