@@ -391,6 +391,11 @@ class Watcher:
     def solid_head(self) -> int:
         """Ask the node for its solidified head (never lower than one it said before: a
         TronGrid backend that lags behind another must not un-solidify a block)."""
+        self._solid_header()
+        return self.solid
+
+    def _solid_header(self) -> tuple[int, str]:
+        """The solidified head's number and blockID, as this node says them."""
         answer = self.node.block_header(solid=True)
         try:
             number = answer["block_header"]["raw_data"].get("number", 0)
@@ -398,9 +403,10 @@ class Watcher:
             raise MalformedAnswer(f"the solidified head is not a block: {answer!r:.200}") from None
         if type(number) is not int or number < 0:
             raise MalformedAnswer(f"the solidified head's number is {number!r:.40}")
+        block_id = _hex32(answer.get("blockID"), "the solidified head's blockID")
         self.solid = max(self.solid, number)
         self._solid_asked_at = self.clock()
-        return self.solid
+        return number, block_id
 
     def scan(self, number: int) -> ScannedBlock | None:
         """Read block ``number`` and prove the transfers in it to the watched addresses; None
@@ -462,9 +468,11 @@ class Watcher:
         found = ChainCursor.objects.filter(network=self.network).first()
         if found is not None:
             return found
-        start = self.solid_head()
+        start, start_id = self._solid_header()
         cursor, created = ChainCursor.objects.get_or_create(
-            network=self.network, defaults={"head_block": start, "solid_block": start}
+            network=self.network,
+            # With its ID, the first block scanned is checked to follow it like any other.
+            defaults={"head_block": start, "head_block_id": start_id, "solid_block": start},
         )
         if created:
             log.info("%s: first start, scanning from block %s", self.network, start + 1)

@@ -12,7 +12,7 @@ import pytest
 from accounts.models import User
 from creators.models import Creator
 from payments import services
-from payments.models import Invoice, Payment
+from payments.models import ChainCursor, Invoice, Payment
 from swarm.models import Entitlement
 from tests.conftest import Devnet, wait_for
 from tests.payments.conftest import funded_wallet
@@ -20,12 +20,14 @@ from tests.payments.factories import paid_content
 from tests.payments.watching import (
     GARBAGE_KINDS,
     NodeProxy,
+    WatcherThread,
     block_of,
     creator_with_own_wallet,
     send_btt,
     start_watcher_process,
     state_of,
     wait_following,
+    wait_scanned,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,3 +110,39 @@ def test_garbage_cut_connections_and_a_stopped_node_credit_nothing_until_it_answ
     assert "no receipt for" in log
     assert "answers again" in log
     assert "Traceback" not in log
+
+
+def test_a_node_on_another_chain_than_the_one_scanned_is_refused_not_followed(
+    devnet_factory: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given: a watcher that has scanned a chain whose every block is solidified at once
+    scanned: Devnet = devnet_factory(
+        TRON_DEVNET_BLOCK_SECONDS="3600", TRON_DEVNET_SOLIDIFY_BLOCKS="0"
+    )
+    other: Devnet = devnet_factory(
+        tmp_path / "other.sqlite3",
+        TRON_DEVNET_BLOCK_SECONDS="3600",
+        TRON_DEVNET_SOLIDIFY_BLOCKS="0",
+    )
+    other.mine(20)
+    scanned.mine(3)
+    node = NodeProxy(scanned.url)
+    running = WatcherThread.start(node.url)
+    try:
+        wait_scanned(scanned.mine()["head"])
+        last = ChainCursor.objects.get(network="devnet")
+
+        # when: the node behind TRON_API_URL turns out to be another chain (a devnet started
+        # afresh, or another network), longer than the one scanned
+        node.target = other.url
+        wait_for(lambda: "on another chain" in caplog.text, timeout=60, what="the refusal")
+
+        # then: it neither follows it nor goes back over the blocks it scanned
+        assert running.thread is not None
+        assert running.thread.is_alive()
+        now = ChainCursor.objects.get(network="devnet")
+        assert (now.head_block, now.head_block_id) == (last.head_block, last.head_block_id)
+        assert running.watcher.stats.forks == 0
+    finally:
+        running.stop()
+        node.close()
