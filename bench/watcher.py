@@ -329,9 +329,7 @@ def latency_sample(
 
     invoices = make_invoices(creators, fillers + 1)
     timed = invoices[-1]
-    # Start right after a block, so that the fillers and the payment share the next one; open
-    # the socket only then: the channel layer drops a socket idle for about 5 s (redis-py 8's
-    # default read timeout against channels_redis' 5 s BZPOPMIN).
+    # Start right after a block, so that the fillers and the payment share the next one.
     head = node.head()
     wait_until(lambda: node.post("wallet/getblockbynum", num=head + 1) != {}, 30, "a block")
     with connect(
@@ -420,24 +418,13 @@ def latency(
                 60,
                 "three blocks",
             )
-            from websockets.exceptions import ConnectionClosedError
-
             for fillers, label in ((0, "alone in its block"), (99, "last of 100 in its block")):
                 samples: list[Sample] = []
-                dropped = 0
                 while len(samples) < args.samples:
-                    try:
-                        samples.append(latency_sample(node, web_port, creators, cookies, fillers))
-                    except ConnectionClosedError:
-                        # The web process lost the socket's channel-layer read (redis-py 8's
-                        # 5 s read timeout against channels_redis' 5 s BZPOPMIN): not the
-                        # watcher's doing; counted, and the sample made again.
-                        dropped += 1
-                        if dropped > args.samples:
-                            raise
+                    samples.append(latency_sample(node, web_port, creators, cookies, fillers))
                     if watcher.poll() is not None:
                         raise RuntimeError("the watcher exited")
-                print(f"  block -> socket, payment {label} ({dropped} sockets dropped):")
+                print(f"  block -> socket, payment {label}:")
                 print(f"    'payment'    {spread([s.payment for s in samples])}")
                 print(f"    'processing' {spread([s.processing for s in samples])}")
             poller.stop.set()

@@ -181,7 +181,16 @@ CELERY_BEAT_SCHEDULE = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "btt")},
+        "CONFIG": {
+            # channels-redis waits for messages in blocking reads of 5 s (brpop_timeout);
+            # redis-py >= 8 gives every read a 5 s socket timeout by default, which fires first
+            # and drops every socket quiet that long, and a finite read timeout there also
+            # swallows the cancellation of a consumer whose handshake was refused, leaving it
+            # polling Redis for ever. No read timeout, as with the redis-py these layers were
+            # built on: a blocking read returns within brpop_timeout anyway.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            "prefix": env_str("CHANNELS_PREFIX", "btt"),
+        },
     }
 }
 

@@ -117,3 +117,19 @@ def test_a_notification_is_not_sent_when_the_transaction_rolls_back(
         await ws.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_quiet_for_longer_than_a_redis_read_still_gets_its_message(
+    asgi_server: AsgiServer, fan: User
+) -> None:
+    # The channel layer waits on Redis in blocking reads of 5 s; the connection's own read
+    # timeout must outlast them, or every socket quiet for that long is dropped.
+    ws = await _connect(asgi_server, await sync_to_async(session_cookie)(fan))
+    await asyncio.sleep(7)
+
+    await sync_to_async(notify_user)(fan.pk, "sale", amount="7")
+
+    message = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+    assert message == {"type": "sale", "amount": "7"}
+    await ws.close()

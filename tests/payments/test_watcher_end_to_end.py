@@ -68,15 +68,15 @@ def test_an_exact_payment_is_processing_in_its_block_then_settled_and_the_socket
     invoice, _ = services.create_purchase_invoice(fan, album)
     payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * BTT)
     watcher = start_watcher_process(tmp_path, devnet.url)
-    try:
-        wait_following(devnet)
-
-        # when: the fan's wallet pays the exact amount, and one block is made
-        txid = send_btt(devnet, payer, invoice.recipient, invoice.amount_due)
-        # (The page's socket opens just before: the channel layer drops a socket left idle for
-        # about 5 s, redis-py 8's default read timeout against channels_redis' 5 s BZPOPMIN.)
-        with invoice_socket(asgi_server, fan, invoice) as socket:
+    # The fan's page is open from the start, as it would be: its socket stays quiet while the
+    # watcher starts and the wallet signs.
+    with invoice_socket(asgi_server, fan, invoice) as socket:
+        try:
             assert step(heard(socket)) == ("snapshot", "new", "")
+            wait_following(devnet)
+
+            # when: the fan's wallet pays the exact amount, and one block is made
+            txid = send_btt(devnet, payer, invoice.recipient, invoice.amount_due)
             included = devnet.mine()["head"]
 
             # then: processing, with no other block made since the payment's
@@ -94,9 +94,9 @@ def test_an_exact_payment_is_processing_in_its_block_then_settled_and_the_socket
             assert step(heard(socket)) == ("state", "settled", txid)
             with pytest.raises(TimeoutError):
                 socket.recv(timeout=1)
-    finally:
-        assert watcher.process.poll() is None, watcher.output()
-        assert watcher.stop() == 0, watcher.output()
+        finally:
+            assert watcher.process.poll() is None, watcher.output()
+            assert watcher.stop() == 0, watcher.output()
 
     settled = Invoice.objects.get(pk=invoice.pk)
     assert (settled.state, settled.amount_paid, settled.partial, settled.over, settled.late) == (
