@@ -207,14 +207,10 @@ def create_purchase_invoice(payer: User, content: Content) -> tuple[Invoice, boo
     price = price_of(content)
     if price is None:
         raise NotForSale("The creator has not priced this content yet.")
-    now = timezone.now()
-    current = (
-        Invoice.objects.filter(payer=payer, content=content, kind=Invoice.Kind.PURCHASE)
-        .filter(Q(state=State.NEW, expires_at__gt=now) | Q(state=State.PROCESSING))
-        .first()
-    )
+    current = open_purchase_invoice(payer, content)
     if current is not None:
         return current, False
+    now = timezone.now()
     if (
         Invoice.objects.filter(payer=payer, state=State.NEW, expires_at__gt=now).count()
         >= MAX_OPEN_INVOICES_PER_PAYER
@@ -228,6 +224,15 @@ def create_purchase_invoice(payer: User, content: Content) -> tuple[Invoice, boo
         content=content,
     )
     return invoice, True
+
+
+def open_purchase_invoice(payer: User, content: Content) -> Invoice | None:
+    """The payer's invoice for ``content`` that is still to be paid or being proven, if any."""
+    return (
+        Invoice.objects.filter(payer=payer, content=content, kind=Invoice.Kind.PURCHASE)
+        .filter(Q(state=State.NEW, expires_at__gt=timezone.now()) | Q(state=State.PROCESSING))
+        .first()
+    )
 
 
 def create_invoice(

@@ -15,9 +15,10 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from accounts.models import User
+from payments.services import open_purchase_invoice
 from swarm import torrents
 from swarm.models import Content, ContentFile
 from swarm.services import may_download
@@ -67,14 +68,6 @@ def _links(content: Content, user: User) -> Links:
     )
 
 
-def purchase_url(content: Content) -> str | None:
-    """The purchase page of ``content`` once the payments pages provide one (route ``purchase``)."""
-    try:
-        return reverse("purchase", args=[content.pk])
-    except NoReverseMatch:
-        return None
-
-
 def _price_label(content: Content) -> str | None:
     price = getattr(content, "price", None)  # payments.ContentPrice, when the creator set one
     return str(price.amount) if price is not None else None
@@ -101,7 +94,11 @@ def content_page(request: HttpRequest, content_id: int) -> HttpResponse:
             "published": content.state in PUBLISHED,
             "links": _links(content, viewer) if allowed and viewer is not None else None,
             "price": _price_label(content),
-            "purchase_url": purchase_url(content),
+            "open_invoice": (
+                open_purchase_invoice(viewer, content)
+                if viewer is not None and not allowed and content.is_private
+                else None
+            ),
         },
     )
 
