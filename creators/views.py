@@ -45,6 +45,7 @@ from swarm.models import Content
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=HttpResponseBase)
+CREATOR_PAGE_SIZE = 24
 
 
 def _user(request: HttpRequest) -> User:
@@ -59,7 +60,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def creator_page(request: HttpRequest, handle: str) -> HttpResponse:
     creator = get_object_or_404(Creator, handle=handle.lower(), user__is_active=True)
-    return render(request, "creators/creator_page.html", {"creator": creator})
+    contents = (
+        Content.objects.listed()
+        .filter(creator=creator)
+        .select_related("price")
+        .order_by("-published_at", "-pk")
+    )
+    page = Paginator(contents, CREATOR_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "creators/creator_page.html", {"creator": creator, "page": page})
 
 
 @login_required

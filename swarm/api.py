@@ -67,6 +67,8 @@ class ContentOut(Schema):
     hash_progress: float
     created_at: datetime
     published_at: datetime | None
+    unlisted: bool = Field(description="reachable by its link, left off the creator's page")
+    cover_url: str = Field(description="the cover image's path on this site, '' without one")
     files: list[FileOut]
     # For the content's creator (and staff) only; null for everyone else.
     state_detail: str | None = None
@@ -119,6 +121,8 @@ def _content_out(request: HttpRequest, content: Content, full: bool) -> dict[str
         "hash_progress": content.hash_progress,
         "created_at": content.created_at,
         "published_at": content.published_at,
+        "unlisted": content.unlisted,
+        "cover_url": content.cover_url,
         "files": [
             {"path": f.path, "original_name": f.original_name, "size": f.size}
             for f in content.files.all()  # ordered by position

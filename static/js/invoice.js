@@ -100,6 +100,9 @@ function setup() {
   const show = (invoice) => {
     state = invoice.state;
     page.dataset.state = state;
+    // The wallet's transaction cannot pay it (failed, another amount, ...): paying again from
+    // this page is allowed once more.
+    if (invoice.event === "claim_refused") page.dispatchEvent(new CustomEvent("claim-refused"));
     const [headline, more] = statusFor(invoice);
     status.textContent = headline;
     detail.textContent = invoice.event === "claim_refused" && invoice.detail
@@ -221,14 +224,19 @@ async function setupTronLink(data, tell, remaining, state) {
   const sentKey = `invoice-sent:${data.invoice}`;
   const sentBefore = sessionStorage.getItem(sentKey);
   if (sentBefore) {
-    // This page already paid once (then was reloaded): never offer to pay twice.
+    // This page already paid once, then was reloaded: no second payment unless the first one
+    // is refused. The claim is sent again in case the reload cut it off (it is idempotent).
     tell(`Sent from this page: transaction ${sentBefore.slice(0, 12)}…; waiting for its block.`);
-    await claim(data, sentBefore);
-    return;
+    claim(data, sentBefore);
   }
   if (!(await waitForWallet())) return;
   missing.hidden = true;
   button.hidden = false;
+  button.disabled = Boolean(sentBefore);
+  page.addEventListener("claim-refused", () => {
+    sessionStorage.removeItem(sentKey);
+    button.disabled = false;
+  });
   button.addEventListener("click", async () => {
     if (state() !== "new") return;
     button.disabled = true;
