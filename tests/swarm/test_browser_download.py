@@ -21,6 +21,8 @@ from playwright.sync_api import Download, Page, expect
 
 from accounts.models import User
 from creators.models import Creator
+from payments.money import Amount, Token
+from payments.services import set_content_price
 from swarm.models import Content, Entitlement
 from swarm.services import active_passkey, grant_entitlement
 from swarm.torrents import personal_metainfo
@@ -270,6 +272,7 @@ def test_a_fan_who_did_not_buy_gets_nothing(
     # given: the fan bought the content; the stranger has the fan's links in hand
     data = random_bytes(600_000, seed=6)
     content = publish(creator, {"song.bin": data}, title="Song", access=Content.Access.PAID)
+    set_content_price(creator.user, content, Amount.parse("3", Token.BTT))
     grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
     metainfo = cast(dict[bytes, Any], lt.bdecode(personal_metainfo(content, fan)))
     fans_webseed = metainfo[b"url-list"][0].decode() + content.name
@@ -293,7 +296,8 @@ def test_a_fan_who_did_not_buy_gets_nothing(
 
     # then: a Buy button and no way to the bytes in the page; 403 from the web seed; the
     # tracker refuses
-    expect(page.get_by_role("button", name="Buy")).to_be_visible()
+    expect(page.get_by_role("button", name="Buy")).to_be_enabled()
+    expect(page.locator(".price")).to_have_text("3 BTT")
     expect(page.locator("[data-webseed-download]")).to_have_count(0)
     expect(page.locator("audio, video")).to_have_count(0)
     assert "/webseed/" not in page.content()
