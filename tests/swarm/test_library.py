@@ -17,6 +17,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from creators.models import Creator
+from payments.money import Amount, Token
+from payments.services import set_content_price
 from swarm.events import StatsEvent, send_stats
 from swarm.models import Content, Entitlement
 from swarm.services import grant_entitlement
@@ -125,6 +127,7 @@ def test_content_page_of_paid_content_offers_buy_and_no_download(
     )
     with_cover(content, (150, 60, 40))
     Content.objects.filter(pk=content.pk).update(description="Two hours of\nunseen footage.")
+    set_content_price(creator.user, content, Amount.parse("42.5", Token.BTT))
     page = browser.open(site.url, stranger)
     frames: list[str | bytes] = []
     page.on(
@@ -139,7 +142,8 @@ def test_content_page_of_paid_content_offers_buy_and_no_download(
     assert cover.evaluate("image => image.complete && image.naturalWidth") == 320
     expect(page.get_by_text("unseen footage.")).to_be_visible()
     expect(page.get_by_role("cell", name="movie.bin")).to_be_visible()
-    expect(page.get_by_role("button", name="Buy")).to_be_visible()
+    expect(page.get_by_role("button", name="Buy")).to_be_enabled()
+    expect(page.locator(".price")).to_have_text("42.5 BTT")
     expect(page.locator("[data-webseed-download]")).to_have_count(0)
     html = page.content()
     assert "/webseed/" not in html
