@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import F, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from creators.models import Creator
@@ -70,6 +70,20 @@ def sales(creator: Creator) -> QuerySet[Invoice]:
             )
         )
         .order_by("-settled_at", "-created_at")
+    )
+
+
+def late_to_review(creator: Creator) -> QuerySet[Invoice]:
+    """Invoices paid in full only after they expired: the creator accepts them (or refunds)."""
+    return (
+        Invoice.objects.filter(
+            creator=creator,
+            state=Invoice.State.EXPIRED,
+            late=True,
+            amount_paid__gte=F("amount_due"),
+        )
+        .select_related("content", "payer")
+        .order_by("-expires_at")
     )
 
 

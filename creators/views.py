@@ -46,6 +46,7 @@ from swarm.models import Content
 P = ParamSpec("P")
 R = TypeVar("R", bound=HttpResponseBase)
 CREATOR_PAGE_SIZE = 24
+LATE_SHOWN = 50  # late payments listed for review; more wait until these are handled
 
 
 def _user(request: HttpRequest) -> User:
@@ -317,7 +318,11 @@ def sales(request: HttpRequest, creator: Creator) -> HttpResponse:
     return render(
         request,
         "creators/studio/sales.html",
-        {"page": page, "totals": reports.totals_by_kind(creator)[Invoice.Kind.PURCHASE]},
+        {
+            "page": page,
+            "totals": reports.totals_by_kind(creator)[Invoice.Kind.PURCHASE],
+            "late": list(reports.late_to_review(creator)[:LATE_SHOWN]),
+        },
     )
 
 

@@ -5,4 +5,5 @@ from payments import views
 urlpatterns = [
     path("content/<int:content_id>/buy/", views.purchase, name="purchase"),
     path("invoices/<uuid:invoice_id>/", views.invoice_page, name="invoice"),
+    path("invoices/<uuid:invoice_id>/accept-late/", views.accept_late, name="invoice-accept-late"),
 ]

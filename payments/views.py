@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from payments import services
@@ -120,6 +120,9 @@ def invoice_page(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
         {
             "invoice": invoice,
             "is_payer": invoice.payer_id == request.user.pk,
+            "may_accept_late": invoice.creator.user_id == request.user.pk
+            and invoice.state == Invoice.State.EXPIRED
+            and invoice.paid >= invoice.due,
             "target": target,
             "qr_svg": address_qr_svg(invoice.recipient),
             "seconds_left": max(0, int((invoice.expires_at - timezone.now()).total_seconds())),
@@ -127,3 +130,21 @@ def invoice_page(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
             "websocket": f"/ws/invoice/{invoice.pk}/",
         },
     )
+
+
+@login_required
+@require_POST
+def accept_late(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
+    """The creator takes a payment in full that came after expiry (the fan gets the content)."""
+    invoice = Invoice.objects.select_related("creator").filter(pk=invoice_id).first()
+    if invoice is None or not services.may_view(_viewer(request), invoice):
+        raise Http404("No such invoice.")
+    try:
+        services.accept_late_payment(_viewer(request), invoice)
+    except services.NotFound as error:
+        raise Http404(error.message) from error
+    except services.PaymentRefused as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Late payment accepted: the fan gets what they paid for.")
+    return redirect("invoice", invoice.pk)

@@ -4,6 +4,7 @@ where and by when, and nobody but its payer and creator learns it exists."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -174,3 +175,50 @@ def test_unpublished_content_cannot_be_bought(fan: User, album: Content) -> None
 
     assert as_user(fan).post(f"/content/{album.pk}/buy/").status_code == 404
     assert not Invoice.objects.exists()
+
+
+def test_the_creator_accepts_a_late_payment_and_the_fan_gets_the_content(
+    fan: User, album: Content
+) -> None:
+    # given: an invoice that expired, then was paid in full (solidified) within the late window
+    invoice, _ = services.create_purchase_invoice(fan, album)
+    services.expire_invoices(now=invoice.expires_at)
+    services.record_transfer(
+        proven(*paying(invoice, after=invoice.expires_at - invoice.created_at + timedelta(1))),
+        solidified=True,
+    )
+    invoice.refresh_from_db()
+    assert (invoice.state, invoice.late) == ("expired", True)
+    creator = as_user(album.creator.user)
+    fans_page = as_user(fan).get(f"/invoices/{invoice.pk}/").content.decode()
+    sales = creator.get("/studio/sales/").content.decode()
+
+    # when: the fan tries to accept it, then the creator does
+    by_fan = as_user(fan).post(f"/invoices/{invoice.pk}/accept-late/")
+    by_creator = creator.post(f"/invoices/{invoice.pk}/accept-late/")
+
+    # then
+    assert "Your payment arrived after the invoice expired." in fans_page
+    assert "Accept this late payment" not in fans_page
+    assert "Late payments to review" in sales
+    assert f'href="/invoices/{invoice.pk}/"' in sales
+    assert by_fan.status_code == 404
+    assert (by_creator.status_code, by_creator["Location"]) == (302, f"/invoices/{invoice.pk}/")
+    invoice.refresh_from_db()
+    assert invoice.state == "settled"
+    assert Entitlement.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
+    assert "Late payments to review" not in creator.get("/studio/sales/").content.decode()
+
+
+def test_only_a_late_payment_in_full_can_be_accepted(fan: User, album: Content) -> None:
+    invoice, _ = services.create_purchase_invoice(fan, album)
+    services.expire_invoices(now=invoice.expires_at)
+    creator = as_user(album.creator.user)
+
+    page = creator.get(f"/invoices/{invoice.pk}/").content.decode()
+    refused = creator.post(f"/invoices/{invoice.pk}/accept-late/", follow=True)
+
+    assert "Accept this late payment" not in page
+    assert "Only an expired invoice paid in full can be accepted late." in refused.content.decode()
+    invoice.refresh_from_db()
+    assert invoice.state == "expired"
