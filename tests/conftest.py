@@ -315,6 +315,16 @@ def tron_node(tmp_path: Path, settings: object) -> Iterator[Devnet]:
         node.stop()
 
 
+@pytest.fixture
+def node_and_worker(
+    tron_node: Devnet, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Devnet:
+    """The devnet, and a real worker (it proves claimed payments) whose TRON_API_URL is it."""
+    monkeypatch.setenv("TRON_API_URL", tron_node.url)
+    request.getfixturevalue("celery_worker")
+    return tron_node
+
+
 # --- live ASGI server ------------------------------------------------------------------------
 
 

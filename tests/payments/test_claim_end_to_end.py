@@ -20,16 +20,6 @@ from tests.payments.factories import paid_content, with_wallet
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def node_and_worker(
-    tron_node: Devnet, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> Devnet:
-    """The devnet, and a real worker whose TRON_API_URL is that devnet."""
-    monkeypatch.setenv("TRON_API_URL", tron_node.url)
-    request.getfixturevalue("celery_worker")
-    return tron_node
-
-
 def send_btt(devnet: Devnet, payer: Wallet, to: str, units: int, contract: str) -> str:
     btt = devnet.tron().get_contract(contract)
     sent = (

@@ -114,16 +114,6 @@ def on_sale(creator: Creator, files: dict[str, bytes], title: str, price: str) -
     return content
 
 
-@pytest.fixture
-def node_and_worker(
-    tron_node: Devnet, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> Devnet:
-    """The devnet, and a real worker (it proves claims) whose TRON_API_URL is that devnet."""
-    monkeypatch.setenv("TRON_API_URL", tron_node.url)
-    request.getfixturevalue("celery_worker")
-    return tron_node
-
-
 def sign_up(page: Page, username: str) -> None:
     page.goto("/signup/")
     page.get_by_label("Username").fill(username)
