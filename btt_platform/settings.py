@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "creators",
     "swarm",
     "payments",
+    "staff",
 ]
 
 MIDDLEWARE = [
