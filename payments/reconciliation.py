@@ -132,6 +132,20 @@ def attach_transfer(actor: User, transfer_id: int, invoice_id: str, note: str = 
 
 def _attach(actor: User, transfer_id: int, invoice_key: uuid.UUID, note: str) -> Payment:
     transfer = UnmatchedTransfer.objects.get(pk=transfer_id)
+    # The transfer's row first: a second attach waits here for the first to commit and then
+    # finds it handled, whichever invoice either of them named.
+    changed = UnmatchedTransfer.objects.filter(
+        pk=transfer.pk, state=UnmatchedTransfer.State.OPEN
+    ).update(
+        state=UnmatchedTransfer.State.ATTACHED,
+        invoice_id=invoice_key,
+        note=note,
+        handled_by=actor,
+        handled_at=timezone.now(),
+    )
+    if changed != 1:
+        raise ReconciliationRefused("This transfer was already attached or resolved.")
+    # Any refusal below rolls the UPDATE above back with the rest.
     invoice = (
         Invoice.objects.select_for_update().select_related("creator").filter(pk=invoice_key).first()
     )
@@ -141,17 +155,6 @@ def _attach(actor: User, transfer_id: int, invoice_key: uuid.UUID, note: str) ->
         raise ReconciliationRefused("The transfer went to another address or in another token.")
     if invoice.state not in (State.NEW, State.EXPIRED, State.PROCESSING):
         raise ReconciliationRefused(f"A {invoice.state} invoice takes no more payments.")
-    changed = UnmatchedTransfer.objects.filter(
-        pk=transfer.pk, state=UnmatchedTransfer.State.OPEN
-    ).update(
-        state=UnmatchedTransfer.State.ATTACHED,
-        invoice=invoice,
-        note=note,
-        handled_by=actor,
-        handled_at=timezone.now(),
-    )
-    if changed != 1:
-        raise ReconciliationRefused("This transfer was already attached or resolved.")
     if Payment.objects.filter(txid=transfer.txid, log_index=transfer.log_index).exists():
         raise ReconciliationRefused("This transfer was credited meanwhile.")
     payment = Payment.objects.create(

@@ -23,7 +23,7 @@ from swarm import services, torrents, webseed
 from swarm.models import Content, EngineNode, Entitlement
 from swarm.services import grant_entitlement
 from tests.conftest import Child, free_port, wait_for
-from tests.staff.conftest import staff_with_role
+from tests.staff.personas import staff_with_role
 from tests.swarm.clients import client_settings
 from tests.swarm.conftest import Site
 
