@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -335,6 +336,7 @@ def swarm_health(request: HttpRequest) -> HttpResponse:
         {
             "nodes": EngineNode.objects.order_by("name"),
             "live": {node.pk for node in swarm_services.live_engines()},
+            "stale_seconds": settings.SWARM_HEARTBEAT_STALE_SECONDS,
             "unhealthy": Content.objects.filter(state=Content.State.UNHEALTHY)
             .select_related("creator")
             .order_by("-created_at")[:LIST_LIMIT],

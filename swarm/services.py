@@ -34,18 +34,45 @@ def register_engine(name: str, libtorrent_version: str) -> EngineNode:
 
 
 def record_heartbeat(node: EngineNode, stats: EngineStats) -> None:
+    """Write the engine's heartbeat and stats; staff watching swarm health see them live."""
+    now = timezone.now()
     EngineNode.objects.filter(pk=node.pk).update(
-        last_heartbeat=timezone.now(),
+        last_heartbeat=now,
         stopped_at=None,
         listen_address=stats.listen_address,
         torrents=stats.torrents,
         peers=stats.peers,
         upload_rate=stats.upload_rate,
     )
+    events.send_node(
+        {
+            "type": "node",
+            "name": node.name,
+            "status": "up",
+            "listen_address": stats.listen_address,
+            "torrents": stats.torrents,
+            "peers": stats.peers,
+            "upload_rate": stats.upload_rate,
+            "last_heartbeat": now.isoformat(),
+        }
+    )
 
 
 def mark_stopped(node: EngineNode) -> None:
     EngineNode.objects.filter(pk=node.pk).update(stopped_at=timezone.now(), upload_rate=0)
+    node.refresh_from_db()
+    events.send_node(
+        {
+            "type": "node",
+            "name": node.name,
+            "status": "stopped",
+            "listen_address": node.listen_address,
+            "torrents": node.torrents,
+            "peers": node.peers,
+            "upload_rate": 0,
+            "last_heartbeat": node.last_heartbeat.isoformat() if node.last_heartbeat else "",
+        }
+    )
 
 
 def live_engines() -> list[EngineNode]:
@@ -157,6 +184,7 @@ def apply_health_reports(reports: list[HealthReport]) -> None:
                 )
             if changed:
                 events.send_ingest(report.content_id, new, 1.0, report.detail)
+                events.send_content_health(report.content_id, new, report.detail)
 
 
 def record_content_stats(stats: list[TorrentStats], *, persist: bool) -> None:
