@@ -34,3 +34,5 @@ class AuditFilter(forms.Form):
     actor = forms.CharField(max_length=150, required=False, help_text="username")
     action = forms.CharField(max_length=32, required=False)
     target = forms.CharField(max_length=64, required=False, help_text="an id")
+    since = forms.DateField(required=False, help_text="YYYY-MM-DD")
+    until = forms.DateField(required=False, help_text="YYYY-MM-DD, included")

@@ -244,6 +244,10 @@ def _staff_rows(form: AuditFilter) -> list[AuditRow]:
         entries = entries.filter(action=data["action"])
     if data["target"]:
         entries = entries.filter(target_id=data["target"])
+    if data["since"]:
+        entries = entries.filter(created_at__date__gte=data["since"])
+    if data["until"]:
+        entries = entries.filter(created_at__date__lte=data["until"])
     return [
         AuditRow(
             e.created_at,
@@ -272,6 +276,10 @@ def _money_rows(form: AuditFilter) -> list[AuditRow]:
         events = events.filter(Q(to_state=wanted) | Q(kind=wanted))
     if data["target"]:
         events = events.filter(invoice_id__in=_uuid_or_none(data["target"]))
+    if data["since"]:
+        events = events.filter(created_at__date__gte=data["since"])
+    if data["until"]:
+        events = events.filter(created_at__date__lte=data["until"])
     rows = []
     for event in events.order_by("-created_at", "-pk")[:LIST_LIMIT]:
         if event.kind == InvoiceEvent.Kind.STATE:

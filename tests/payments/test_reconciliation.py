@@ -286,3 +286,23 @@ def test_a_partly_paid_invoice_is_listed_until_reviewed_and_again_after_a_new_pa
         "creator asked the fan for the rest",
     )
     assert AuditEntry.objects.get().action == AuditEntry.Action.RESOLVE_INVOICE
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/staff/reconciliation/transfers/99999999999999999999999/attach",
+        "/staff/reconciliation/transfers/99999999999999999999999/resolve",
+        "/staff/reconciliation/invoices/99999999999999999999999/resolve",
+        "/staff/reconciliation/invoices/%00%27%22/resolve",
+    ],
+)
+def test_ids_that_name_nothing_are_refused_without_an_error(finance: User, url: str) -> None:
+    response = finance_client(finance).post(
+        url, {"invoice": "00000000-0000-0000-0000-000000000000", "note": "x"}
+    )
+
+    assert response.status_code in (404, 409)
+    assert b"No such" in response.content
+    assert not AuditEntry.objects.exists()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from creators.models import Creator
@@ -107,7 +110,15 @@ def test_the_audit_page_filters_staff_actions_and_money_transitions(
     by_moderator = client.get("/staff/audit/", {"actor": "moderator"}).content.decode()
     settled = client.get("/staff/audit/", {"action": "invoice.settled"}).content.decode()
     one_invoice = client.get("/staff/audit/", {"target": str(invoice.pk)}).content.decode()
+    today = timezone.localdate()
+    this_day = client.get(
+        "/staff/audit/", {"since": today.isoformat(), "until": today.isoformat()}
+    ).content.decode()
+    tomorrow = client.get(
+        "/staff/audit/", {"since": (today + timedelta(days=1)).isoformat()}
+    ).content.decode()
     hostile = client.get("/staff/audit/", {"source": "<script>"})
+    bad_date = client.get("/staff/audit/", {"since": "2026-13-45"})
     # then
     assert "spam account" in everything
     assert f"payments.invoice#{invoice.pk}" in everything
@@ -118,5 +129,8 @@ def test_the_audit_page_filters_staff_actions_and_money_transitions(
     assert "invoice#" not in by_moderator
     assert settled.count("<tr data-source") == 1
     assert one_invoice.count('data-source="money"') == 2
+    assert this_day.count("<tr data-source") == 3
+    assert "<tr data-source" not in tomorrow
+    assert bad_date.status_code == 400
     assert hostile.status_code == 400
     assert b"<script>" not in hostile.content

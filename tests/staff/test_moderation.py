@@ -179,3 +179,18 @@ async def test_the_creator_is_told_of_the_takedown_and_the_restore_and_nobody_el
     assert await other.receive_nothing(timeout=0.5)
     await owner.disconnect()
     await other.disconnect()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/staff/moderation/99999999999999999999999/takedown",
+        "/staff/moderation/99999999999999999999999/restore",
+    ],
+)
+def test_an_id_beyond_any_row_is_404(moderator: User, url: str) -> None:
+    response = client_of(moderator).post(url, {"reason": "spam"})
+
+    assert response.status_code == 404
+    assert not AuditEntry.objects.exists()
