@@ -28,7 +28,12 @@ class ResolveForm(forms.Form):
 
 
 class AuditFilter(forms.Form):
-    SOURCES = [("", "everything"), ("staff", "staff actions"), ("money", "money transitions")]
+    SOURCES = [
+        ("", "everything"),
+        ("staff", "staff actions"),
+        ("money", "money transitions"),
+        ("admin", "Django admin edits"),
+    ]
 
     source = forms.ChoiceField(choices=SOURCES, required=False)
     actor = forms.CharField(max_length=150, required=False, help_text="username")

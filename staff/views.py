@@ -10,10 +10,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -228,7 +230,7 @@ def resolve_invoice(request: HttpRequest, invoice_id: str) -> HttpResponseBase:
 @dataclass(frozen=True)
 class AuditRow:
     at: datetime
-    source: str  # "staff" or "money"
+    source: str  # "staff", "money" or "admin"
     actor: str  # a username, or "platform" for the watcher and expiry
     action: str
     target: str
@@ -302,6 +304,43 @@ def _money_rows(form: AuditFilter) -> list[AuditRow]:
     return rows
 
 
+_ADMIN_ACTIONS = {ADDITION: "admin.addition", CHANGE: "admin.change", DELETION: "admin.deletion"}
+
+
+def _admin_rows(form: AuditFilter) -> list[AuditRow]:
+    """What staff changed through the Django admin (users, groups, creators): Django's own log
+    of it, which nothing on the site can edit."""
+    data = form.cleaned_data
+    entries = LogEntry.objects.select_related("user", "content_type")
+    if data["actor"]:
+        entries = entries.filter(user__username=data["actor"])
+    if data["action"]:
+        flags = [flag for flag, name in _ADMIN_ACTIONS.items() if name == data["action"]]
+        entries = entries.filter(action_flag__in=flags)
+    if data["target"]:
+        entries = entries.filter(object_id=data["target"])
+    if data["since"]:
+        entries = entries.filter(action_time__date__gte=data["since"])
+    if data["until"]:
+        entries = entries.filter(action_time__date__lte=data["until"])
+    rows = []
+    for entry in entries.order_by("-action_time", "-pk")[:LIST_LIMIT]:
+        content_type = cast("ContentType | None", entry.content_type)
+        model = f"{content_type.app_label}.{content_type.model}" if content_type else ""
+        actor = cast(User, entry.user)
+        rows.append(
+            AuditRow(
+                entry.action_time,
+                "admin",
+                actor.username,
+                _ADMIN_ACTIONS.get(entry.action_flag, "admin"),
+                f"{model}#{entry.object_id} {entry.object_repr}",
+                entry.get_change_message(),
+            )
+        )
+    return rows
+
+
 def _uuid_or_none(value: str) -> list[str]:
     try:
         return [str(uuid.UUID(value))]
@@ -324,6 +363,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         rows += _staff_rows(form)
     if source in ("", "money"):
         rows += _money_rows(form)
+    if source in ("", "admin"):
+        rows += _admin_rows(form)
     rows.sort(key=lambda row: row.at, reverse=True)
     return render(
         request,

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import notify_user
+from accounts.tasks import send_email
 from staff import audit
 from staff.models import AuditEntry
 from swarm import events
@@ -230,7 +231,11 @@ def take_down_content(actor: User, content_id: int, reason: str) -> Content:
     if len(reason) > TAKEDOWN_REASON_MAX:
         raise ModerationRefused(f"A reason is at most {TAKEDOWN_REASON_MAX} characters.")
     with transaction.atomic():
-        content = Content.objects.select_for_update().select_related("creator").get(pk=content_id)
+        content = (
+            Content.objects.select_for_update(of=("self",))
+            .select_related("creator__user")
+            .get(pk=content_id)
+        )
         old = content.state
         if old not in (Content.State.SEEDING, Content.State.UNHEALTHY):
             raise ModerationRefused(f"Only published content can be taken down (it is {old}).")
@@ -249,7 +254,20 @@ def take_down_content(actor: User, content_id: int, reason: str) -> Content:
             title=content.title,
             reason=reason,
         )
+        _email_creator(
+            content,
+            f"“{content.title}” was taken down",
+            f"Your release “{content.title}” was taken down by the platform's moderators.\n\n"
+            f"Reason: {reason}\n\nIt is no longer seeded or downloadable. Reply to this email "
+            "if you think this is a mistake.",
+        )
     return content
+
+
+def _email_creator(content: Content, subject: str, body: str) -> None:
+    email = content.creator.user.email
+    if email:
+        transaction.on_commit(lambda: send_email.delay(subject, body, [email]))
 
 
 def restore_content(actor: User, content_id: int, note: str = "") -> Content:
@@ -258,7 +276,11 @@ def restore_content(actor: User, content_id: int, note: str = "") -> Content:
     Content.DoesNotExist and ModerationRefused (not taken down)."""
     note = " ".join(note.split())[:TAKEDOWN_REASON_MAX]
     with transaction.atomic():
-        content = Content.objects.select_for_update().select_related("creator").get(pk=content_id)
+        content = (
+            Content.objects.select_for_update(of=("self",))
+            .select_related("creator__user")
+            .get(pk=content_id)
+        )
         if content.state != Content.State.REMOVED:
             raise ModerationRefused("Only content that was taken down can be restored.")
         removed_for = content.state_detail
@@ -276,5 +298,10 @@ def restore_content(actor: User, content_id: int, note: str = "") -> Content:
         events.send_ingest(content.pk, Content.State.SEEDING, 1.0)
         notify_user(
             content.creator.user_id, "content.restored", content_id=content.pk, title=content.title
+        )
+        _email_creator(
+            content,
+            f"“{content.title}” is back",
+            f"Your release “{content.title}” was restored and is seeded and downloadable again.",
         )
     return content

@@ -12,9 +12,10 @@ from accounts.models import User
 from creators.models import Creator
 from payments import services
 from payments.models import Invoice, InvoiceEvent
-from staff import audit
+from staff import audit, roles
 from staff.models import AppendOnly, AuditEntry
 from tests.payments.factories import paying, proven, purchase
+from tests.staff.personas import role_group
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +135,39 @@ def test_the_audit_page_filters_staff_actions_and_money_transitions(
     assert bad_date.status_code == 400
     assert hostile.status_code == 400
     assert b"<script>" not in hostile.content
+
+
+def test_a_role_given_in_the_admin_shows_in_the_audit_log(superuser: User, fan: User) -> None:
+    # given
+    client = Client()
+    client.force_login(superuser)
+    moderators = role_group(roles.MODERATOR)
+    form = client.get(f"/admin/accounts/user/{fan.pk}/change/")
+    assert form.status_code == 200
+    # when: the superuser makes the fan a moderator, as the user form posts it
+    response = client.post(
+        f"/admin/accounts/user/{fan.pk}/change/",
+        {
+            "username": fan.username,
+            "email": fan.email,
+            "first_name": "",
+            "last_name": "",
+            "is_active": "on",
+            "is_staff": "on",
+            "groups": [str(moderators.pk)],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "initial-date_joined_0": "2026-01-01",
+            "initial-date_joined_1": "00:00:00",
+        },
+    )
+    # then
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert fan.groups.filter(name=roles.MODERATOR).exists()
+    page = client.get("/staff/audit/", {"source": "admin", "target": str(fan.pk)})
+    rows = page.content.decode()
+    assert rows.count('data-source="admin"') == 1
+    assert 'data-action="admin.change"' in rows
+    assert "accounts.user#" in rows
+    assert "Groups" in rows
+    assert "root" in rows

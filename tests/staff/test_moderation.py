@@ -4,6 +4,7 @@ the audit log says, and that refused requests change nothing."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -12,6 +13,7 @@ from django.test import Client
 
 from accounts.models import User
 from btt_platform.asgi import application
+from btt_platform.celery import app as celery_app
 from creators.models import Creator
 from staff.models import AuditEntry
 from swarm import services
@@ -194,3 +196,28 @@ def test_an_id_beyond_any_row_is_404(moderator: User, url: str) -> None:
 
     assert response.status_code == 404
     assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_creator_gets_an_email_with_the_reason_and_another_on_restore(
+    moderator: User,
+    creator: Creator,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    content = published(creator)
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True  # the worker's task, run here: nothing queued
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.take_down_content(moderator, content.pk, "Fake release")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.restore_content(moderator, content.pk)
+    finally:
+        celery_app.conf.task_always_eager = eager
+
+    assert [(m.to, m.subject) for m in mailoutbox] == [
+        (["maker@example.com"], "“Concert” was taken down"),
+        (["maker@example.com"], "“Concert” is back"),
+    ]
+    assert "Reason: Fake release" in mailoutbox[0].body
