@@ -61,6 +61,9 @@ def test_a_takedown_removes_the_content_with_its_reason_and_a_restore_brings_it_
     assert page_removed.status_code == 410
     assert b"was removed by the platform's moderators: Copyright claim #41" in page_removed.content
     assert f'data-content-id="{content.pk}"'.encode() in listed.content
+    studio = client_of(creator.user).get(f"/studio/content/{content.pk}/")
+    assert studio.status_code == 200
+    assert b"Copyright claim #41" in studio.content
     entry = AuditEntry.objects.get()
     assert (entry.actor, entry.action, entry.target, entry.reason, entry.detail) == (
         moderator,
