@@ -79,11 +79,11 @@ INSTALLED_APPS = [
     "csp",
     "django_ratelimit",
     "btt_platform",
+    "staff",
     "accounts",
     "creators",
     "swarm",
     "payments",
-    "staff",
 ]
 
 MIDDLEWARE = [

@@ -9,11 +9,11 @@ from btt_platform.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("staff.urls")),
     path("api/v1/", api.urls),
     path("", include("accounts.urls")),
     path("", include("creators.urls")),
     path("", include("swarm.urls")),
-    path("", include("staff.urls")),
 ]
 
 if settings.DEBUG:
