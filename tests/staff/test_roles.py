@@ -88,3 +88,25 @@ def test_the_migration_made_each_role_with_exactly_its_permissions(db: None) -> 
         group = Group.objects.get(name=role)
         held = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
         assert held == set(names)
+
+
+def test_every_model_of_the_platform_is_in_the_admin_and_none_of_money_is_editable() -> None:
+    from django.apps import apps
+    from django.contrib import admin
+
+    from staff.admin import ReadOnlyAdmin
+
+    ours = ["accounts", "creators", "swarm", "payments", "staff"]
+    models = [model for label in ours for model in apps.get_app_config(label).get_models()]
+
+    assert [m._meta.label for m in models if not admin.site.is_registered(m)] == []
+    read_only = {
+        m._meta.label for m in models if isinstance(admin.site.get_model_admin(m), ReadOnlyAdmin)
+    }
+    # Accounts and creator profiles stay editable by superusers (roles are given there); the
+    # rest changes only through services.
+    assert read_only == {m._meta.label for m in models} - {
+        "accounts.User",
+        "accounts.ApiToken",
+        "creators.Creator",
+    }
