@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "csp",
     "django_ratelimit",
     "btt_platform",
+    "staff",
     "accounts",
     "creators",
     "swarm",

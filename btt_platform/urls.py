@@ -9,6 +9,7 @@ from btt_platform.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("staff.urls")),
     path("api/v1/", api.urls),
     path("", include("accounts.urls")),
     path("", include("creators.urls")),

@@ -141,6 +141,7 @@ class Payment(models.Model):
         CLAIM = "claim", "the payer's page sent the txid"
         MEMO = "memo"
         AMOUNT = "amount", "the invoice's unique amount"
+        STAFF = "staff", "attached by staff from the unmatched transfers"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
     txid = models.CharField(max_length=TXID_LENGTH)
@@ -227,6 +228,7 @@ class InvoiceEvent(models.Model):
         DROPPED = "dropped", "a credited transfer left the chain"
         CLAIMED = "claimed", "a txid was claimed for it"
         CLAIM_REFUSED = "claim_refused", "a claimed txid does not pay it"
+        REVIEWED = "reviewed", "staff resolved its late, partial or over payment"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -363,3 +365,49 @@ class ChainCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network} at block {self.head_block} (solid {self.solid_block})"
+
+
+class UnmatchedTransfer(models.Model):
+    """A proven transfer to a watched creator address that paid no invoice: a wrong amount, no
+    invoice at all, or an invoice long expired. Finance staff attach it to the invoice it was
+    meant for (it is then credited like any payment) or resolve it with a note. The creator's
+    money is in the creator's wallet either way; this is bookkeeping, not custody."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        ATTACHED = "attached", "Attached to an invoice"
+        RESOLVED = "resolved", "Resolved with a note"
+
+    txid = models.CharField(max_length=TXID_LENGTH)
+    log_index = models.IntegerField()
+    token = models.CharField(max_length=8, choices=TOKEN_CHOICES)
+    units = BaseUnitsField()
+    sender = models.CharField(max_length=34)
+    recipient = models.CharField(max_length=34)
+    memo = models.CharField(max_length=64, blank=True)
+    block_number = models.BigIntegerField()
+    block_time = models.DateTimeField()
+    solidified_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    note = models.TextField(blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-seen_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["txid", "log_index"], name="unmatched_transfer_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} to {self.recipient} in {self.txid}#{self.log_index}"
+
+    @property
+    def amount(self) -> Amount:
+        return Amount(self.units, Token(self.token))

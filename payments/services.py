@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from creators.models import Creator
-from payments import events, webhooks
+from payments import events, reconciliation, webhooks
 from payments.models import ContentPrice, Invoice, InvoiceEvent, Payment, TxClaim
 from payments.money import (
     BTT_TRC20_MAINNET_CONTRACT,
@@ -463,7 +463,8 @@ def record_transfer(
     (``solidified=True``: ``settled``, and a purchase grants the content). Calling it twice,
     or from two watchers at once, credits once: (txid, log index) is unique. The invoice is
     found by, in order: the memo, the unique amount (an open invoice, else one expired within
-    the late window), a claim of the txid. Raises nothing for a transfer that pays no invoice.
+    the late window), a claim of the txid. A transfer that pays no invoice is kept for
+    reconciliation (``payments.reconciliation``); nothing is raised for it.
     """
     try:
         with transaction.atomic():
@@ -502,6 +503,7 @@ def _record(transfer: ChainTransfer, solidified: bool, claim: TxClaim | None) ->
     match = _match(transfer, claim)
     if match is None:
         _resolve_claim(transfer.txid)
+        reconciliation.record_unmatched(transfer, solidified=solidified)  # for finance staff
         return None
     invoice, matched_by = match
     invoice = Invoice.objects.select_for_update().select_related("creator").get(pk=invoice.pk)

@@ -1,10 +1,77 @@
 from django.contrib import admin
 
-from swarm.models import EngineNode
+from staff.admin import ReadOnlyAdmin
+from swarm.models import (
+    Content,
+    ContentFile,
+    EngineNode,
+    Entitlement,
+    Passkey,
+    TransferTotal,
+    Upload,
+)
 
 
 @admin.register(EngineNode)
-class EngineNodeAdmin(admin.ModelAdmin[EngineNode]):
+class EngineNodeAdmin(ReadOnlyAdmin[EngineNode]):
     list_display = ("name", "listen_address", "last_heartbeat", "stopped_at", "torrents",
                     "peers", "upload_rate")  # fmt: skip
-    readonly_fields = [f.name for f in EngineNode._meta.fields]
+    search_fields = ("name", "listen_address")
+
+
+class ContentFileInline(admin.TabularInline[ContentFile, Content]):
+    model = ContentFile
+    fields = ("position", "path", "original_name", "size")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Content)
+class ContentAdmin(ReadOnlyAdmin[Content]):
+    """Takedowns go through the staff moderation page (reason, audit log, creator told)."""
+
+    list_display = ("title", "creator", "state", "access", "unlisted", "total_size", "peers",
+                    "seeds", "published_at")  # fmt: skip
+    list_filter = ("state", "access", "unlisted", "hybrid")
+    search_fields = ("title", "creator__handle", "infohash", "name")
+    date_hierarchy = "created_at"
+    exclude = ("metainfo",)
+    inlines = [ContentFileInline]
+
+
+@admin.register(ContentFile)
+class ContentFileAdmin(ReadOnlyAdmin[ContentFile]):
+    list_display = ("path", "content", "size", "position")
+    search_fields = ("path", "original_name", "content__title")
+
+
+@admin.register(Upload)
+class UploadAdmin(ReadOnlyAdmin[Upload]):
+    list_display = ("path", "content", "offset", "length", "updated_at", "expires_at")
+    search_fields = ("path", "original_name", "content__title")
+    list_filter = ("expires_at",)
+
+
+@admin.register(Entitlement)
+class EntitlementAdmin(ReadOnlyAdmin[Entitlement]):
+    list_display = ("user", "content", "source", "reference", "created_at", "revoked_at")
+    list_filter = ("source", "revoked_at")
+    search_fields = ("user__username", "content__title", "reference")
+
+
+@admin.register(Passkey)
+class PasskeyAdmin(ReadOnlyAdmin[Passkey]):
+    list_display = ("__str__", "user", "engine", "created_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("user__username", "engine__name")
+    exclude = ("key",)  # a secret: whoever reads it can announce as its owner
+
+
+@admin.register(TransferTotal)
+class TransferTotalAdmin(ReadOnlyAdmin[TransferTotal]):
+    list_display = ("user", "content", "uploaded", "downloaded", "updated_at")
+    search_fields = ("user__username", "content__title")

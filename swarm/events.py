@@ -35,3 +35,40 @@ def send_ingest(content_id: int, state: str, progress: float, detail: str = "") 
 
 def send_stats(content_id: int, event: StatsEvent) -> None:
     broadcast(content_group(content_id), event)
+
+
+# --- swarm health, for staff (``/ws/staff/health/``) ---------------------------------------------
+
+HEALTH_GROUP = "staff.swarm-health"
+
+
+class NodeEvent(TypedDict):
+    type: Literal["node"]
+    name: str
+    status: Literal["up", "stopped"]
+    listen_address: str
+    torrents: int
+    peers: int
+    upload_rate: int  # bytes/s
+    last_heartbeat: str  # ISO 8601
+
+
+class ContentHealthEvent(TypedDict):
+    type: Literal["content"]
+    content_id: int
+    state: str  # Content.State value: seeding (healthy again) or unhealthy
+    detail: str
+
+
+def send_node(event: NodeEvent) -> None:
+    broadcast(HEALTH_GROUP, event)
+
+
+def send_content_health(content_id: int, state: str, detail: str) -> None:
+    event: ContentHealthEvent = {
+        "type": "content",
+        "content_id": content_id,
+        "state": state,
+        "detail": detail,
+    }
+    broadcast(HEALTH_GROUP, event)

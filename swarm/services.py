@@ -11,6 +11,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.notifications import notify_user
+from accounts.tasks import send_email
+from staff import audit
+from staff.models import AuditEntry
 from swarm import events
 from swarm.models import Content, EngineNode, Entitlement, Passkey
 from swarm.seeding import EngineStats, HealthReport, Published, TorrentStats
@@ -31,18 +35,45 @@ def register_engine(name: str, libtorrent_version: str) -> EngineNode:
 
 
 def record_heartbeat(node: EngineNode, stats: EngineStats) -> None:
+    """Write the engine's heartbeat and stats; staff watching swarm health see them live."""
+    now = timezone.now()
     EngineNode.objects.filter(pk=node.pk).update(
-        last_heartbeat=timezone.now(),
+        last_heartbeat=now,
         stopped_at=None,
         listen_address=stats.listen_address,
         torrents=stats.torrents,
         peers=stats.peers,
         upload_rate=stats.upload_rate,
     )
+    events.send_node(
+        {
+            "type": "node",
+            "name": node.name,
+            "status": "up",
+            "listen_address": stats.listen_address,
+            "torrents": stats.torrents,
+            "peers": stats.peers,
+            "upload_rate": stats.upload_rate,
+            "last_heartbeat": now.isoformat(),
+        }
+    )
 
 
 def mark_stopped(node: EngineNode) -> None:
     EngineNode.objects.filter(pk=node.pk).update(stopped_at=timezone.now(), upload_rate=0)
+    node.refresh_from_db()
+    events.send_node(
+        {
+            "type": "node",
+            "name": node.name,
+            "status": "stopped",
+            "listen_address": node.listen_address,
+            "torrents": node.torrents,
+            "peers": node.peers,
+            "upload_rate": 0,
+            "last_heartbeat": node.last_heartbeat.isoformat() if node.last_heartbeat else "",
+        }
+    )
 
 
 def live_engines() -> list[EngineNode]:
@@ -154,6 +185,7 @@ def apply_health_reports(reports: list[HealthReport]) -> None:
                 )
             if changed:
                 events.send_ingest(report.content_id, new, 1.0, report.detail)
+                events.send_content_health(report.content_id, new, report.detail)
 
 
 def record_content_stats(stats: list[TorrentStats], *, persist: bool) -> None:
@@ -177,3 +209,99 @@ def record_content_stats(stats: list[TorrentStats], *, persist: bool) -> None:
                 bytes_uploaded=item.bytes_uploaded,
                 stats_updated_at=now,
             )
+
+
+# --- moderation -----------------------------------------------------------------------------
+
+TAKEDOWN_REASON_MAX = 500
+
+
+class ModerationRefused(Exception):
+    """A takedown or restore that cannot happen, with a message for the staff member."""
+
+
+def take_down_content(actor: User, content_id: int, reason: str) -> Content:
+    """Take published content down: it turns ``removed`` with ``reason``, which the engine
+    (at its next reconcile, every ``SWARM_RECONCILE_SECONDS``), the tracker ("unregistered
+    torrent: <reason>") and the web seed (410, also mid-response) act on; the creator is told.
+    Raises Content.DoesNotExist and ModerationRefused (no reason, too long, not published)."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ModerationRefused("A takedown needs a reason.")
+    if len(reason) > TAKEDOWN_REASON_MAX:
+        raise ModerationRefused(f"A reason is at most {TAKEDOWN_REASON_MAX} characters.")
+    with transaction.atomic():
+        content = (
+            Content.objects.select_for_update(of=("self",))
+            .select_related("creator__user")
+            .get(pk=content_id)
+        )
+        old = content.state
+        if old not in (Content.State.SEEDING, Content.State.UNHEALTHY):
+            raise ModerationRefused(f"Only published content can be taken down (it is {old}).")
+        Content.objects.filter(pk=content.pk, state=old).update(
+            state=Content.State.REMOVED, state_detail=reason
+        )
+        content.state, content.state_detail = Content.State.REMOVED, reason
+        audit.record(
+            actor, AuditEntry.Action.TAKEDOWN, content, reason=reason, detail={"from_state": old}
+        )
+        events.send_ingest(content.pk, Content.State.REMOVED, 1.0, reason)
+        notify_user(
+            content.creator.user_id,
+            "content.removed",
+            content_id=content.pk,
+            title=content.title,
+            reason=reason,
+        )
+        _email_creator(
+            content,
+            f"“{content.title}” was taken down",
+            f"Your release “{content.title}” was taken down by the platform's moderators.\n\n"
+            f"Reason: {reason}\n\nIt is no longer seeded or downloadable. Reply to this email "
+            "if you think this is a mistake.",
+        )
+    return content
+
+
+def _email_creator(content: Content, subject: str, body: str) -> None:
+    email = content.creator.user.email
+    if email:
+        transaction.on_commit(lambda: send_email.delay(subject, body, [email]))
+
+
+def restore_content(actor: User, content_id: int, note: str = "") -> Content:
+    """Undo a takedown: the content seeds again (the engine adds it at its next reconcile and
+    checks each piece the first time it sends it) and the creator is told. Raises
+    Content.DoesNotExist and ModerationRefused (not taken down)."""
+    note = " ".join(note.split())[:TAKEDOWN_REASON_MAX]
+    with transaction.atomic():
+        content = (
+            Content.objects.select_for_update(of=("self",))
+            .select_related("creator__user")
+            .get(pk=content_id)
+        )
+        if content.state != Content.State.REMOVED:
+            raise ModerationRefused("Only content that was taken down can be restored.")
+        removed_for = content.state_detail
+        Content.objects.filter(pk=content.pk, state=Content.State.REMOVED).update(
+            state=Content.State.SEEDING, state_detail=""
+        )
+        content.state, content.state_detail = Content.State.SEEDING, ""
+        audit.record(
+            actor,
+            AuditEntry.Action.RESTORE,
+            content,
+            reason=note,
+            detail={"removed_for": removed_for},
+        )
+        events.send_ingest(content.pk, Content.State.SEEDING, 1.0)
+        notify_user(
+            content.creator.user_id, "content.restored", content_id=content.pk, title=content.title
+        )
+        _email_creator(
+            content,
+            f"“{content.title}” is back",
+            f"Your release “{content.title}” was restored and is seeded and downloadable again.",
+        )
+    return content

@@ -78,6 +78,9 @@ def content_page(request: HttpRequest, content_id: int) -> HttpResponse:
     content = get_object_or_404(
         Content.objects.select_related("creator", "creator__user"), pk=content_id
     )
+    if content.state == Content.State.REMOVED:
+        # Taken down by staff: the page says so (410 Gone), with the reason and nothing else.
+        return render(request, "swarm/removed.html", {"content": content}, status=410)
     viewer = _viewer(request)
     is_owner = viewer is not None and (content.creator.user_id == viewer.pk or viewer.is_staff)
     if content.state not in PUBLISHED and not is_owner:

@@ -533,6 +533,23 @@ class _Pacer:
             await asyncio.sleep(delay)
 
 
+# A paced response can last minutes: one in flight when its content is taken down ends within
+# this long instead of running to its end.
+RECHECK_SECONDS = 2.0
+
+
+class Withdrawn(OSError):
+    """The content was taken down while its bytes were being sent."""
+
+
+def _is_removed(content_id: int) -> bool:
+    close_old_connections()
+    try:
+        return Content.objects.filter(pk=content_id, state=Content.State.REMOVED).exists()
+    finally:
+        close_old_connections()
+
+
 async def stream_file(
     path: Path, parts: Sequence[Part], rate: int, content_id: int | None = None
 ) -> AsyncGenerator[bytes, None]:
@@ -546,6 +563,7 @@ async def stream_file(
     chunk_size = CHUNK_SIZE if rate <= 0 else max(16 * 1024, min(CHUNK_SIZE, rate // 8))
     pacer = _Pacer(rate)
     served = 0
+    next_check = time.monotonic() + RECHECK_SECONDS
     fd = await asyncio.to_thread(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         for part in parts:
@@ -561,6 +579,12 @@ async def stream_file(
                     # The file shrank under us: end the response short rather than send other
                     # bytes than the Content-Length promised; the server drops the connection.
                     raise OSError(f"{path} ended at {offset} while being served")
+                if content_id is not None and time.monotonic() >= next_check:
+                    next_check = time.monotonic() + RECHECK_SECONDS
+                    if await sync_to_async(_is_removed, thread_sensitive=False)(content_id):
+                        # Cut short like a file that shrank: the connection is dropped, the
+                        # client's next request gets 410.
+                        raise Withdrawn(f"content {content_id} was taken down")
                 offset += len(data)
                 yield data
                 served += len(data)

@@ -1,0 +1,3 @@
+from tests.staff.personas import finance, moderator, superuser
+
+__all__ = ["finance", "moderator", "superuser"]
