@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "creators",
     "swarm",
     "payments",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +260,8 @@ X_FRAME_OPTIONS = "DENY"
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_VIEW = "btt_platform.views.rate_limited"
 AUTH_RATE = env_str("AUTH_RATE", "10/m")
+# New tips per account (or address when logged out); each one is an invoice to watch.
+TIP_RATE = env_str("TIP_RATE", "20/m")
 # django-ratelimit lists the backends it knows; Django's own RedisCache has the atomic
 # incr() with expiry it needs.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]

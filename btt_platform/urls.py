@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("creators.urls")),
     path("", include("swarm.urls")),
+    path("", include("support.urls")),
 ]
 
 if settings.DEBUG:

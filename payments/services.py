@@ -388,6 +388,11 @@ def move_invoice(
             _grant(invoice)
         elif new == State.INVALID:
             _revoke(invoice)  # granted at the first confirmation, then the payment dropped
+        if invoice.kind == Invoice.Kind.TIP:
+            # A paid tip raises its alert in this transaction (support builds on payments).
+            from support.services import invoice_moved
+
+            invoice_moved(invoice, new)
         events.send_invoice_update(invoice, Event.STATE, txid=txid, detail=reason)
         webhooks.queue_invoice_event(invoice, logged)
     return invoice

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from support.consumers import LiveConsumer, OverlayConsumer
+
+websocket_urlpatterns = [
+    path("ws/overlay/<str:key>/", OverlayConsumer.as_asgi()),
+    path("ws/live/<str:handle>/", LiveConsumer.as_asgi()),
+]
