@@ -177,6 +177,8 @@ CELERY_BEAT_SCHEDULE = {
     # First attempts lost with a worker and retries that are due (a sweep, not countdowns:
     # Redis re-delivers tasks delayed past its visibility timeout).
     "deliver-webhooks": {"task": "payments.deliver_due_webhooks", "schedule": 60.0},
+    # Campaigns past their deadline close; all-or-nothing ones that met the goal invoice.
+    "close-campaigns": {"task": "support.close_campaigns", "schedule": 60.0},
 }
 
 CHANNEL_LAYERS = {

@@ -388,8 +388,8 @@ def move_invoice(
             _grant(invoice)
         elif new == State.INVALID:
             _revoke(invoice)  # granted at the first confirmation, then the payment dropped
-        if invoice.kind == Invoice.Kind.TIP:
-            # A paid tip raises its alert in this transaction (support builds on payments).
+        if invoice.kind in (Invoice.Kind.TIP, Invoice.Kind.PLEDGE):
+            # Tips raise alerts, pledges count, in this transaction (support builds on payments).
             from support.services import invoice_moved
 
             invoice_moved(invoice, new)

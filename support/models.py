@@ -151,3 +151,120 @@ class Alert(models.Model):
     @property
     def amount(self) -> Amount:
         return Amount(self.units, Token(self.token))
+
+
+# --- crowdfunding ---------------------------------------------------------------------------
+
+
+class Campaign(models.Model):
+    """A goal in a token by a deadline. ``flexible``: each pledge is an invoice paid at once and
+    the creator keeps what is raised. ``all_or_nothing``: pledges are commitments; when the
+    deadline passes with the goal met, every backer gets an invoice to pay (with their own
+    wallet: nothing is ever taken); otherwise the pledges lapse."""
+
+    class Mode(models.TextChoices):
+        FLEXIBLE = "flexible", "Flexible: keep what you raise"
+        ALL_OR_NOTHING = "all_or_nothing", "All or nothing: invoices only if the goal is met"
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        SUCCEEDED = "succeeded", "Succeeded: the goal was met"
+        FAILED = "failed", "Failed: the goal was not met"
+        ENDED = "ended", "Ended (flexible: the creator keeps what was raised)"
+
+    creator = models.ForeignKey(
+        "creators.Creator", on_delete=models.PROTECT, related_name="campaigns"
+    )
+    title = models.CharField(max_length=TITLE_MAX)
+    story = models.TextField(max_length=20_000)
+    token = models.CharField(max_length=8, choices=TOKEN_CHOICES, default=Token.BTT.value)
+    goal_units = BaseUnitsField()
+    deadline = models.DateTimeField()
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "deadline"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.state})"
+
+    @property
+    def goal(self) -> Amount:
+        return Amount(self.goal_units, Token(self.token))
+
+
+class RewardTier(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tiers")
+    title = models.CharField(max_length=TITLE_MAX)
+    description = models.CharField(max_length=1000, blank=True)
+    minimum_units = BaseUnitsField()
+    limit = models.PositiveIntegerField(null=True, blank=True, help_text="empty: unlimited")
+    # Slots held by pledges that have not lapsed; taken by a conditional UPDATE.
+    taken = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["minimum_units", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(limit__isnull=True) | Q(taken__lte=models.F("limit")),
+                name="reward_tier_within_limit",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} of campaign {self.campaign_id}"
+
+    @property
+    def minimum(self) -> Amount:
+        return Amount(self.minimum_units, Token(self.campaign.token))
+
+    @property
+    def left(self) -> int | None:
+        return None if self.limit is None else self.limit - self.taken
+
+
+class Pledge(models.Model):
+    class State(models.TextChoices):
+        COMMITTED = "committed", "Committed: invoiced if the goal is met"
+        INVOICED = "invoiced", "Invoiced: waiting for the backer's payment"
+        PAID = "paid"
+        LAPSED = "lapsed", "Lapsed: not paid, or the goal was not met"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="pledges")
+    backer = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="pledges")
+    tier = models.ForeignKey(
+        RewardTier, on_delete=models.PROTECT, null=True, blank=True, related_name="pledges"
+    )
+    units = BaseUnitsField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    invoice = models.OneToOneField(
+        "payments.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="pledge"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"pledge {self.pk} to campaign {self.campaign_id} ({self.state})"
+
+    @property
+    def amount(self) -> Amount:
+        return Amount(self.units, Token(self.campaign.token))
+
+
+class CampaignUpdate(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="updates")
+    title = models.CharField(max_length=TITLE_MAX)
+    body = models.TextField(max_length=10_000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title

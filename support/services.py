@@ -19,7 +19,7 @@ from creators.models import Creator
 from payments import services as payments
 from payments.models import Invoice
 from payments.money import Amount, Token
-from support import events
+from support import campaigns, events
 from support.models import MESSAGE_MAX, NAME_MAX, TITLE_MAX, Alert, LiveSession, Tip, TipSettings
 from support.text import TextRefused, blocked_words, clean, mask
 from swarm.models import Content
@@ -223,6 +223,9 @@ def invoice_moved(invoice: Invoice, new_state: str) -> None:
     """Called by ``payments.services.move_invoice`` in its transaction: a tip whose invoice
     reaches the creator's alert state (processing or settled; settled also catches a tip that
     skipped its processing alert) raises its alert, once."""
+    if invoice.kind == Invoice.Kind.PLEDGE:
+        campaigns.pledge_invoice_moved(invoice, new_state)
+        return
     if invoice.kind != Invoice.Kind.TIP:
         return
     if new_state not in (Invoice.State.PROCESSING, Invoice.State.SETTLED):
