@@ -138,3 +138,45 @@ class LiveConsumer(_AlertConsumer):
             return
         self.creator_id = creator_id
         await self._join(events.live_group(creator_id))
+
+
+def _campaign_progress_now(campaign_id: int) -> dict[str, Any] | None:
+    from support import campaigns
+    from support.models import Campaign
+
+    campaign = Campaign.objects.filter(pk=campaign_id, creator__user__is_active=True).first()
+    return None if campaign is None else dict(campaigns.progress_payload(campaign))
+
+
+_campaign_progress: Callable[[int], Awaitable[dict[str, Any] | None]] = database_sync_to_async(
+    _campaign_progress_now
+)
+
+
+class CampaignConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """``/ws/campaign/<id>/``: the public progress of a campaign, now and on every change."""
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        from support.campaigns import campaign_group
+
+        campaign_id = int(self.scope["url_route"]["kwargs"]["campaign_id"])
+        snapshot = await _campaign_progress(campaign_id)
+        if snapshot is None:
+            await self.close(code=FORBIDDEN)
+            return
+        self.group = campaign_group(campaign_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json(snapshot)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        return  # nothing to ask
+
+    async def broadcast_message(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])

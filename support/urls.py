@@ -17,4 +17,12 @@ urlpatterns = [
     path("studio/tips/test-alert/", views.studio_test_alert, name="studio-tips-test"),
     path("studio/live/", views.studio_live, name="studio-live"),
     path("studio/live/end/", views.studio_live_end, name="studio-live-end"),
+    path("campaigns/<int:campaign_id>/", by_user(views.campaign_page), name="campaign"),
+    path("pledges/<int:pledge_id>/", views.pledge_page, name="pledge"),
+    path("studio/campaigns/", views.studio_campaigns, name="studio-campaigns"),
+    path(
+        "studio/campaigns/<int:campaign_id>/updates/",
+        views.studio_campaign_update,
+        name="studio-campaign-update",
+    ),
 ]

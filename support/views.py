@@ -16,9 +16,16 @@ from accounts.models import User
 from creators.models import Creator
 from creators.views import creator_required
 from payments.services import PaymentRefused
-from support import services
-from support.forms import LiveForm, TipForm, TipSettingsForm
-from support.models import LiveSession, TipSettings
+from support import campaigns, services
+from support.forms import (
+    CampaignForm,
+    CampaignUpdateForm,
+    LiveForm,
+    PledgeForm,
+    TipForm,
+    TipSettingsForm,
+)
+from support.models import Campaign, LiveSession, Pledge, TipSettings
 from swarm.models import Content
 
 
@@ -252,3 +259,123 @@ def studio_live_end(request: HttpRequest, creator: Creator) -> HttpResponse:
     else:
         messages.success(request, "Live session ended.")
     return redirect("studio-live")
+
+
+# --- campaigns ------------------------------------------------------------------------------
+
+
+def campaign_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("creator"), pk=campaign_id, creator__user__is_active=True
+    )
+    form = PledgeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('login')}?next={request.path}")
+        status = 400
+        if form.is_valid():
+            tier = None
+            if form.cleaned_data["tier"]:
+                tier = campaign.tiers.filter(pk=form.cleaned_data["tier"]).first()
+                if tier is None:
+                    raise Http404("No such reward.")
+            try:
+                made = campaigns.pledge(_user(request), campaign, form.cleaned_data["amount"], tier)
+            except (campaigns.CampaignRefused, PaymentRefused) as error:
+                form.add_error(None, error.message)
+                status = error.status
+            else:
+                return redirect("pledge", pledge_id=made.pk)
+    backers = (
+        User.objects.filter(pledges__campaign=campaign, pledges__state__in=campaigns.COUNTED)
+        .distinct()
+        .order_by("username")
+        .values_list("username", flat=True)
+    )
+    return render(
+        request,
+        "support/campaign.html",
+        {
+            "campaign": campaign,
+            "form": form,
+            "tiers": list(campaign.tiers.all()),
+            "progress": campaigns.progress(campaign),
+            "backers": list(backers[:200]),
+            "updates": list(campaign.updates.all()[:50]),
+            "own": request.user.is_authenticated and request.user.pk == campaign.creator.user_id,
+        },
+        status=status,
+    )
+
+
+@login_required
+def pledge_page(request: HttpRequest, pledge_id: int) -> HttpResponse:
+    found = (
+        Pledge.objects.filter(pk=pledge_id, backer=_user(request))
+        .select_related("campaign", "invoice", "tier", "campaign__creator")
+        .first()
+    )
+    if found is None:
+        raise Http404("No such pledge.")
+    response = render(request, "support/pledge.html", {"pledge": found, "invoice": found.invoice})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@creator_required
+def studio_campaigns(request: HttpRequest, creator: Creator) -> HttpResponse:
+    form = CampaignForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                made = campaigns.create_campaign(
+                    _user(request),
+                    title=data["title"],
+                    story=data["story"],
+                    goal=data["goal"],
+                    deadline=data["deadline"],
+                    mode=data["mode"],
+                    tiers=data["tiers"],
+                )
+            except campaigns.CampaignRefused as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(request, "Campaign started.")
+                return redirect("campaign", campaign_id=made.pk)
+    own = list(Campaign.objects.filter(creator=creator))
+    return render(
+        request,
+        "support/studio_campaigns.html",
+        {
+            "form": form,
+            "rows": [(c, campaigns.progress(c)) for c in own],
+            "update_form": CampaignUpdateForm(),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@creator_required
+def studio_campaign_update(
+    request: HttpRequest, creator: Creator, campaign_id: int
+) -> HttpResponse:
+    form = CampaignUpdateForm(request.POST)
+    if form.is_valid():
+        try:
+            campaigns.post_update(
+                _user(request), campaign_id, form.cleaned_data["title"], form.cleaned_data["body"]
+            )
+        except campaigns.NotFound:
+            raise Http404("No such campaign of yours.") from None
+        except campaigns.CampaignRefused as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Update posted.")
+    else:
+        messages.error(request, "An update has a title and a text.")
+    return redirect("studio-campaigns")
