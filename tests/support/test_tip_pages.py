@@ -217,3 +217,45 @@ def test_ending_a_live_session_shows_its_summary(
     assert [(t.name, t.count) for t in summary.top] == [("Ada L.", 2), ("Bob", 1)]
     assert f"<strong>{summary.total}</strong> from 3 tips." in body
     assert "Not live right now" in body
+
+
+def test_hostile_tips_are_inert_text_in_the_admin(fan: User, creator: Creator) -> None:
+    # given
+    tipping_creator(creator)
+    staff = User.objects.create_superuser("root", "root@example.com", "x")
+    for name, message in zip(HOSTILE_NAMES[:4], HOSTILE_MESSAGES[:4], strict=True):
+        pay(tip(fan, creator, name=name, message=message))
+
+    # when
+    pages = [
+        logged_in(staff).get(reverse("admin:support_tip_changelist")),
+        logged_in(staff).get(reverse("admin:support_alert_changelist")),
+    ]
+
+    # then
+    for page in pages:
+        body = page.content.decode()
+        assert page.status_code == 200
+        assert not INJECTED.search(body)
+        assert html.escape(HOSTILE_NAMES[1]) in body
+    settings_page = logged_in(staff).get(
+        reverse("admin:support_tipsettings_change", args=[services.tip_settings(creator).pk])
+    )
+    assert services.tip_settings(creator).overlay_key not in settings_page.content.decode()
+
+
+@pytest.mark.rate_limits
+def test_tipping_is_rate_limited_per_account(fan: User, creator: Creator) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    tipping_creator(creator)
+    client = logged_in(fan)
+    url = reverse("tip", args=[creator.handle])
+
+    answers = [client.post(url, {"amount": "1"}).status_code for _ in range(21)]
+
+    assert answers[:20] == [400] * 20  # TIP_RATE is 20/m; each was below the minimum
+    assert answers[20] == 429
+    assert client.post(url, {"amount": "150"}).status_code == 429
+    assert not Tip.objects.exists()
