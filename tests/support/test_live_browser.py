@@ -89,3 +89,27 @@ def test_the_studios_test_alert_button_shows_on_the_open_overlay(
     expect(overlay.locator("[data-alert]")).to_have_class("alert tier-1 test")
     screenshots(studio, "tip-studio")
     assert_page_clean(overlay)
+
+
+def test_an_hls_session_loads_hls_js_under_the_pages_policy(
+    browser: Chromium, asgi_server: AsgiServer, creator: Creator
+) -> None:
+    # given: a session on an HLS stream (nothing answers there; the player is what is tested)
+    tipping_creator(creator)
+    services.start_live(creator.user, "HLS", "https://127.0.0.1/live/stream.m3u8")
+    page = browser.open(asgi_server.url)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text))
+
+    # when
+    response = page.goto(f"/c/{creator.handle}/live/")
+
+    # then: hls.js from npm is served and takes the video; the policy names the stream's origin
+    assert response is not None
+    assert "https://127.0.0.1 " in response.headers["content-security-policy"]
+    page.wait_for_function("window.Hls !== undefined")
+    assert page.evaluate("window.Hls.isSupported()") is True
+    expect(page.locator("video[data-hls-src]")).to_have_count(1)
+    page.wait_for_function("document.querySelector('video').src.startsWith('blob:')")
+    assert not [e for e in errors if "Content Security Policy" in e]
+    assert_page_clean(page)
