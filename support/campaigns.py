@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -127,6 +127,10 @@ def create_campaign(
                 limit=tier.limit,
             )
     return campaign
+
+
+def open_campaigns(creator: Creator) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(creator=creator, state=Campaign.State.OPEN).order_by("deadline")
 
 
 def post_update(user: User, campaign_id: int, title: str, body: str) -> CampaignUpdate:

@@ -8,6 +8,7 @@ from django import template
 
 from creators.models import Creator
 from support import services
+from support.campaigns import open_campaigns
 from support.forms import TipForm
 from swarm.models import Content
 
@@ -31,4 +32,6 @@ def tip_box(
         "own": user is not None and user.is_authenticated and user.pk == creator.user_id,
         "next": request.path if request is not None else "/",
         "csrf_token": context.get("csrf_token"),
+        "session": None if live else services.current_session(creator),
+        "campaigns": [] if content or live else list(open_campaigns(creator)),
     }

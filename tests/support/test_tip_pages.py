@@ -259,3 +259,32 @@ def test_tipping_is_rate_limited_per_account(fan: User, creator: Creator) -> Non
     assert answers[20] == 429
     assert client.post(url, {"amount": "150"}).status_code == 429
     assert not Tip.objects.exists()
+
+
+def test_the_creator_page_links_to_the_live_session_and_open_campaigns(
+    fan: User, creator: Creator
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.money import Amount, Token
+    from support import campaigns
+
+    tipping_creator(creator)
+    services.start_live(creator.user, "<i>Late</i> show", "https://www.youtube.com/embed/x")
+    campaign = campaigns.create_campaign(
+        creator.user,
+        title="Album",
+        story="Songs",
+        goal=Amount.parse("10", Token.BTT),
+        deadline=timezone.now() + timedelta(days=1),
+        mode="flexible",
+        tiers=[],
+    )
+    body = Client().get(reverse("creator", args=[creator.handle])).content.decode()
+    assert (
+        f'<a href="{reverse("live", args=[creator.handle])}">&lt;i&gt;Late&lt;/i&gt; show</a>'
+        in body
+    )
+    assert f'<a href="{reverse("campaign", args=[campaign.pk])}">Album</a>' in body
