@@ -237,8 +237,10 @@ def create_invoice(
     amount: Amount,
     payer: User | None = None,
     content: Content | None = None,
+    lifetime: timedelta | None = None,
 ) -> Invoice:
-    """A new invoice for ``amount`` plus a tag that makes it unique on the creator's address.
+    """A new invoice for ``amount`` plus a tag that makes it unique on the creator's address,
+    open for ``lifetime`` (default ``INVOICE_EXPIRY_SECONDS``).
 
     Raises TokenNotAccepted, PaymentRefused (no valid payout address, nothing to pay),
     NoUniqueAmount; ValueError for a kind without what it needs (a bug in the caller).
@@ -268,7 +270,7 @@ def create_invoice(
                     amount_due=_unique_amount(recipient, amount, now),
                     memo=_new_memo(),
                     created_at=now,
-                    expires_at=now + invoice_lifetime(),
+                    expires_at=now + (lifetime or invoice_lifetime()),
                 )
                 logged = _log(
                     invoice,

@@ -32,6 +32,7 @@ from support.text import TextRefused, clean
 MAX_TIERS = 20
 MIN_DURATION = timedelta(minutes=5)
 MAX_DURATION = timedelta(days=90)
+PLEDGE_PAYMENT_TIME = timedelta(days=3)
 COUNTED = (Pledge.State.COMMITTED, Pledge.State.INVOICED, Pledge.State.PAID)
 
 PLEDGE_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -353,6 +354,9 @@ def issue_pledge_invoices(campaign: Campaign) -> int:
                 creator=campaign.creator,
                 amount=found.amount,
                 payer=found.backer,
+                # Backers learn of it after the deadline, not while on the page: days, not
+                # the minutes a checkout gets.
+                lifetime=PLEDGE_PAYMENT_TIME,
             )
             if _move_pledge(found, Pledge.State.INVOICED, invoice=invoice):
                 made += 1

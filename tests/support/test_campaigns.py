@@ -151,6 +151,8 @@ def test_all_or_nothing_met_at_the_deadline_invoices_every_backer_once(
     }
     assert invoices[fan.pk].due.units // 10**12 == btt("600").units // 10**12 + 1
     assert set(Pledge.objects.values_list("state", flat=True)) == {"invoiced"}
+    for invoice in invoices.values():
+        assert invoice.expires_at - invoice.created_at == campaigns.PLEDGE_PAYMENT_TIME
 
     # when: one backer pays
     pay(invoices[fan.pk], seq=2)
