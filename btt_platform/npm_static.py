@@ -22,6 +22,7 @@ from django.core.files.storage import FileSystemStorage
 PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "tus-js-client": ("dist", ("tus.min.js", "tus.min.js.map")),
     "chart.js": ("dist", ("chart.umd.min.js", "chart.umd.min.js.map")),
+    "hls.js": ("dist", ("hls.min.js", "hls.min.js.map")),
 }
 PREFIX = "vendor"
 

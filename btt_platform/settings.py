@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "creators",
     "swarm",
     "payments",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
     # First attempts lost with a worker and retries that are due (a sweep, not countdowns:
     # Redis re-delivers tasks delayed past its visibility timeout).
     "deliver-webhooks": {"task": "payments.deliver_due_webhooks", "schedule": 60.0},
+    # Campaigns past their deadline close; all-or-nothing ones that met the goal invoice.
+    "close-campaigns": {"task": "support.close_campaigns", "schedule": 60.0},
 }
 
 CHANNEL_LAYERS = {
@@ -260,6 +263,8 @@ X_FRAME_OPTIONS = "DENY"
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 RATELIMIT_VIEW = "btt_platform.views.rate_limited"
 AUTH_RATE = env_str("AUTH_RATE", "10/m")
+# New tips per account (or address when logged out); each one is an invoice to watch.
+TIP_RATE = env_str("TIP_RATE", "20/m")
 # django-ratelimit lists the backends it knows; Django's own RedisCache has the atomic
 # incr() with expiry it needs.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]

@@ -242,8 +242,10 @@ def create_invoice(
     amount: Amount,
     payer: User | None = None,
     content: Content | None = None,
+    lifetime: timedelta | None = None,
 ) -> Invoice:
-    """A new invoice for ``amount`` plus a tag that makes it unique on the creator's address.
+    """A new invoice for ``amount`` plus a tag that makes it unique on the creator's address,
+    open for ``lifetime`` (default ``INVOICE_EXPIRY_SECONDS``).
 
     Raises TokenNotAccepted, PaymentRefused (no valid payout address, nothing to pay),
     NoUniqueAmount; ValueError for a kind without what it needs (a bug in the caller).
@@ -273,7 +275,7 @@ def create_invoice(
                     amount_due=_unique_amount(recipient, amount, now),
                     memo=_new_memo(),
                     created_at=now,
-                    expires_at=now + invoice_lifetime(),
+                    expires_at=now + (lifetime or invoice_lifetime()),
                 )
                 logged = _log(
                     invoice,
@@ -393,6 +395,11 @@ def move_invoice(
             _grant(invoice)
         elif new == State.INVALID:
             _revoke(invoice)  # granted at the first confirmation, then the payment dropped
+        if invoice.kind in (Invoice.Kind.TIP, Invoice.Kind.PLEDGE):
+            # Tips raise alerts, pledges count, in this transaction (support builds on payments).
+            from support.services import invoice_moved
+
+            invoice_moved(invoice, new)
         events.send_invoice_update(invoice, Event.STATE, txid=txid, detail=reason)
         webhooks.queue_invoice_event(invoice, logged)
     return invoice

@@ -26,6 +26,7 @@ def test_every_scheduled_task_is_registered() -> None:
         "swarm.flush_transfer_totals",
         "payments.expire_invoices",
         "payments.deliver_due_webhooks",
+        "support.close_campaigns",
     }
     assert scheduled <= set(app.tasks)
 

@@ -1,0 +1,124 @@
+// Tip alerts from /ws/overlay/<key>/ or /ws/live/<handle>/, delivered once each and in order.
+//
+// Every alert has a number (seq) that counts up per creator. The client remembers the last one
+// it delivered; after a reconnect, or on seeing a number past the next one (a gap), it sends
+// {"type": "resume", "after": last} and the server replays what came after. Repeats are dropped.
+// With `contiguous` (the overlay, which hears every alert) a gap is waited for briefly and then
+// skipped; without it (the live page, which does not hear test alerts) any newer number goes.
+// Names and messages are text: callers put them in the page with textContent only.
+
+const MAX_DELAY_MS = 15000;
+const GAP_WAIT_MS = 3000;
+
+export function alertStream(path, handlers, { contiguous = true, startAt = null } = {}) {
+  let last = startAt;          // the last seq delivered; null until the first hello
+  const waiting = new Map();   // seq -> alert, received ahead of a gap
+  let gapTimer = null;
+  let failures = 0;
+  let socket = null;
+  let stopped = false;
+
+  const deliver = (alert) => {
+    last = alert.seq;
+    handlers.alert?.(alert);
+  };
+
+  const drain = () => {
+    while (waiting.size) {
+      const next = contiguous ? last + 1 : Math.min(...waiting.keys());
+      if (!waiting.has(next)) break;
+      const alert = waiting.get(next);
+      waiting.delete(next);
+      deliver(alert);
+    }
+    for (const seq of waiting.keys()) if (seq <= last) waiting.delete(seq);
+    if (waiting.size && !gapTimer) {
+      // Ask for what is missing, then give up on it (replays are bounded) and move on.
+      send({ type: "resume", after: last });
+      gapTimer = setTimeout(() => {
+        gapTimer = null;
+        if (waiting.size) {
+          last = Math.min(...waiting.keys()) - 1;
+          drain();
+        }
+      }, GAP_WAIT_MS);
+    } else if (!waiting.size && gapTimer) {
+      clearTimeout(gapTimer);
+      gapTimer = null;
+    }
+  };
+
+  const received = (alert) => {
+    if (!Number.isInteger(alert.seq) || (last !== null && alert.seq <= last)) return;
+    if (last === null) last = alert.seq - 1;
+    waiting.set(alert.seq, alert);
+    drain();
+  };
+
+  const send = (message) => {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  };
+
+  const connect = () => {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(`${scheme}//${location.host}${path}`);
+    socket.addEventListener("open", () => {
+      failures = 0;
+      handlers.status?.("live");
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message === null || typeof message !== "object") return;
+      if (message.type === "hello") {
+        handlers.hello?.(message);
+        if (last === null) last = message.last_seq;  // a fresh page starts from now
+        else if (message.last_seq > last) send({ type: "resume", after: last });
+      } else if (message.type === "alert") {
+        received(message);
+      } else if (message.type === "goal") {
+        handlers.goal?.(message.goal);
+      } else if (message.type === "live") {
+        handlers.live?.(message);
+      } else if (message.type === "revoked") {
+        stopped = true;
+      }
+    });
+    socket.addEventListener("close", (event) => {
+      if (stopped || event.code === 4403 || event.code === 4401) {
+        handlers.status?.("closed");
+        return;
+      }
+      handlers.status?.("offline");
+      failures += 1;
+      setTimeout(connect, Math.min(MAX_DELAY_MS, 500 * 2 ** Math.min(failures, 5)));
+    });
+  };
+  connect();
+  return { get last() { return last; }, close() { stopped = true; socket?.close(); } };
+}
+
+// The goal bar: exact decimal strings from the server, turned into a fraction only to draw it.
+export function showGoal(root, goal) {
+  const box = root.querySelector("[data-goal]");
+  if (!box || !goal) return;
+  const target = Number(goal.goal);
+  box.hidden = !(target > 0);
+  root.querySelector("[data-goal-title]").textContent = goal.title || "Goal";
+  root.querySelector("[data-goal-raised]").textContent = goal.raised;
+  root.querySelector("[data-goal-target]").textContent = goal.goal;
+  const bar = root.querySelector("[data-goal-bar]");
+  bar.value = target > 0 ? Math.min(1000, Math.round((Number(goal.raised) / target) * 1000)) : 0;
+}
+
+export function initialGoal(root) {
+  const bar = root.querySelector("[data-goal-bar]");
+  if (!bar || !bar.dataset.goalUnits) return;
+  const raised = BigInt(bar.dataset.raisedUnits);
+  const goal = BigInt(bar.dataset.goalUnits);
+  bar.value = goal > 0n ? Number((raised * 1000n) / goal > 1000n ? 1000n : (raised * 1000n) / goal) : 0;
+}

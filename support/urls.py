@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.urls import path
+from django_ratelimit.decorators import ratelimit
+
+from support import views
+
+# Each tip is an invoice the watcher watches: per account (or address) limits.
+by_user = ratelimit(key="user_or_ip", rate=settings.TIP_RATE, method="POST")
+
+urlpatterns = [
+    path("c/<str:handle>/tip/", by_user(views.tip), name="tip"),
+    path("c/<str:handle>/live/", views.live_page, name="live"),
+    path("tips/<uuid:tip_id>/", views.tip_payment, name="tip-payment"),
+    path("overlay/<str:key>/", views.overlay, name="overlay"),
+    path("studio/tips/", views.studio_tips, name="studio-tips"),
+    path("studio/tips/overlay-key/", views.studio_rotate_key, name="studio-tips-rotate"),
+    path("studio/tips/test-alert/", views.studio_test_alert, name="studio-tips-test"),
+    path("studio/live/", views.studio_live, name="studio-live"),
+    path("studio/live/end/", views.studio_live_end, name="studio-live-end"),
+    path("campaigns/<int:campaign_id>/", by_user(views.campaign_page), name="campaign"),
+    path("pledges/<int:pledge_id>/", views.pledge_page, name="pledge"),
+    path("studio/campaigns/", views.studio_campaigns, name="studio-campaigns"),
+    path(
+        "studio/campaigns/<int:campaign_id>/updates/",
+        views.studio_campaign_update,
+        name="studio-campaign-update",
+    ),
+]

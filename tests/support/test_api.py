@@ -1,0 +1,120 @@
+"""Tips and campaigns through the JSON API with personal tokens: amounts as strings, refusals
+with a status and a reason, nothing made on a refusal."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import issue_token
+from creators.models import Creator
+from payments.money import Amount, Token
+from support import campaigns
+from support.models import Pledge, Tip
+from tests.payments.test_invoice_api import numbers_in
+from tests.support.tipping import tipping_creator
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user: User) -> Client:
+    return Client(headers={"Authorization": f"Bearer {issue_token(user, 'script').secret}"})
+
+
+def post(client: Client, path: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    response = client.post(path, json.dumps(body), content_type="application/json")
+    return response.status_code, response.json()
+
+
+def test_a_fan_tips_and_the_creator_reads_it_in_their_feed(fan: User, creator: Creator) -> None:
+    # given
+    tipping_creator(creator)
+
+    # when
+    status, tip = post(
+        client_for(fan),
+        f"/api/v1/creators/{creator.handle}/tips",
+        {"amount": "250", "name": "Ada\u200b", "message": "<b>hi</b>"},
+    )
+
+    # then
+    assert status == 201, tip
+    assert (tip["name"], tip["message"], tip["state"], tip["pay_to"]) == (
+        "Ada",
+        "<b>hi</b>",
+        "new",
+        creator.payout_address,
+    )
+    assert tip["amount_due"] == {
+        "value": "250.000001",
+        "units": str(Amount.parse("250.000001", Token.BTT).units),
+        "token": "BTT",
+    }
+    feed = client_for(creator.user).get("/api/v1/tips").json()
+    assert [t["id"] for t in feed] == [tip["id"]]
+    assert numbers_in(feed) == []
+    assert client_for(fan).get("/api/v1/tips").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"amount": "1e3"}, 422, "'1e3' is not a decimal amount like 12.5"),
+        ({"amount": "10"}, 400, "The smallest tip here is 100 BTT."),
+        ({"amount": "150", "name": "n" * 60}, 400, "The name is 60 characters; at most 40."),
+        ({"amount": "150", "content_id": 999}, 404, "No such content."),
+    ],
+)
+def test_a_refused_tip_says_why_and_makes_nothing(
+    fan: User, creator: Creator, body: dict[str, object], status: int, detail: str
+) -> None:
+    tipping_creator(creator)
+    got, answer = post(client_for(fan), f"/api/v1/creators/{creator.handle}/tips", body)
+    assert (got, answer) == (status, {"detail": detail})
+    assert not Tip.objects.exists()
+
+
+def test_a_fan_reads_a_campaign_and_pledges_for_a_limited_reward(
+    fan: User, stranger: User, creator: Creator
+) -> None:
+    tipping_creator(creator)
+    campaign = campaigns.create_campaign(
+        creator.user,
+        title="Album",
+        story="Songs",
+        goal=Amount.parse("1000", Token.BTT),
+        deadline=timezone.now() + timedelta(days=2),
+        mode="all_or_nothing",
+        tiers=[campaigns.TierSpec("CD", Amount.parse("100", Token.BTT), limit=1)],
+    )
+    tier = campaign.tiers.get()
+
+    status, pledge = post(
+        client_for(fan),
+        f"/api/v1/campaigns/{campaign.pk}/pledges",
+        {"amount": "100", "tier_id": tier.pk},
+    )
+    second, refused = post(
+        client_for(stranger),
+        f"/api/v1/campaigns/{campaign.pk}/pledges",
+        {"amount": "100", "tier_id": tier.pk},
+    )
+    detail = Client().get(f"/api/v1/campaigns/{campaign.pk}").json()
+
+    assert status == 201
+    assert (pledge["state"], pledge["invoice_id"], pledge["tier_id"]) == (
+        "committed",
+        None,
+        tier.pk,
+    )
+    assert (second, refused) == (409, {"detail": "“CD” is sold out."})
+    assert detail["raised"]["value"] == "100"
+    assert detail["tiers"][0]["left"] == 0
+    assert detail["websocket"] == f"/ws/campaign/{campaign.pk}/"
+    assert numbers_in(detail) == []
+    assert Pledge.objects.count() == 1

@@ -1,0 +1,240 @@
+"""Campaign transitions: flexible pledges count when paid; all-or-nothing commitments are
+invoiced at the deadline when the goal is met and lapse when it is not; a reward tier never
+sells past its limit under concurrent pledges; the deadline job is safe to run twice, at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import User
+from creators.models import Creator
+from payments import services as payments
+from payments.models import Invoice
+from payments.money import Amount, Token
+from support import campaigns
+from support.models import Campaign, Pledge, RewardTier
+from support.tasks import close_campaigns
+from tests.conftest import make_user
+from tests.payments.factories import paying, proven
+from tests.support.tipping import tipping_creator
+
+BTT = Token.BTT
+
+
+def btt(text: str) -> Amount:
+    return Amount.parse(text, BTT)
+
+
+def new_campaign(
+    creator: Creator, mode: str, goal: str = "1000", tiers: list[campaigns.TierSpec] | None = None
+) -> Campaign:
+    tipping_creator(creator)
+    return campaigns.create_campaign(
+        creator.user,
+        title="New album",
+        story="Ten songs, recorded live.",
+        goal=btt(goal),
+        deadline=timezone.now() + timedelta(days=7),
+        mode=mode,
+        tiers=tiers or [],
+    )
+
+
+def past_deadline(campaign: Campaign) -> None:
+    Campaign.objects.filter(pk=campaign.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+
+
+def pay(invoice: Invoice, seq: int) -> None:
+    payments.record_transfer(proven(*paying(invoice, seq=seq)), solidified=False)
+
+
+def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """``work(i)`` on ``count`` threads started together; each result or exception."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = work(i)
+        except Exception as error:
+            results[i] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@pytest.mark.django_db
+def test_a_flexible_pledge_is_invoiced_at_once_and_counts_when_paid(
+    fan: User, creator: Creator
+) -> None:
+    # given
+    campaign = new_campaign(creator, "flexible")
+
+    # when
+    made = campaigns.pledge(fan, campaign, btt("300"), None)
+
+    # then: an invoice to pay, not counted yet
+    assert made.invoice is not None
+    assert (made.state, made.invoice.kind, made.invoice.payer) == ("invoiced", "pledge", fan)
+    assert campaigns.progress(campaign).raised == btt("0")
+
+    # when: paid
+    pay(made.invoice, seq=1)
+
+    # then
+    made.refresh_from_db()
+    assert made.state == Pledge.State.PAID
+    assert campaigns.progress(campaign) == campaigns.Progress(btt("300"), btt("300"), 1)
+
+
+@pytest.mark.django_db
+def test_an_unpaid_flexible_pledge_lapses_with_its_invoice_and_gives_its_reward_back(
+    fan: User, creator: Creator
+) -> None:
+    campaign = new_campaign(
+        creator, "flexible", tiers=[campaigns.TierSpec("Signed CD", btt("100"), limit=1)]
+    )
+    tier = campaign.tiers.get()
+    made = campaigns.pledge(fan, campaign, btt("100"), tier)
+    assert RewardTier.objects.get(pk=tier.pk).taken == 1
+
+    assert payments.expire_invoices(timezone.now() + timedelta(hours=1)) == 1
+
+    made.refresh_from_db()
+    assert made.state == Pledge.State.LAPSED
+    assert RewardTier.objects.get(pk=tier.pk).taken == 0
+
+
+@pytest.mark.django_db
+def test_all_or_nothing_met_at_the_deadline_invoices_every_backer_once(
+    fan: User, stranger: User, creator: Creator
+) -> None:
+    # given: commitments that meet the goal, and nothing invoiced before the deadline
+    campaign = new_campaign(creator, "all_or_nothing", goal="1000")
+    first = campaigns.pledge(fan, campaign, btt("600"), None)
+    second = campaigns.pledge(stranger, campaign, btt("400"), None)
+    assert (first.state, first.invoice) == ("committed", None)
+    assert campaigns.progress(campaign).raised == btt("1000")
+    assert not Invoice.objects.exists()
+    assert campaigns.close_due_campaigns() == 0  # not due yet
+
+    # when: the deadline passes and the job runs (twice)
+    past_deadline(campaign)
+    assert campaigns.close_due_campaigns() == 1
+    assert campaigns.close_due_campaigns() == 0
+
+    # then: succeeded, one invoice per backer for their own pledge, to the creator's address
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.SUCCEEDED
+    invoices = {
+        p.backer_id: p.invoice
+        for p in Pledge.objects.select_related("invoice")
+        if p.invoice is not None
+    }
+    assert Invoice.objects.count() == 2
+    assert {backer: (i.kind, i.payer_id, i.state) for backer, i in invoices.items()} == {
+        fan.pk: ("pledge", fan.pk, "new"),
+        stranger.pk: ("pledge", stranger.pk, "new"),
+    }
+    assert invoices[fan.pk].due.units // 10**12 == btt("600").units // 10**12 + 1
+    assert set(Pledge.objects.values_list("state", flat=True)) == {"invoiced"}
+    for invoice in invoices.values():
+        assert invoice.expires_at - invoice.created_at == campaigns.PLEDGE_PAYMENT_TIME
+
+    # when: one backer pays
+    pay(invoices[fan.pk], seq=2)
+
+    # then
+    assert Pledge.objects.get(pk=first.pk).state == Pledge.State.PAID
+    assert Pledge.objects.get(pk=second.pk).state == Pledge.State.INVOICED
+
+
+@pytest.mark.django_db
+def test_all_or_nothing_not_met_lapses_every_pledge_and_invoices_nobody(
+    fan: User, creator: Creator
+) -> None:
+    campaign = new_campaign(creator, "all_or_nothing", goal="1000")
+    campaigns.pledge(fan, campaign, btt("999.999999"), None)
+    past_deadline(campaign)
+
+    assert campaigns.close_due_campaigns() == 1
+
+    assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.FAILED
+    assert list(Pledge.objects.values_list("state", flat=True)) == ["lapsed"]
+    assert not Invoice.objects.exists()
+    with pytest.raises(campaigns.CampaignRefused, match="closed"):
+        campaigns.pledge(fan, campaign, btt("5000"), None)
+
+
+@pytest.mark.django_db
+def test_a_pledge_below_the_tier_minimum_or_to_ones_own_campaign_is_refused(
+    fan: User, creator: Creator
+) -> None:
+    campaign = new_campaign(creator, "flexible", tiers=[campaigns.TierSpec("Vinyl", btt("500"))])
+    with pytest.raises(campaigns.CampaignRefused, match="at least 500 BTT"):
+        campaigns.pledge(fan, campaign, btt("499"), campaign.tiers.get())
+    with pytest.raises(campaigns.CampaignRefused, match="your own"):
+        campaigns.pledge(creator.user, campaign, btt("600"), None)
+    assert not Pledge.objects.exists()
+    assert not Invoice.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("mode", ["flexible", "all_or_nothing"])
+def test_a_limited_tier_never_sells_past_its_limit_under_concurrent_pledges(
+    creator: Creator, mode: str
+) -> None:
+    # given: three rewards, eight backers pledging at the same moment
+    campaign = new_campaign(
+        creator, mode, tiers=[campaigns.TierSpec("Dinner", btt("100"), limit=3)]
+    )
+    tier = campaign.tiers.get()
+    backers = [make_user(f"backer{i}") for i in range(8)]
+
+    # when
+    results = in_threads(
+        8, lambda i: campaigns.pledge(backers[i], campaign, btt(f"{100 + i}"), tier)
+    )
+
+    # then: exactly three pledges hold the reward; the rest were told it is sold out
+    made = [r for r in results if isinstance(r, Pledge)]
+    refused = [r for r in results if isinstance(r, campaigns.SoldOut)]
+    assert (len(made), len(refused)) == (3, 5), results
+    assert RewardTier.objects.get(pk=tier.pk).taken == 3
+    assert Pledge.objects.filter(tier=tier).count() == 3
+    assert Invoice.objects.count() == (3 if mode == "flexible" else 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_deadline_task_run_twice_at_once_invoices_each_pledge_once(
+    creator: Creator,
+) -> None:
+    # given: a met all-or-nothing campaign past its deadline with five backers
+    campaign = new_campaign(creator, "all_or_nothing", goal="500")
+    for i in range(5):
+        campaigns.pledge(make_user(f"backer{i}"), campaign, btt("100"), None)
+    past_deadline(campaign)
+
+    # when: two workers run the task at the same moment, and it runs once more later
+    results = in_threads(2, lambda i: close_campaigns())
+    again = close_campaigns()
+
+    # then
+    assert sorted(results) == [0, 1], results
+    assert again == 0
+    assert Invoice.objects.filter(kind="pledge").count() == 5
+    assert set(Pledge.objects.values_list("state", flat=True)) == {"invoiced"}
+    assert Pledge.objects.filter(invoice__isnull=True).count() == 0
