@@ -24,7 +24,13 @@ function clock(seconds) {
   return `${minutes}:${String(seconds % 60).padStart(2, "0")}`;
 }
 
-function statusFor(invoice) {
+const THANKS = {
+  purchase: "Thank you! It is in your library now.",
+  tip: "Thank you! The creator has your tip.",
+  pledge: "Thank you for backing the campaign!",
+};
+
+function statusFor(invoice, kind) {
   const due = `${invoice.amount_due} ${invoice.token}`;
   const paid = `${invoice.amount_paid} ${invoice.token}`;
   switch (invoice.state) {
@@ -42,7 +48,7 @@ function statusFor(invoice) {
         "Paid and confirmed.",
         invoice.over
           ? `You sent ${paid}, more than the ${due} asked; the difference went to the creator, who can refund it.`
-          : "Thank you! It is in your library now.",
+          : THANKS[kind] ?? THANKS.purchase,
       ];
     case "expired":
       return invoice.late
@@ -103,7 +109,7 @@ function setup() {
     // The wallet's transaction cannot pay it (failed, another amount, ...): paying again from
     // this page is allowed once more.
     if (invoice.event === "claim_refused") page.dispatchEvent(new CustomEvent("claim-refused"));
-    const [headline, more] = statusFor(invoice);
+    const [headline, more] = statusFor(invoice, data.kind);
     status.textContent = headline;
     detail.textContent = invoice.event === "claim_refused" && invoice.detail
       ? `The transaction your wallet sent cannot pay this invoice: ${invoice.detail}.`

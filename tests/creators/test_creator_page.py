@@ -41,7 +41,7 @@ def test_the_page_lists_what_is_published_and_listed_with_prices(creator: Creato
     assert "Extra" not in page
     assert "Draft" not in page
     assert "Nothing published yet." not in page
-    assert "Tip The Maker" in page
+    assert "Tip The Maker" in page  # the tip box
 
 
 def test_an_empty_page_says_so(creator: Creator) -> None:

@@ -64,6 +64,7 @@ def test_a_flexible_pledge_on_the_page_leads_to_its_invoice_and_a_sold_out_rewar
     body = logged_in(fan).get(taken["Location"]).content.decode()
     assert pledge.invoice is not None
     assert f'value="{pledge.invoice.due.decimal_string()}"' in body
+    assert f'href="/invoices/{pledge.invoice.pk}/"' in body  # TronLink and the QR code there
     assert logged_in(stranger).get(taken["Location"]).status_code == 404
 
     # when: someone else wants the CD too

@@ -58,6 +58,12 @@ def test_a_fan_tips_through_the_form_and_lands_on_the_payment_page(
     assert f'data-invoice="{made.invoice.pk}"' in body
     # Nobody else sees someone's tip page.
     assert logged_in(creator.user).get(response["Location"]).status_code == 404
+    # The invoice page pays it with TronLink or a QR code.
+    assert f'href="/invoices/{made.invoice.pk}/"' in body
+    paying = client.get(f"/invoices/{made.invoice.pk}/").content.decode()
+    assert f"Your tip to {creator.display_name}" in paying
+    assert "Pay with TronLink" in paying
+    assert 'data-kind="tip"' in paying
 
 
 @pytest.mark.parametrize(
