@@ -539,18 +539,23 @@ class Watcher:
                 f"at {self.node.url} is on another chain than {self.network} was scanned on "
                 "(a devnet started afresh?). Start again with `watch_chain --from-block`."
             )
+        self._scan_again_from_floor(cursor, forked)
+
+    def _scan_again_from_floor(self, cursor: ChainCursor, changed: Block) -> None:
+        """Back to the last block known to be solidified, unless another watcher moved first."""
         moved = ChainCursor.objects.filter(
             network=self.network, head_block=cursor.head_block, head_block_id=cursor.head_block_id
         ).update(head_block=cursor.solid_block, head_block_id="", updated_at=timezone.now())
         if moved:
             self.stats.forks += 1
             log.warning(
-                "the chain changed under blocks %s-%s (block %s has parent %s): scanning again "
-                "from block %s",
+                "the chain changed under blocks %s-%s (block %s is %s, parent %s): scanning "
+                "again from block %s",
                 cursor.solid_block + 1,
                 cursor.head_block,
-                forked.number,
-                forked.parent_id,
+                changed.number,
+                changed.block_id,
+                changed.parent_id,
                 cursor.solid_block + 1,
             )
 
@@ -596,6 +601,21 @@ class Watcher:
 
     def _raise_solid_floor(self, number: int) -> None:
         # Never above the blocks scanned: a rewind goes back to it, and must not go forward.
+        cursor = ChainCursor.objects.get(network=self.network)
+        if number <= cursor.solid_block:
+            return
+        if number >= cursor.head_block and cursor.head_block_id:
+            # The floor would reach the block scanned last, which was read before it was
+            # solidified: when the chain switched forks since, that block is not the solidified
+            # one, and taking it as the floor would make the next block look like another
+            # chain. Only the node's solidified block of that number can say.
+            head = cursor.head_block
+            solidified = parse_block(self.node.block(head, solid=True), head)
+            if solidified is None:
+                return  # this node's solidity view is behind: later
+            if solidified.block_id != cursor.head_block_id:
+                self._scan_again_from_floor(cursor, solidified)
+                return
         ChainCursor.objects.filter(network=self.network, solid_block__lt=number).update(
             solid_block=number
         )

@@ -16,6 +16,8 @@ from accounts.models import User
 from creators.models import Creator
 from payments import services
 from payments.models import Invoice, InvoiceEvent, Payment
+from payments.tron import NodeClient
+from payments.watcher import Watcher
 from swarm.models import Entitlement
 from tests.conftest import DEVNET_ENV, Devnet, launch_devnet, wait_for
 from tests.payments.conftest import funded_wallet
@@ -303,6 +305,34 @@ def test_a_late_payment_is_recorded_flagged_late_and_grants_nothing(
 
 
 # --- dropped --------------------------------------------------------------------------------
+
+
+def test_a_fork_solidified_before_the_next_block_is_read_is_scanned_again_not_refused(
+    devnet: Devnet, fan: User, creator: Creator, settings: Any
+) -> None:
+    # given: a watcher, stepped by hand, that has read the block holding the fan's payment
+    settings.TRON_API_URL = devnet.url
+    watcher = Watcher(NodeClient(devnet.url), "devnet", poll_seconds=0.05)
+    watcher.start_from(devnet.mine()["head"] + 1)
+    invoice, _ = purchase_of(fan, creator)
+    payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * BTT)
+    txid = send_btt(devnet, payer, invoice.recipient, invoice.amount_due)
+    included = devnet.mine()["head"]
+    while watcher.cursor().head_block < included:
+        watcher.step()
+    assert state_of(invoice) == "processing"
+
+    # when: the transaction leaves the chain (that block gets a new ID) and the block is
+    # solidified before the watcher reads the one after it: it settles first
+    devnet.post("devnet/fault", action="drop", txid=txid)
+    devnet.mine(SOLIDIFY + 1)
+    watcher.settle(watcher.solid_head())
+    # then: it scans the changed blocks again (no "another chain" refusal) and the invoice
+    # turns invalid
+    while watcher.cursor().head_block < included + SOLIDIFY + 1:
+        watcher.step()
+    assert state_of(invoice) == "invalid"
+    assert watcher.stats.forks == 1
 
 
 def test_a_payment_dropped_before_solidification_invalidates_the_invoice_and_its_early_grant(
