@@ -11,7 +11,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
+from django_ratelimit.core import is_ratelimited
 from ninja import Field, Router, Schema
 
 from accounts.models import User
@@ -140,7 +142,17 @@ def _pledge_out(pledge: Pledge) -> dict[str, Any]:
     response={201: TipOut, 400: Error, 404: Error, 422: Error, 429: Error, 503: Error},
 )
 def create_tip(request: HttpRequest, handle: str, payload: TipIn) -> tuple[int, Any]:
-    """Tip a creator: 201 with the tip and its invoice to pay."""
+    """Tip a creator: 201 with the tip and its invoice to pay; 429 past ``TIP_RATE`` tips
+    (counted with the tip form's)."""
+    if is_ratelimited(
+        request,
+        group=services.TIPS_LIMIT_GROUP,
+        key="user_or_ip",
+        rate=settings.TIP_RATE,
+        method="POST",
+        increment=True,
+    ):
+        return 429, {"detail": "Too many tips in a short time; try again in a minute."}
     creator = Creator.objects.filter(handle=handle.lower(), user__is_active=True).first()
     if creator is None:
         return 404, {"detail": "No such creator."}

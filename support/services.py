@@ -54,6 +54,10 @@ class TooManyOpenTips(TipRefused):
 # --- settings -------------------------------------------------------------------------------
 
 
+# The rate-limit group of tip creation: the form and the API count together, per account.
+TIPS_LIMIT_GROUP = "support.tips"
+
+
 def _new_overlay_key() -> str:
     return secrets.token_urlsafe(32)
 

@@ -2,10 +2,13 @@ from django.conf import settings
 from django.urls import path
 from django_ratelimit.decorators import ratelimit
 
-from support import views
+from support import services, views
 
-# Each tip is an invoice the watcher watches: per account (or address) limits.
-by_user = ratelimit(key="user_or_ip", rate=settings.TIP_RATE, method="POST")
+# Each tip is an invoice the watcher watches: per account (or address) limits, one count for
+# the form and the API (``support.api.create_tip``).
+by_user = ratelimit(
+    group=services.TIPS_LIMIT_GROUP, key="user_or_ip", rate=settings.TIP_RATE, method="POST"
+)
 
 urlpatterns = [
     path("c/<str:handle>/tip/", by_user(views.tip), name="tip"),

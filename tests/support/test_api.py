@@ -118,3 +118,31 @@ def test_a_fan_reads_a_campaign_and_pledges_for_a_limited_reward(
     assert detail["websocket"] == f"/ws/campaign/{campaign.pk}/"
     assert numbers_in(detail) == []
     assert Pledge.objects.count() == 1
+
+
+@pytest.mark.rate_limits
+def test_tips_through_the_api_count_against_the_same_limit_as_the_form(
+    fan: User, creator: Creator
+) -> None:
+    from django.core.cache import cache
+    from django.urls import reverse
+
+    # given: the fan sent 15 tips through the form (each below the minimum: refused, counted)
+    cache.clear()
+    tipping_creator(creator)
+    page = Client()
+    page.force_login(fan)
+    for _ in range(15):
+        assert page.post(reverse("tip", args=[creator.handle]), {"amount": "1"}).status_code == 400
+    api = client_for(fan)
+
+    # when: five more through the API, then one
+    answers = [
+        post(api, f"/api/v1/creators/{creator.handle}/tips", {"amount": "1"})[0] for _ in range(5)
+    ]
+    last = post(api, f"/api/v1/creators/{creator.handle}/tips", {"amount": "150"})
+
+    # then: TIP_RATE is 20 a minute, whichever way they came
+    assert answers == [400] * 5
+    assert last == (429, {"detail": "Too many tips in a short time; try again in a minute."})
+    assert not Tip.objects.exists()
