@@ -11,16 +11,17 @@ sample. For each subscriber count, in turn:
   ours       the web process (uvicorn, the real ASGI app, production settings) and N WebSocket
              clients on the creator's ``/ws/overlay/<key>/``. A sample: this process moves a
              tip's invoice ``new -> processing`` (``payments.services.move_invoice``, which
-             raises the alert in its transaction and sends it through the channel layer after
-             commit); the time from just before that call to each client's receipt of the alert.
+             raises the alert in its transaction and publishes it after commit; the web
+             process's broadcast hub relays it to every local overlay socket); the time from
+             just before that call to each client's receipt of the alert.
   reference  a bare relay process (``--serve-reference``: the ``websockets`` library's server,
              one Redis pub/sub subscription, ``websockets.broadcast`` of each message to every
              connection) and N clients on it; the time from just before a PUBLISH to each
              client's receipt. The least any design relaying through Redis to sockets pays.
 
-Clients live in this process (asyncio, ``websockets``, no compression, no pings), so both
-columns carry the same client-side cost. Prints p50 and p99 of every receipt of every sample,
-and ours/reference.
+Clients live in this process (the ``websockets`` sans-I/O protocol on bare asyncio
+connections, no compression, no pings), so both columns carry the same client-side cost.
+Prints p50 and p99 of every receipt of every sample, and ours/reference.
 """
 
 from __future__ import annotations
@@ -46,10 +47,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CHANNEL = "bench-fanout"
 CONNECT_BATCH = 200
-LAYERS = {
-    "core": "channels_redis.core.RedisChannelLayer",
-    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
-}
 WAIT_SECONDS = 120
 
 
@@ -72,7 +69,7 @@ def environment(data_dir: Path, redis_url: str | None) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
         INVOICE_EXPIRY_SECONDS="7200",
-        CHANNELS_PREFIX=f"bench{secrets.token_hex(3)}",
+        BROADCAST_PREFIX=f"bench{secrets.token_hex(3)}",
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -132,35 +129,78 @@ async def serve_reference(port: int, redis_url: str) -> None:
 # --- clients --------------------------------------------------------------------------------
 
 
+class _Client(asyncio.Protocol):
+    """One WebSocket client: the ``websockets`` library's sans-I/O protocol on a bare asyncio
+    connection, noting the time each alert's bytes arrived. No task per connection, so the
+    clients' own cost (which both columns carry) stays small next to what is measured."""
+
+    def __init__(self, url: str, received: dict[int, list[float]]) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.typing import Origin
+        from websockets.uri import parse_uri
+
+        self.protocol = ClientProtocol(parse_uri(url), origin=Origin("http://127.0.0.1"))
+        self.received = received
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        from websockets.frames import Frame, Opcode
+        from websockets.http11 import Response
+
+        now = time.time()
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if isinstance(event, Response) and not self.opened.done():
+                if self.protocol.handshake_exc is not None:
+                    self.opened.set_exception(self.protocol.handshake_exc)
+                else:
+                    self.opened.set_result(None)
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                message = json.loads(bytes(event.data))
+                if message.get("type") == "alert":
+                    self.received.setdefault(message["seq"], []).append(now)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
+
+    def _flush(self) -> None:
+        assert self.transport is not None
+        for data in self.protocol.data_to_send():
+            if data:
+                self.transport.write(data)
+
+
 class Clients:
     """N WebSocket clients noting when each alert (by seq) reached each of them."""
 
     def __init__(self) -> None:
         self.received: dict[int, list[float]] = {}
-        self.connections: list[Any] = []
-        self.tasks: list[asyncio.Task[None]] = []
+        self.clients: list[_Client] = []
 
     async def open(self, url: str, count: int) -> None:
-        from websockets.asyncio.client import connect
+        from websockets.uri import parse_uri
 
-        async def one() -> Any:
-            return await connect(
-                url, compression=None, ping_interval=None, open_timeout=120, max_queue=None,
-                origin="http://127.0.0.1",  # type: ignore[arg-type]
-            )  # fmt: skip
+        uri = parse_uri(url)
+        loop = asyncio.get_running_loop()
+
+        async def one() -> _Client:
+            _, client = await loop.create_connection(
+                lambda: _Client(url, self.received), uri.host, uri.port
+            )
+            await asyncio.wait_for(client.opened, 120)
+            return client
 
         for start in range(0, count, CONNECT_BATCH):
             batch = await asyncio.gather(*(one() for _ in range(min(CONNECT_BATCH, count - start))))
-            self.connections.extend(batch)
-        self.tasks = [asyncio.create_task(self._read(c)) for c in self.connections]
-
-    async def _read(self, connection: Any) -> None:
-        with suppress(Exception):
-            async for frame in connection:
-                now = time.time()
-                message = json.loads(frame)
-                if message.get("type") == "alert":
-                    self.received.setdefault(message["seq"], []).append(now)
+            self.clients.extend(batch)
 
     async def wait_for(self, seq: int, count: int) -> list[float]:
         deadline = time.monotonic() + WAIT_SECONDS
@@ -172,9 +212,10 @@ class Clients:
         return self.received[seq]
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*(c.close() for c in self.connections), return_exceptions=True)
+        for client in self.clients:
+            if client.transport is not None:
+                client.transport.close()
+        await asyncio.sleep(0.5)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -243,12 +284,6 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--redis", help="a Redis URL (default: the embedded one)")
-    parser.add_argument(
-        "--layer",
-        choices=sorted(LAYERS),
-        default="core",
-        help="the channel layer: the project's (core) or channels-redis's pub/sub one",
-    )
     parser.add_argument("--serve-reference", nargs=2, metavar=("PORT", "REDIS_URL"))
     args = parser.parse_args()
     if args.serve_reference:
@@ -257,16 +292,6 @@ def main() -> None:
 
     data_dir = Path(tempfile.mkdtemp(prefix="btt-bench-fanout-", dir="/tmp"))
     env = environment(data_dir, args.redis)
-    if args.layer != "core":
-        # The project's settings with another channel layer, for this run's processes only.
-        (data_dir / "bench_settings.py").write_text(
-            "from btt_platform.settings import *  # noqa: F403\n"
-            "CHANNEL_LAYERS = {'default': {**CHANNEL_LAYERS['default'],  # noqa: F405\n"
-            f"    'BACKEND': {LAYERS[args.layer]!r}}}}}\n"
-        )
-        env["PYTHONPATH"] = os.pathsep.join([str(data_dir), str(BASE_DIR)])
-        env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
-        sys.path.insert(0, str(data_dir))
     os.environ.update(env)
     if "REDIS_URL" not in env:
         os.environ.pop("REDIS_URL", None)
@@ -306,7 +331,6 @@ def main() -> None:
         print(
             f"tip fan-out bench: {args.samples} alerts per run, subscribers "
             f"{args.subscribers}, SQLite, redis {'given' if args.redis else 'embedded'}, "
-            f"{settings.CHANNEL_LAYERS['default']['BACKEND']}, "
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load {load:.1f}"
         )
         web_port, ref_port = free_port(), free_port()

@@ -7,15 +7,16 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import httpx
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from btt_platform.broadcast import Member, publish_now
 from btt_platform.celery import app as celery_app
 from swarm.services import live_engines
 
@@ -45,14 +46,27 @@ def _redis() -> Probe:
     return Probe(ok, "embedded" if settings.EMBEDDED_REDIS else "external")
 
 
-async def _channel_layer() -> Probe:
-    layer = get_channel_layer()
-    if layer is None:
-        return Probe(False, "no channel layer configured")
-    channel = await layer.new_channel()
-    await layer.send(channel, {"type": "healthz.ping"})
-    message = await layer.receive(channel)
-    return Probe(message.get("type") == "healthz.ping", "round trip")
+class _Echo(Member):
+    def __init__(self) -> None:
+        self.heard: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+    async def deliver(self, text: str, payload: dict[str, Any]) -> None:
+        if not self.heard.done():
+            self.heard.set_result(payload)
+
+
+async def _broadcast() -> Probe:
+    # A real round trip through Redis pub/sub and this process's hub, as every socket's
+    # events take.
+    group = f"healthz.{uuid.uuid4().hex}"
+    echo = _Echo()
+    await echo.join_broadcast(group)
+    try:
+        await sync_to_async(publish_now)(group, {"type": "healthz.ping"})
+        payload = await echo.heard
+    finally:
+        await echo.leave_broadcast()
+    return Probe(payload == {"type": "healthz.ping"}, "round trip")
 
 
 def _celery() -> Probe:
@@ -108,7 +122,7 @@ async def _run(probe: Callable[[], Awaitable[Probe]]) -> Probe:
 PROBES: dict[str, Callable[[], Awaitable[Probe]]] = {
     "database": _on_request_thread(_database),
     "redis": _in_thread(_redis),
-    "channel_layer": _channel_layer,
+    "broadcast": _broadcast,
     "celery": _in_thread(_celery),
     "swarm": _on_request_thread(_swarm),
     "tron": _tron,

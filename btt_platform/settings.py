@@ -182,21 +182,10 @@ CELERY_BEAT_SCHEDULE = {
     "close-campaigns": {"task": "support.close_campaigns", "schedule": 60.0},
 }
 
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            # channels-redis waits for messages in blocking reads of 5 s (brpop_timeout);
-            # redis-py >= 8 gives every read a 5 s socket timeout by default, which fires first
-            # and drops every socket quiet that long, and a finite read timeout there also
-            # swallows the cancellation of a consumer whose handshake was refused, leaving it
-            # polling Redis for ever. No read timeout, as with the redis-py these layers were
-            # built on: a blocking read returns within brpop_timeout anyway.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-            "prefix": env_str("CHANNELS_PREFIX", "btt"),
-        },
-    }
-}
+# Events to WebSocket groups go through Redis pub/sub (btt_platform.broadcast), not a Channels
+# layer: consumers then keep no per-socket channel, and one message reaches every local socket.
+# The prefix keeps several sites on one Redis apart.
+BROADCAST_PREFIX = env_str("BROADCAST_PREFIX", "btt")
 
 CACHES = {
     "default": {

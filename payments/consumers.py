@@ -13,6 +13,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from btt_platform.broadcast import CheckedMember
 from payments.events import invoice_group, invoice_update
 from payments.models import Invoice
 
@@ -35,9 +36,8 @@ _current_state: Callable[[uuid.UUID, int | None], Awaitable[dict[str, Any] | Non
 )
 
 
-class InvoiceConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class InvoiceConsumer(AsyncJsonWebsocketConsumer, CheckedMember):  # type: ignore[misc]
     invoice_id: uuid.UUID
-    group: str | None = None
 
     def _user_id(self) -> int | None:
         user = self.scope.get("user")
@@ -49,22 +49,24 @@ class InvoiceConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if snapshot is None:
             await self.close(code=FORBIDDEN)
             return
-        self.group = invoice_group(self.invoice_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        # The state now, so a page that connects late (or reconnects) misses nothing.
+        await self.join_broadcast(invoice_group(self.invoice_id), accept=self.accept)
+        # The state now, read after joining, so a page that connects late (or reconnects)
+        # misses nothing.
+        snapshot = await _current_state(self.invoice_id, self._user_id())
+        if snapshot is None:
+            await self.close(code=FORBIDDEN)
+            return
         await self.send_json(snapshot)
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_broadcast()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
-    async def broadcast_message(self, event: dict[str, Any]) -> None:
+    async def broadcast_message(self, payload: dict[str, Any]) -> None:
         if await _current_state(self.invoice_id, self._user_id()) is None:
             await self.close(code=FORBIDDEN)
             return
-        await self.send_json(event["payload"])
+        await self.send_json(payload)

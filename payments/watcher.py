@@ -37,7 +37,6 @@ it never exits on its own.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import threading
@@ -49,7 +48,6 @@ from enum import Enum
 from typing import Any
 
 import base58
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -712,22 +710,11 @@ class Watcher:
         return caught_up
 
     def serve(self, stop: threading.Event, *, until_caught_up: bool = False) -> None:
-        """``run`` on a thread beside one event loop kept for the whole run (what
-        ``watch_chain`` does). Every message pushed after a commit (``async_to_sync`` in
-        ``btt_platform.broadcast``) then goes out on that loop through the channel layer's open
-        connection, instead of a new thread, event loop and Redis connection per message,
-        which is most of what crediting a full block costs otherwise."""
-
-        def watch() -> None:
-            try:
-                self.run(stop, until_caught_up=until_caught_up)
-            finally:
-                connection.close()
-
-        async def main() -> None:
-            await sync_to_async(watch, thread_sensitive=False)()
-
-        asyncio.run(main())
+        """``run``, then close this thread's database connection (what ``watch_chain`` does)."""
+        try:
+            self.run(stop, until_caught_up=until_caught_up)
+        finally:
+            connection.close()
 
     def run(self, stop: threading.Event, *, until_caught_up: bool = False) -> None:
         """Watch until ``stop`` is set (or, with ``until_caught_up``, until no block is left to

@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.models import User
+from btt_platform.broadcast import CheckedMember
 from staff import roles
 from staff.access import may
 from swarm.events import HEALTH_GROUP
@@ -26,9 +27,7 @@ def _allowed_now(user_id: int | None) -> bool:
 _allowed = database_sync_to_async(_allowed_now)
 
 
-class SwarmHealthConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    joined = False
-
+class SwarmHealthConsumer(AsyncJsonWebsocketConsumer, CheckedMember):  # type: ignore[misc]
     def _user_id(self) -> int | None:
         user = self.scope.get("user")
         return user.pk if user is not None and user.is_authenticated else None
@@ -37,20 +36,17 @@ class SwarmHealthConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if not await _allowed(self._user_id()):
             await self.close(code=FORBIDDEN)  # before accept: the handshake is refused
             return
-        await self.channel_layer.group_add(HEALTH_GROUP, self.channel_name)
-        self.joined = True
-        await self.accept()
+        await self.join_broadcast(HEALTH_GROUP, accept=self.accept)
 
     async def disconnect(self, code: int) -> None:
-        if self.joined:
-            await self.channel_layer.group_discard(HEALTH_GROUP, self.channel_name)
+        await self.leave_broadcast()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
-    async def broadcast_message(self, event: dict[str, Any]) -> None:
+    async def broadcast_message(self, payload: dict[str, Any]) -> None:
         if await _allowed(self._user_id()):
-            await self.send_json(event["payload"])
+            await self.send_json(payload)
         else:
             await self.close(code=FORBIDDEN)

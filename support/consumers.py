@@ -5,7 +5,8 @@ Both send a ``hello`` with the goal and the last alert's number on connect, then
 as it is raised. A client that saw alerts before (a reconnect) or notices a gap in the numbers
 sends ``{"type": "resume", "after": <seq>}`` and gets the alerts after that one again, in
 order; it drops numbers it has shown. The group is joined before the hello is read, so nothing
-raised meanwhile is missed, only possibly seen twice.
+raised meanwhile is missed, only possibly seen twice. Alerts go to the socket as published,
+encoded once for every overlay (``btt_platform.broadcast``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from btt_platform.broadcast import Member
 from support import events, services
 from support.models import LiveSession, TipSettings
 
@@ -68,20 +70,16 @@ _replay: Callable[[int, int, bool], Awaitable[list[dict[str, Any]]]] = database_
 _live_creator: Callable[[str], Awaitable[int | None]] = database_sync_to_async(_live_creator_now)
 
 
-class _AlertConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class _AlertConsumer(AsyncJsonWebsocketConsumer, Member):  # type: ignore[misc]
     creator_id: int
-    group: str | None = None
     include_tests = True
 
     async def _join(self, group: str) -> None:
-        self.group = group
-        await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
+        await self.join_broadcast(group, accept=self.accept)
         await self.send_json(await _hello(self.creator_id))
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_broadcast()
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
@@ -105,9 +103,6 @@ class _AlertConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             for payload in await _replay(self.creator_id, after, self.include_tests):
                 await self.send_json(payload)
 
-    async def broadcast_message(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["payload"])
-
 
 class OverlayConsumer(_AlertConsumer):
     async def connect(self) -> None:
@@ -119,13 +114,11 @@ class OverlayConsumer(_AlertConsumer):
         self.creator_id = settings.creator_id
         await self._join(events.overlay_group(key))
 
-    async def broadcast_message(self, event: dict[str, Any]) -> None:
+    async def deliver(self, text: str, payload: dict[str, Any]) -> None:
+        await self.send(text_data=text)
         # The group is the key's own: after a rotation nothing reaches it but this notice.
-        if event["payload"].get("type") == "revoked":
-            await self.send_json(event["payload"])
+        if payload.get("type") == "revoked":
             await self.close(code=REVOKED)
-            return
-        await self.send_json(event["payload"])
 
 
 class LiveConsumer(_AlertConsumer):
@@ -153,30 +146,26 @@ _campaign_progress: Callable[[int], Awaitable[dict[str, Any] | None]] = database
 )
 
 
-class CampaignConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class CampaignConsumer(AsyncJsonWebsocketConsumer, Member):  # type: ignore[misc]
     """``/ws/campaign/<id>/``: the public progress of a campaign, now and on every change."""
-
-    group: str | None = None
 
     async def connect(self) -> None:
         from support.campaigns import campaign_group
 
         campaign_id = int(self.scope["url_route"]["kwargs"]["campaign_id"])
+        if await _campaign_progress(campaign_id) is None:
+            await self.close(code=FORBIDDEN)
+            return
+        await self.join_broadcast(campaign_group(campaign_id), accept=self.accept)
+        # Read after joining, so no change falls between the snapshot and the first event.
         snapshot = await _campaign_progress(campaign_id)
         if snapshot is None:
             await self.close(code=FORBIDDEN)
             return
-        self.group = campaign_group(campaign_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
         await self.send_json(snapshot)
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_broadcast()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return  # nothing to ask
-
-    async def broadcast_message(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["payload"])

@@ -13,6 +13,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from btt_platform.broadcast import CheckedMember
 from swarm.events import content_group
 from swarm.models import Content
 
@@ -37,9 +38,8 @@ _viewer_role: Callable[[int, int | None], Awaitable[str | None]] = database_sync
 )
 
 
-class ContentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class ContentConsumer(AsyncJsonWebsocketConsumer, CheckedMember):  # type: ignore[misc]
     content_id: int
-    group: str | None = None
 
     def _user_id(self) -> int | None:
         user = self.scope.get("user")
@@ -50,20 +50,16 @@ class ContentConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if await _viewer_role(self.content_id, self._user_id()) is None:
             await self.close(code=4403)
             return
-        self.group = content_group(self.content_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        await self.join_broadcast(content_group(self.content_id), accept=self.accept)
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_broadcast()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
-    async def broadcast_message(self, event: dict[str, Any]) -> None:
-        payload: dict[str, Any] = event["payload"]
+    async def broadcast_message(self, payload: dict[str, Any]) -> None:
         role = await _viewer_role(self.content_id, self._user_id())
         if role == "creator":
             await self.send_json(payload)

@@ -25,7 +25,7 @@ def test_all_green_with_worker_engine_and_node_running(
     status, checks = health(Client())
 
     assert status == 200, checks
-    assert set(checks) == {"database", "redis", "channel_layer", "celery", "swarm", "tron"}
+    assert set(checks) == {"database", "redis", "broadcast", "celery", "swarm", "tron"}
     assert all(check["ok"] for check in checks.values()), checks
     assert swarm_engine.name in str(checks["swarm"]["detail"])
     assert str(checks["tron"]["detail"]).startswith("devnet block ")

@@ -10,11 +10,11 @@ from typing import Any, cast
 
 import libtorrent as lt
 import pytest
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import Client
 
 from accounts.models import User
+from btt_platform.broadcast import Member
 from creators.models import Creator
 from swarm import ingest, torrents
 from swarm.events import content_group
@@ -29,8 +29,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TERMINAL = ("seeding", "failed")
 
 
+class _Collector(Member):
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def deliver(self, text: str, payload: dict[str, Any]) -> None:
+        self.inbox.put_nowait(payload)
+
+
 class GroupListener(threading.Thread):
-    """Collects what is sent to a content's Channels group until the ingest ends."""
+    """Collects what is sent to a content's group until the ingest ends."""
 
     def __init__(self, content_id: int) -> None:
         super().__init__(daemon=True)
@@ -42,16 +50,14 @@ class GroupListener(threading.Thread):
         asyncio.run(self._listen())
 
     async def _listen(self) -> None:
-        layer = get_channel_layer()
-        channel = await layer.new_channel()
-        await layer.group_add(self.group, channel)
+        member = _Collector()
+        await member.join_broadcast(self.group)
         self.subscribed.set()
         try:
             while not self.events or self.events[-1]["state"] not in TERMINAL:
-                message = await layer.receive(channel)
-                self.events.append(message["payload"])
+                self.events.append(await member.inbox.get())
         finally:
-            await layer.group_discard(self.group, channel)
+            await member.leave_broadcast()
 
     def __enter__(self) -> GroupListener:
         self.start()

@@ -1,0 +1,232 @@
+"""Events to WebSocket groups through Redis pub/sub and each process's hub, on the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import redis
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from accounts.consumers import user_group
+from accounts.models import User
+from accounts.notifications import notify_user
+from btt_platform import broadcast
+from btt_platform.broadcast import CheckedMember, Hub, Member, channel_for, hub, publish_now
+from tests.btt_platform.test_asgi_server import _connect, session_cookie
+from tests.conftest import AsgiServer
+
+
+class Collector(Member):
+    def __init__(self) -> None:
+        self.texts: asyncio.Queue[str] = asyncio.Queue()
+        self.closed_with: int | None = None
+
+    async def deliver(self, text: str, payload: dict[str, Any]) -> None:
+        self.texts.put_nowait(text)
+
+    async def close(self, code: int | bool | None = None, **kwargs: Any) -> None:
+        self.closed_with = int(code) if code is not None else None
+
+
+class Broken(Member):
+    async def deliver(self, text: str, payload: dict[str, Any]) -> None:
+        raise RuntimeError("this socket is gone")
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _subscribers(group: str) -> int:
+    counts = _redis().pubsub_numsub(channel_for(group))
+    return int(counts[0][1])
+
+
+async def test_an_event_reaches_every_member_of_its_group_as_published_and_no_other() -> None:
+    first, second, elsewhere = Collector(), Collector(), Collector()
+    await first.join_broadcast("test.alpha")
+    await second.join_broadcast("test.alpha")
+    await elsewhere.join_broadcast("test.beta")
+    try:
+        heard = await sync_to_async(publish_now)("test.alpha", {"type": "alert", "seq": 1})
+
+        assert heard == 1  # one process (this one) holds the subscription, not one per socket
+        for member in (first, second):
+            text = await asyncio.wait_for(member.texts.get(), 5)
+            assert json.loads(text) == {"type": "alert", "seq": 1}
+        assert elsewhere.texts.empty()
+        await sync_to_async(publish_now)("test.beta", {"type": "other"})
+        assert json.loads(await asyncio.wait_for(elsewhere.texts.get(), 5)) == {"type": "other"}
+        assert first.texts.empty()
+        assert second.texts.empty()
+    finally:
+        for member in (first, second, elsewhere):
+            await member.leave_broadcast()
+
+
+async def test_a_member_hears_whatever_is_published_once_joining_returns() -> None:
+    # The contract consumers build on: join, then read the snapshot; nothing falls between.
+    for round_ in range(20):
+        member = Collector()
+        await member.join_broadcast(f"test.join.{round_}")
+        try:
+            await sync_to_async(publish_now)(f"test.join.{round_}", {"n": round_})
+            assert json.loads(await asyncio.wait_for(member.texts.get(), 5)) == {"n": round_}
+        finally:
+            await member.leave_broadcast()
+
+
+async def test_events_between_subscribing_and_accepting_the_handshake_wait_for_the_accept() -> None:
+    member = Collector()
+    steps: list[str] = []
+    original = member.deliver
+
+    async def deliver(text: str, payload: dict[str, Any]) -> None:
+        steps.append("delivered")
+        await original(text, payload)
+
+    async def accept() -> None:
+        # An event published once subscribed, while the handshake is still being accepted.
+        await sync_to_async(publish_now)("test.held", {"n": 1})
+        await asyncio.sleep(0.3)
+        steps.append("accepted")
+
+    member.deliver = deliver  # type: ignore[method-assign]
+    await member.join_broadcast("test.held", accept=accept)
+    try:
+        assert json.loads(await asyncio.wait_for(member.texts.get(), 5)) == {"n": 1}
+        assert steps == ["accepted", "delivered"]
+    finally:
+        await member.leave_broadcast()
+
+
+async def test_events_arrive_in_the_order_published() -> None:
+    member = Collector()
+    await member.join_broadcast("test.order")
+    try:
+
+        def publish_many() -> None:
+            for n in range(200):
+                publish_now("test.order", {"n": n})
+
+        await sync_to_async(publish_many)()
+        got = [json.loads(await asyncio.wait_for(member.texts.get(), 5))["n"] for _ in range(200)]
+        assert got == list(range(200))
+    finally:
+        await member.leave_broadcast()
+
+
+async def test_a_failing_socket_does_not_keep_the_event_from_the_others() -> None:
+    broken, healthy = Broken(), Collector()
+    await broken.join_broadcast("test.broken")
+    await healthy.join_broadcast("test.broken")
+    try:
+        await sync_to_async(publish_now)("test.broken", {"type": "alert"})
+        assert json.loads(await asyncio.wait_for(healthy.texts.get(), 5)) == {"type": "alert"}
+    finally:
+        await broken.leave_broadcast()
+        await healthy.leave_broadcast()
+
+
+async def test_a_checked_member_runs_its_checks_in_order_without_holding_up_others() -> None:
+    class Slow(CheckedMember):
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        async def broadcast_message(self, payload: dict[str, Any]) -> None:
+            await asyncio.sleep(0.2 if payload["n"] == 0 else 0)  # a slow first check
+            self.seen.append(payload["n"])
+
+    slow, quick = Slow(), Collector()
+    await slow.join_broadcast("test.checked")
+    await quick.join_broadcast("test.checked")
+    try:
+        for n in range(3):
+            await sync_to_async(publish_now)("test.checked", {"n": n})
+        for n in range(3):
+            assert json.loads(await asyncio.wait_for(quick.texts.get(), 5)) == {"n": n}
+        assert slow.seen == []  # still checking the first one: the quick socket did not wait
+
+        await asyncio.sleep(0.5)
+        assert slow.seen == [0, 1, 2]
+    finally:
+        await slow.leave_broadcast()
+        await quick.leave_broadcast()
+
+
+async def test_the_last_member_leaving_unsubscribes_and_lets_the_connection_go() -> None:
+    first, second = Collector(), Collector()
+    await first.join_broadcast("test.leave")
+    await second.join_broadcast("test.leave")
+    assert await sync_to_async(_subscribers)("test.leave") == 1
+
+    await first.leave_broadcast()
+    assert await sync_to_async(_subscribers)("test.leave") == 1
+    await second.leave_broadcast()
+
+    assert await sync_to_async(_subscribers)("test.leave") == 0
+    assert hub().pubsub is None
+    assert hub().reader is None
+
+
+def _kill_connection(of: Hub) -> int:
+    client = _redis()
+    killed = 0
+    for entry in client.client_list(_type="pubsub"):
+        if entry.get("name") == of.client_name:
+            killed += int(client.client_kill_filter(_id=entry["id"]))
+    return killed
+
+
+def _hub_holding(group: str) -> Hub:
+    # The live server's hub, on its own thread's event loop.
+    return next(found for found in list(broadcast._hubs.values()) if found.local_members(group))
+
+
+async def test_a_lost_redis_connection_closes_the_local_sockets_to_be_reopened() -> None:
+    member = Collector()
+    await member.join_broadcast("test.lost")
+
+    assert await sync_to_async(_kill_connection)(hub()) == 1
+    for _ in range(100):
+        if member.closed_with is not None:
+            break
+        await asyncio.sleep(0.05)
+
+    # Events published meanwhile would be lost unseen: the socket is closed so that its page
+    # reconnects and reads a fresh snapshot.
+    assert member.closed_with == broadcast.SERVICE_RESTART
+    assert member.broadcast_group is None
+    again = Collector()
+    await again.join_broadcast("test.lost")  # a new connection
+    try:
+        await sync_to_async(publish_now)("test.lost", {"after": True})
+        assert json.loads(await asyncio.wait_for(again.texts.get(), 5)) == {"after": True}
+    finally:
+        await again.leave_broadcast()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_browser_socket_is_closed_with_1012_when_the_servers_redis_link_breaks(
+    asgi_server: AsgiServer, fan: User
+) -> None:
+    ws = await _connect(asgi_server, await sync_to_async(session_cookie)(fan))
+    await sync_to_async(notify_user)(fan.pk, "sale", amount="1")
+    assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "sale"
+
+    assert await sync_to_async(_kill_connection)(_hub_holding(user_group(fan.pk))) == 1
+
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1012
+    # The page reconnects, and hears events again.
+    ws = await _connect(asgi_server, await sync_to_async(session_cookie)(fan))
+    await sync_to_async(notify_user)(fan.pk, "sale", amount="2")
+    assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "sale", "amount": "2"}
+    await ws.close()
