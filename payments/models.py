@@ -206,7 +206,8 @@ class TxClaim(models.Model):
 
 
 class AppendOnly(Exception):
-    """An invoice event was about to be changed or deleted."""
+    """A record of what happened (an invoice's or a pledge's event) was about to be changed or
+    deleted."""
 
 
 class InvoiceEventQuerySet(models.QuerySet["InvoiceEvent"]):

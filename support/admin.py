@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from support.models import Alert, Campaign, LiveSession, Pledge, RewardTier, Tip, TipSettings
+from support.models import (
+    Alert,
+    Campaign,
+    LiveSession,
+    Pledge,
+    PledgeEvent,
+    RewardTier,
+    Tip,
+    TipSettings,
+)
 
 
 @admin.register(Tip)
@@ -12,7 +21,8 @@ class TipAdmin(admin.ModelAdmin[Tip]):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin[Alert]):
-    list_display = ("creator", "seq", "name", "message", "units", "tier", "test", "created_at")
+    list_display = ("creator", "seq", "name", "message", "units", "tier", "test", "created_at",
+                    "withdrawn_at")  # fmt: skip
     raw_id_fields = ("creator", "tip")
 
 
@@ -43,8 +53,25 @@ class CampaignAdmin(admin.ModelAdmin[Campaign]):
     inlines = [RewardTierInline]
 
 
+class PledgeEventInline(admin.TabularInline[PledgeEvent, Pledge]):
+    """The pledge's log, read-only: it is never changed."""
+
+    model = PledgeEvent
+    fields = ("created_at", "from_state", "to_state", "actor", "invoice", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Pledge)
 class PledgeAdmin(admin.ModelAdmin[Pledge]):
     list_display = ("campaign", "backer", "tier", "units", "state", "created_at")
     list_filter = ("state",)
     raw_id_fields = ("campaign", "backer", "tier", "invoice")
+    inlines = [PledgeEventInline]

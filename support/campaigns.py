@@ -26,7 +26,7 @@ from creators.models import Creator
 from payments import services as payments
 from payments.models import Invoice
 from payments.money import Amount, Token
-from support.models import TITLE_MAX, Campaign, CampaignUpdate, Pledge, RewardTier
+from support.models import TITLE_MAX, Campaign, CampaignUpdate, Pledge, PledgeEvent, RewardTier
 from support.text import TextRefused, clean
 
 MAX_TIERS = 20
@@ -160,17 +160,21 @@ def _release_slot(tier_id: int | None) -> None:
         RewardTier.objects.filter(pk=tier_id, taken__gt=0).update(taken=F("taken") - 1)
 
 
-def _move_pledge(pledge: Pledge, new: str, **fields: Any) -> bool:
-    """One conditional UPDATE from the state this object holds; False if another process
-    moved it first (nothing changed)."""
+def _move_pledge(pledge: Pledge, new: str, reason: str, **fields: Any) -> bool:
+    """One conditional UPDATE from the state this object holds, and its event in the pledge's
+    log; False if another process moved it first (nothing changed, nothing logged)."""
     old = pledge.state
     if new not in PLEDGE_TRANSITIONS[old]:
         raise ValueError(f"{old} -> {new} is not a transition of a pledge")
-    if Pledge.objects.filter(pk=pledge.pk, state=old).update(state=new, **fields) != 1:
-        return False
-    pledge.state = new
-    for name, value in fields.items():
-        setattr(pledge, name, value)
+    with transaction.atomic():
+        if Pledge.objects.filter(pk=pledge.pk, state=old).update(state=new, **fields) != 1:
+            return False
+        pledge.state = new
+        for name, value in fields.items():
+            setattr(pledge, name, value)
+        PledgeEvent.objects.create(
+            pledge=pledge, from_state=old, to_state=new, invoice=pledge.invoice, reason=reason
+        )
     return True
 
 
@@ -215,6 +219,13 @@ def pledge(backer: User, campaign: Campaign, amount: Amount, tier: RewardTier | 
             state=Pledge.State.INVOICED if flexible else Pledge.State.COMMITTED,
             invoice=invoice,
         )
+        PledgeEvent.objects.create(
+            pledge=made,
+            to_state=made.state,
+            actor=backer,
+            invoice=invoice,
+            reason="pledged" if flexible else "committed, to be invoiced if the goal is met",
+        )
         send_progress(campaign)
     return made
 
@@ -229,12 +240,19 @@ def pledge_invoice_moved(invoice: Invoice, new_state: str) -> None:
     if new_state == Invoice.State.PROCESSING and found.state != Pledge.State.PAID:
         was_lapsed = found.state == Pledge.State.LAPSED
         fields: dict[str, Any] = {}
+        reason = "its payment is in a block"
         if was_lapsed and found.tier_id is not None and not _take_slot(found.tier_id):
             fields["tier"] = None  # paid late, after its reward went to someone else
-        _move_pledge(found, Pledge.State.PAID, **fields)
+            reason = "paid after its invoice expired; its reward had gone to another backer"
+        _move_pledge(found, Pledge.State.PAID, reason, **fields)
     elif new_state in (Invoice.State.EXPIRED, Invoice.State.INVALID):
+        why = (
+            "its invoice expired unpaid"
+            if new_state == Invoice.State.EXPIRED
+            else ("its payment failed or left the chain")
+        )
         if found.state in (Pledge.State.INVOICED, Pledge.State.PAID) and _move_pledge(
-            found, Pledge.State.LAPSED
+            found, Pledge.State.LAPSED, why
         ):
             _release_slot(found.tier_id)
     else:
@@ -324,8 +342,20 @@ def close_campaign(campaign_id: int, now: datetime | None = None) -> Campaign:
             if changed:
                 campaign.state, campaign.closed_at = new, now
                 if new == Campaign.State.FAILED:
-                    campaign.pledges.filter(state=Pledge.State.COMMITTED).update(
-                        state=Pledge.State.LAPSED
+                    lapsing = list(
+                        campaign.pledges.filter(state=Pledge.State.COMMITTED).values_list(
+                            "pk", flat=True
+                        )
+                    )
+                    Pledge.objects.filter(pk__in=lapsing).update(state=Pledge.State.LAPSED)
+                    PledgeEvent.objects.bulk_create(
+                        PledgeEvent(
+                            pledge_id=pledge_id,
+                            from_state=Pledge.State.COMMITTED,
+                            to_state=Pledge.State.LAPSED,
+                            reason="the goal was not met by the deadline",
+                        )
+                        for pledge_id in lapsing
                     )
                 send_progress(campaign)
     if campaign.state == Campaign.State.SUCCEEDED and campaign.mode == Campaign.Mode.ALL_OR_NOTHING:
@@ -358,7 +388,9 @@ def issue_pledge_invoices(campaign: Campaign) -> int:
                 # the minutes a checkout gets.
                 lifetime=PLEDGE_PAYMENT_TIME,
             )
-            if _move_pledge(found, Pledge.State.INVOICED, invoice=invoice):
+            if _move_pledge(
+                found, Pledge.State.INVOICED, "the goal was met by the deadline", invoice=invoice
+            ):
                 made += 1
     return made
 

@@ -38,6 +38,13 @@ class AlertPayload(TypedDict):
     units: str
     tier: int
     created_at: str
+    withdrawn: bool  # its payment left the chain: not to be shown (a replay still numbers it)
+    goal: GoalPayload
+
+
+class WithdrawnPayload(TypedDict):
+    type: Literal["withdrawn"]
+    seq: int
     goal: GoalPayload
 
 
@@ -72,6 +79,7 @@ def alert_payload(alert: Alert, settings: TipSettings) -> AlertPayload:
         "units": str(alert.units),
         "tier": alert.tier,
         "created_at": alert.created_at.isoformat(),
+        "withdrawn": alert.withdrawn_at is not None,
         "goal": goal_payload(settings),
     }
 
@@ -82,6 +90,17 @@ def send_alert(alert: Alert, settings: TipSettings) -> None:
     broadcast(overlay_group(settings.overlay_key), payload)
     if not alert.test:
         broadcast(live_group(settings.creator_id), payload)
+
+
+def send_withdrawn(alert: Alert, settings: TipSettings) -> None:
+    """A tip's payment left the chain: its alert is not to be shown, the goal goes down."""
+    payload: WithdrawnPayload = {
+        "type": "withdrawn",
+        "seq": alert.seq,
+        "goal": goal_payload(settings),
+    }
+    broadcast(overlay_group(settings.overlay_key), payload)
+    broadcast(live_group(settings.creator_id), payload)
 
 
 def send_revoked(old_key: str) -> None:

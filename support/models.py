@@ -10,13 +10,14 @@ per creator, so an overlay that reconnects asks for what came after the last one
 from __future__ import annotations
 
 import uuid
+from typing import Any, NoReturn
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from payments.fields import BaseUnitsField
-from payments.models import TOKEN_CHOICES
+from payments.models import TOKEN_CHOICES, AppendOnly
 from payments.money import Amount, Token
 
 NAME_MAX = 40
@@ -140,6 +141,9 @@ class Alert(models.Model):
     units = BaseUnitsField()
     tier = models.PositiveSmallIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when the tip's payment left the chain after its alert (processing -> invalid): the
+    # alert no longer counts anywhere, and clients told of it drop it if not yet shown.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["creator", "seq"]
@@ -255,6 +259,52 @@ class Pledge(models.Model):
     @property
     def amount(self) -> Amount:
         return Amount(self.units, Token(self.campaign.token))
+
+
+class PledgeEventQuerySet(models.QuerySet["PledgeEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnly("pledge events are never changed")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnly("pledge events are never deleted")
+
+
+class PledgeEvent(models.Model):
+    """What happened to a pledge: made, invoiced, paid, lapsed, when and why. Append-only, like
+    ``payments.InvoiceEvent``: the answer to a backer asking what became of their pledge."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.PROTECT, related_name="events")
+    from_state = models.CharField(max_length=10, blank=True, help_text="empty: the pledge was made")
+    to_state = models.CharField(max_length=10)
+    actor = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text="empty: the platform (an invoice moving, the deadline task)",
+    )
+    invoice = models.ForeignKey(
+        "payments.Invoice", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = PledgeEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"pledge {self.pledge_id}: {self.from_state or 'made'} -> {self.to_state}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnly("pledge events are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnly("pledge events are never deleted")
 
 
 class CampaignUpdate(models.Model):

@@ -232,6 +232,11 @@ def invoice_moved(invoice: Invoice, new_state: str) -> None:
         return
     if invoice.kind != Invoice.Kind.TIP:
         return
+    if new_state == Invoice.State.INVALID:
+        tip = Tip.objects.filter(invoice=invoice).first()
+        if tip is not None:
+            withdraw_alert(tip)
+        return
     if new_state not in (Invoice.State.PROCESSING, Invoice.State.SETTLED):
         return
     tip = Tip.objects.filter(invoice=invoice).first()
@@ -292,6 +297,25 @@ def raise_alert(
             tier=tier_of(amount, locked.minimum),
         )
         events.send_alert(alert, locked)
+    return alert
+
+
+def withdraw_alert(tip: Tip) -> Alert | None:
+    """The tip's payment left the chain after its alert was raised (processing -> invalid):
+    the alert is marked withdrawn, its amount leaves the goal, and overlays and live pages are
+    told (one still queued is not shown; a replay skips it). None if it had no alert."""
+    with transaction.atomic():
+        settings = TipSettings.objects.select_for_update().get(creator_id=tip.creator_id)
+        alert = Alert.objects.filter(tip=tip, withdrawn_at__isnull=True).first()
+        if alert is None:
+            return None
+        alert.withdrawn_at = timezone.now()
+        alert.save(update_fields=["withdrawn_at"])
+        if alert.token == settings.token:
+            # It counted when raised; a goal reset since then may have counted it out already.
+            settings.goal_raised_units = max(0, settings.goal_raised_units - alert.units)
+            settings.save(update_fields=["goal_raised_units"])
+        events.send_withdrawn(alert, settings)
     return alert
 
 
@@ -436,6 +460,7 @@ def session_summary(session: LiveSession, settings: TipSettings) -> SessionSumma
         test=False,
         token=token.value,
         created_at__gte=session.started_at,
+        withdrawn_at__isnull=True,
     )
     if session.ended_at is not None:
         alerts = alerts.filter(created_at__lte=session.ended_at)

@@ -124,7 +124,11 @@ def live_page(request: HttpRequest, handle: str) -> HttpResponse:
             "ended": last,
             "summary": services.session_summary(last, tip_settings) if last else None,
             "goal": tip_settings,
-            "recent": services.alerts_after(creator.pk, 0, include_tests=False)[-20:][::-1],
+            "recent": [
+                alert
+                for alert in services.alerts_after(creator.pk, 0, include_tests=False)
+                if alert.withdrawn_at is None  # its payment left the chain
+            ][-20:][::-1],
             "form": TipForm(initial={"live": True}),
             "minimum": tip_settings.minimum,
         },

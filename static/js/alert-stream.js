@@ -5,6 +5,8 @@
 // {"type": "resume", "after": last} and the server replays what came after. Repeats are dropped.
 // With `contiguous` (the overlay, which hears every alert) a gap is waited for briefly and then
 // skipped; without it (the live page, which does not hear test alerts) any newer number goes.
+// An alert whose tip payment left the chain comes as {"type": "withdrawn", "seq"} (or, replayed,
+// with "withdrawn": true): handlers.withdrawn is told, handlers.alert never is for it.
 // Names and messages are text: callers put them in the page with textContent only.
 
 const MAX_DELAY_MS = 15000;
@@ -20,7 +22,9 @@ export function alertStream(path, handlers, { contiguous = true, startAt = null 
 
   const deliver = (alert) => {
     last = alert.seq;
-    handlers.alert?.(alert);
+    // A replayed alert whose payment left the chain since: numbered, never shown.
+    if (alert.withdrawn) handlers.withdrawn?.(alert);
+    else handlers.alert?.(alert);
   };
 
   const drain = () => {
@@ -80,6 +84,9 @@ export function alertStream(path, handlers, { contiguous = true, startAt = null 
         else if (message.last_seq > last) send({ type: "resume", after: last });
       } else if (message.type === "alert") {
         received(message);
+      } else if (message.type === "withdrawn") {
+        handlers.goal?.(message.goal);
+        handlers.withdrawn?.(message);
       } else if (message.type === "goal") {
         handlers.goal?.(message.goal);
       } else if (message.type === "live") {

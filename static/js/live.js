@@ -53,6 +53,11 @@ if (page) {
         showGoal(document, alert.goal);
         addTip(alert);
       },
+      withdrawn: (withdrawn) => {
+        // Its payment left the chain: the tip leaves the feed.
+        feed.querySelector(`[data-seq="${Number(withdrawn.seq)}"]`)?.remove();
+        empty.hidden = feed.children.length > 0;
+      },
       live: (state) => {
         const badge = document.querySelector("[data-live-state]");
         badge.textContent = state.live ? "Live" : "The stream has ended";

@@ -65,6 +65,11 @@ alertStream(body.dataset.overlaySocket, {
     queue.push(alert);
     if (!showing) showNext();
   },
+  withdrawn: (withdrawn) => {
+    // Its payment left the chain: if still waiting its turn, it is not shown.
+    const at = queue.findIndex((alert) => alert.seq === withdrawn.seq);
+    if (at >= 0) queue.splice(at, 1);
+  },
   status: (state) => {
     body.dataset.socket = state;
     statusEl.hidden = state === "live";

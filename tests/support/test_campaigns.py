@@ -16,10 +16,10 @@ from django.utils import timezone
 from accounts.models import User
 from creators.models import Creator
 from payments import services as payments
-from payments.models import Invoice
+from payments.models import AppendOnly, Invoice
 from payments.money import Amount, Token
 from support import campaigns
-from support.models import Campaign, Pledge, RewardTier
+from support.models import Campaign, Pledge, PledgeEvent, RewardTier
 from support.tasks import close_campaigns
 from tests.conftest import make_user
 from tests.payments.factories import paying, proven
@@ -53,6 +53,12 @@ def past_deadline(campaign: Campaign) -> None:
 
 def pay(invoice: Invoice, seq: int) -> None:
     payments.record_transfer(proven(*paying(invoice, seq=seq)), solidified=False)
+
+
+def log(pledge: Pledge) -> list[tuple[str, str, int | None]]:
+    """The pledge's event log: (from, to, actor), oldest first."""
+    events = PledgeEvent.objects.filter(pledge=pledge).order_by("created_at", "pk")
+    return list(events.values_list("from_state", "to_state", "actor_id"))
 
 
 def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
@@ -99,6 +105,8 @@ def test_a_flexible_pledge_is_invoiced_at_once_and_counts_when_paid(
     made.refresh_from_db()
     assert made.state == Pledge.State.PAID
     assert campaigns.progress(campaign) == campaigns.Progress(btt("300"), btt("300"), 1)
+    assert log(made) == [("", "invoiced", fan.pk), ("invoiced", "paid", None)]
+    assert PledgeEvent.objects.filter(pledge=made, to_state="paid").get().invoice == made.invoice
 
 
 @pytest.mark.django_db
@@ -117,6 +125,9 @@ def test_an_unpaid_flexible_pledge_lapses_with_its_invoice_and_gives_its_reward_
     made.refresh_from_db()
     assert made.state == Pledge.State.LAPSED
     assert RewardTier.objects.get(pk=tier.pk).taken == 0
+    assert log(made) == [("", "invoiced", fan.pk), ("invoiced", "lapsed", None)]
+    reasons = made.events.values_list("reason", flat=True)
+    assert reasons.last() == "its invoice expired unpaid"
 
 
 @pytest.mark.django_db
@@ -160,6 +171,13 @@ def test_all_or_nothing_met_at_the_deadline_invoices_every_backer_once(
     # then
     assert Pledge.objects.get(pk=first.pk).state == Pledge.State.PAID
     assert Pledge.objects.get(pk=second.pk).state == Pledge.State.INVOICED
+    # and each step is in the pledge's log once, though the job ran twice
+    assert log(first) == [
+        ("", "committed", fan.pk),
+        ("committed", "invoiced", None),
+        ("invoiced", "paid", None),
+    ]
+    assert log(second) == [("", "committed", stranger.pk), ("committed", "invoiced", None)]
 
 
 @pytest.mark.django_db
@@ -175,8 +193,29 @@ def test_all_or_nothing_not_met_lapses_every_pledge_and_invoices_nobody(
     assert Campaign.objects.get(pk=campaign.pk).state == Campaign.State.FAILED
     assert list(Pledge.objects.values_list("state", flat=True)) == ["lapsed"]
     assert not Invoice.objects.exists()
+    lapsed = Pledge.objects.get()
+    assert log(lapsed) == [("", "committed", fan.pk), ("committed", "lapsed", None)]
+    reasons = lapsed.events.values_list("reason", flat=True)
+    assert reasons.last() == "the goal was not met by the deadline"
     with pytest.raises(campaigns.CampaignRefused, match="closed"):
         campaigns.pledge(fan, campaign, btt("5000"), None)
+
+
+@pytest.mark.django_db
+def test_a_pledges_log_is_never_changed_nor_deleted(fan: User, creator: Creator) -> None:
+    made = campaigns.pledge(fan, new_campaign(creator, "flexible"), btt("300"), None)
+    event = made.events.get()
+
+    event.reason = "rewritten"
+    with pytest.raises(AppendOnly):
+        event.save()
+    with pytest.raises(AppendOnly):
+        event.delete()
+    with pytest.raises(AppendOnly):
+        PledgeEvent.objects.filter(pledge=made).update(reason="rewritten")
+    with pytest.raises(AppendOnly):
+        PledgeEvent.objects.filter(pledge=made).delete()
+    assert PledgeEvent.objects.get(pk=event.pk).reason == "pledged"
 
 
 @pytest.mark.django_db

@@ -12,6 +12,8 @@ from playwright.sync_api import WebSocketRoute, expect
 
 from accounts.models import User
 from creators.models import Creator
+from payments import services as payments
+from payments.money import Amount, Token
 from support import services
 from tests.conftest import AsgiServer, Chromium, assert_page_clean, outside_browser_loop
 from tests.support.tipping import pay, tip, tipping_creator
@@ -69,4 +71,39 @@ def test_the_overlay_fills_a_gap_and_replays_what_it_missed_while_disconnected(
     expect(page.locator("body")).to_have_attribute("data-shown", "1,2,3,4,5", timeout=30_000)
     expect(page.locator("body")).to_have_attribute("data-socket", "live")
     assert len(routes) == 2
+    assert_page_clean(page)
+
+
+def test_an_alert_whose_payment_leaves_the_chain_before_its_turn_is_never_shown(
+    browser: Chromium, asgi_server: AsgiServer, fan: User, creator: Creator
+) -> None:
+    # given: an overlay showing each alert for a while, and three tips paid at once
+    tipping_creator(creator)
+    services.update_tip_settings(
+        creator.user,
+        minimum=Amount.parse("10", Token.BTT),
+        blocked="",
+        alert_on="processing",
+        goal_title="Mic",
+        goal=Amount.parse("1000", Token.BTT),
+    )
+    tips = [tip(fan, creator, Amount.parse("100", Token.BTT), name=f"fan {n}") for n in (1, 2, 3)]
+    key = services.tip_settings(creator).overlay_key
+    page = browser.open(asgi_server.url)
+    page.goto(f"/overlay/{key}/")
+    expect(page.locator("body")).to_have_attribute("data-socket", "live")
+    page.evaluate("document.body.dataset.alertMs = '8000'")
+    with outside_browser_loop():
+        transfers = [pay(made) for made in tips]
+    expect(page.locator("body")).to_have_attribute("data-shown", "1", timeout=20_000)
+
+    # when: the second one's payment leaves the chain while the first is on screen
+    with outside_browser_loop():
+        payments.drop_transfer(transfers[1].txid, transfers[1].log_index)
+
+    # then: it is skipped, and the goal bar counts the other two
+    expect(page.locator("body")).to_have_attribute("data-shown", "1,3", timeout=30_000)
+    expect(page.locator("[data-goal-raised]")).to_have_text(
+        (tips[0].invoice.due + tips[2].invoice.due).decimal_string()
+    )
     assert_page_clean(page)

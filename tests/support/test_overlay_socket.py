@@ -1,5 +1,5 @@
-"""/ws/overlay/<key>/ and /ws/live/<handle>/ on the live ASGI server and the real channel
-layer: who hears an alert, in which order, and what a reconnect replays."""
+"""/ws/overlay/<key>/ and /ws/live/<handle>/ on the live ASGI server and real Redis pub/sub:
+who hears an alert, in which order, and what a reconnect replays."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from websockets.typing import Origin
 
 from accounts.models import User
 from creators.models import Creator
+from payments import services as payments
 from support import services
 from tests.conftest import AsgiServer
 from tests.support.tipping import OTHER_ADDRESS, other_creator, pay, tip, tipping_creator
@@ -150,3 +151,28 @@ def test_rotating_the_key_closes_the_old_overlay_and_refuses_the_old_url(
         heard(current)
         pay(tip(fan, creator, name="after"))
         assert alert_of(heard(current))[:3] == ("alert", 1, "after")
+
+
+def test_a_tip_whose_payment_leaves_the_chain_is_withdrawn_on_overlay_and_live_page(
+    asgi_server: AsgiServer, fan: User, creator: Creator
+) -> None:
+    tipping_creator(creator)
+    made = tip(fan, creator, name="Bo")
+    with (
+        overlay(asgi_server, creator) as mine,
+        socket(asgi_server, f"/ws/live/{creator.handle}/") as live,
+    ):
+        assert heard(mine)["type"] == heard(live)["type"] == "hello"
+        transfer = pay(made)
+        assert alert_of(heard(mine)) == alert_of(heard(live)) == ("alert", 1, "Bo", "")
+
+        payments.drop_transfer(transfer.txid, transfer.log_index)
+
+        for connection in (mine, live):
+            withdrawn = heard(connection)
+            assert (withdrawn["type"], withdrawn["seq"]) == ("withdrawn", 1)
+            assert withdrawn["goal"]["raised"] == "0"
+        # A replay (after a reconnect) still numbers it, marked so that it is not shown.
+        mine.send(json.dumps({"type": "resume", "after": 0}))
+        replayed = heard(mine)
+        assert (replayed["seq"], replayed["withdrawn"]) == (1, True)

@@ -7,9 +7,10 @@ import pytest
 
 from accounts.models import User
 from creators.models import Creator
+from payments import services as payments
 from payments.models import Invoice
 from payments.money import Amount, Token
-from support import services
+from support import events, services
 from support.models import Alert, Tip, TipSettings
 from tests.payments.factories import purchase
 from tests.support.tipping import (
@@ -137,6 +138,41 @@ def test_a_paid_tip_alerts_once_at_processing_and_counts_towards_the_goal(
     assert settings.last_alert_seq == 2
     assert settings.goal_raised == first.invoice.due + second.invoice.due
     assert Invoice.objects.get(pk=first.invoice.pk).state == Invoice.State.SETTLED
+
+
+def test_a_tip_whose_payment_leaves_the_chain_after_its_alert_is_withdrawn_from_the_goal(
+    fan: User, creator: Creator
+) -> None:
+    # given: two tips alerted at processing, the first solidified, the second not yet
+    tipping_creator(creator)
+    services.update_tip_settings(
+        creator.user,
+        minimum=Amount.parse("10", Token.BTT),
+        blocked="",
+        alert_on="processing",
+        goal_title="New mic",
+        goal=Amount.parse("1000", Token.BTT),
+    )
+    kept, lost = tip(fan, creator, name="Ada"), tip(fan, creator, name="Bo")
+    solidify(pay(kept))
+    transfer = pay(lost)
+    assert (
+        TipSettings.objects.get(creator=creator).goal_raised == kept.invoice.due + lost.invoice.due
+    )
+
+    # when: the second one's transaction leaves the chain (a fork), twice over
+    payments.drop_transfer(transfer.txid, transfer.log_index)
+    payments.drop_transfer(transfer.txid, transfer.log_index)
+
+    # then: its invoice is invalid, its alert withdrawn (still numbered), the goal without it
+    assert Invoice.objects.get(pk=lost.invoice.pk).state == Invoice.State.INVALID
+    alerts = {a.tip_id: a for a in Alert.objects.all()}
+    assert alerts[kept.pk].withdrawn_at is None
+    assert alerts[lost.pk].withdrawn_at is not None
+    assert TipSettings.objects.get(creator=creator).goal_raised == kept.invoice.due
+    settings = services.tip_settings(creator)
+    replayed = [events.alert_payload(a, settings) for a in services.alerts_after(creator.pk, 0)]
+    assert [(a["seq"], a["withdrawn"]) for a in replayed] == [(1, False), (2, True)]
 
 
 def test_with_alerts_on_settled_a_tip_in_a_block_waits_for_solidification(
