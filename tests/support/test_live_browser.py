@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from creators.models import Creator
+from payments import services as payments
 from payments.money import Amount, Token
 from support import services
 from tests.conftest import (
@@ -47,8 +48,7 @@ def test_hostile_tips_arrive_in_the_live_feed_as_text_and_fill_the_goal(
 
     # when: the tips are paid
     with outside_browser_loop():
-        for made in tips:
-            pay(made)
+        transfers = [pay(made) for made in tips]
 
     # then: each is one text item, newest first, nothing injected
     items = page.locator("[data-tip-feed] > li")
@@ -63,6 +63,17 @@ def test_hostile_tips_arrive_in_the_live_feed_as_text_and_fill_the_goal(
     expect(page.locator("[data-goal-bar]")).to_have_attribute("value", "500")
     assert page.locator("iframe.live-embed").count() == 1
     screenshots(page, "tip-live-page")
+
+    # when: the newest tip's payment leaves the chain
+    with outside_browser_loop():
+        payments.drop_transfer(transfers[-1].txid, transfers[-1].log_index)
+
+    # then: it leaves the feed and the goal
+    expect(items).to_have_count(len(tips) - 1)
+    expect(items.first.locator(".tip-name")).to_have_text(tips[-2].display_name)
+    expect(page.locator("[data-goal-raised]")).to_have_text(
+        sum((made.invoice.due for made in tips[:-1]), Amount.zero(Token.BTT)).decimal_string()
+    )
     assert_page_clean(page)
 
 
