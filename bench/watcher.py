@@ -20,7 +20,7 @@ devnet's faucet, a signed TriggerSmartContract transfer like any wallet's, then 
             watched addresses, receipt verification), no crediting
   watcher   the watcher as it runs (``Watcher.run`` in this process, from the round's first
             block to the head): read, prove, credit every transfer (invoice ``processing``), move
-            the cursor, push every change to the channel layer after commit
+            the cursor, publish every change after commit
   settle    then the blocks are solidified (the devnet's solidification lag is set just past the
             round's blocks, so none was solidified while scanned) and the watcher settles the
             round's payments: the solidified blocks read again, each payment verified again,

@@ -354,7 +354,7 @@ def asgi_server(transactional_db: None, django_db_blocker: object) -> Iterator[A
         server.should_exit = True
         thread.join(timeout=10)
         # uvicorn waits for every connection's task: a consumer that never ends (a swallowed
-        # cancellation) keeps the server up and the shared channel layer bound to its loop.
+        # cancellation) keeps the server up and its broadcast hub bound to its loop.
         assert not thread.is_alive(), "the ASGI server did not stop: a connection never ended"
 
 

@@ -1,4 +1,4 @@
-"""HTTP and WebSockets through a live ASGI server with the real channel layer."""
+"""HTTP and WebSockets through a live ASGI server with events over real Redis pub/sub."""
 
 from __future__ import annotations
 
@@ -123,8 +123,8 @@ def test_a_notification_is_not_sent_when_the_transaction_rolls_back(
 async def test_a_socket_quiet_for_longer_than_a_redis_read_still_gets_its_message(
     asgi_server: AsgiServer, fan: User
 ) -> None:
-    # The channel layer waits on Redis in blocking reads of 5 s; the connection's own read
-    # timeout must outlast them, or every socket quiet for that long is dropped.
+    # The hub waits on Redis in one blocking read for as long as nothing is published; a read
+    # timeout there (redis-py 8 gives 5 s by default) would drop every socket quiet that long.
     ws = await _connect(asgi_server, await sync_to_async(session_cookie)(fan))
     await asyncio.sleep(7)
 

@@ -1,4 +1,4 @@
-"""/ws/invoice/<id>/ through the whole ASGI app on the real channel layer: who hears what."""
+"""/ws/invoice/<id>/ through the whole ASGI app over real Redis pub/sub: who hears what."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""/ws/staff/health/ through the whole ASGI app on the real channel layer, fed by a real engine
+"""/ws/staff/health/ through the whole ASGI app over real Redis pub/sub, fed by a real engine
 process: who may connect, what they hear, and that losing the role cuts the socket off."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A tip paid on the devnet with unmodified tronpy, found by the chain watcher (a real
 ``manage.py watch_chain`` process): its alert reaches the creator's overlay and live page over
-the real channel layer, no other creator's overlay, and shows in Chromium as inert text."""
+real Redis pub/sub, no other creator's overlay, and shows in Chromium as inert text."""
 
 from __future__ import annotations
 
