@@ -378,6 +378,7 @@ class UnmatchedTransfer(models.Model):
         OPEN = "open"
         ATTACHED = "attached", "Attached to an invoice"
         RESOLVED = "resolved", "Resolved with a note"
+        DROPPED = "dropped", "Dropped: it left the chain before its block was solidified"
 
     txid = models.CharField(max_length=TXID_LENGTH)
     log_index = models.IntegerField()
@@ -389,6 +390,7 @@ class UnmatchedTransfer(models.Model):
     block_number = models.BigIntegerField()
     block_time = models.DateTimeField()
     solidified_at = models.DateTimeField(null=True, blank=True)
+    dropped_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(default=timezone.now)
     state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
     invoice = models.ForeignKey(

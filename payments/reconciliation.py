@@ -51,17 +51,49 @@ def record_unmatched(transfer: ChainTransfer, *, solidified: bool) -> UnmatchedT
             "block_time": transfer.block_time,
         },
     )
-    if found.block_number != transfer.block_number or (solidified and not found.solidified_at):
-        # Moved to another block by a fork switch, or its block is now solidified.
+    dropped = found.state == UnmatchedTransfer.State.DROPPED
+    if (
+        dropped
+        or found.block_number != transfer.block_number
+        or (solidified and not found.solidified_at)
+    ):
+        # Moved to another block by a fork switch, back on the chain after it left it, or its
+        # block is now solidified.
         found.block_number, found.block_time = transfer.block_number, transfer.block_time
         if solidified:
             found.solidified_at = timezone.now()
+        if dropped:
+            found.state, found.dropped_at = UnmatchedTransfer.State.OPEN, None
         UnmatchedTransfer.objects.filter(pk=found.pk).update(
             block_number=found.block_number,
             block_time=found.block_time,
             solidified_at=found.solidified_at,
+            state=found.state,
+            dropped_at=found.dropped_at,
         )
     return found
+
+
+def pending_unmatched() -> QuerySet[UnmatchedTransfer]:
+    """Open unmatched transfers whose block was not solidified when they were seen: the chain
+    watcher settles them (solidified) or drops them (gone) like payments."""
+    return UnmatchedTransfer.objects.filter(
+        state=UnmatchedTransfer.State.OPEN, solidified_at__isnull=True
+    )
+
+
+def drop_unmatched(txid: str, log_index: int) -> UnmatchedTransfer | None:
+    """The transfer left the chain before its block was solidified: it is no longer money
+    anyone received, so it leaves the finance list (and can no longer be attached). If it comes
+    back in a later block, ``record_unmatched`` opens it again."""
+    changed = UnmatchedTransfer.objects.filter(
+        txid=txid, log_index=log_index, state=UnmatchedTransfer.State.OPEN, solidified_at=None
+    ).update(state=UnmatchedTransfer.State.DROPPED, dropped_at=timezone.now())
+    return (
+        UnmatchedTransfer.objects.filter(txid=txid, log_index=log_index).first()
+        if changed
+        else None
+    )
 
 
 def open_transfers() -> QuerySet[UnmatchedTransfer]:
@@ -130,6 +162,15 @@ def attach_transfer(actor: User, transfer_id: int, invoice_id: str, note: str = 
         raise ReconciliationRefused("This transfer was credited meanwhile.") from exc
 
 
+def _not_open(transfer_id: int) -> ReconciliationRefused:
+    state = UnmatchedTransfer.objects.filter(pk=transfer_id).values_list("state", flat=True).get()
+    if state == UnmatchedTransfer.State.DROPPED:
+        return ReconciliationRefused(
+            "This transfer left the chain before it was solidified: it was never received."
+        )
+    return ReconciliationRefused("This transfer was already attached or resolved.")
+
+
 def _attach(actor: User, transfer_id: int, invoice_key: uuid.UUID, note: str) -> Payment:
     transfer = UnmatchedTransfer.objects.get(pk=transfer_id)
     # The transfer's row first: a second attach waits here for the first to commit and then
@@ -144,7 +185,7 @@ def _attach(actor: User, transfer_id: int, invoice_key: uuid.UUID, note: str) ->
         handled_at=timezone.now(),
     )
     if changed != 1:
-        raise ReconciliationRefused("This transfer was already attached or resolved.")
+        raise _not_open(transfer.pk)
     # Any refusal below rolls the UPDATE above back with the rest.
     invoice = (
         Invoice.objects.select_for_update().select_related("creator").filter(pk=invoice_key).first()
@@ -210,7 +251,7 @@ def resolve_transfer(actor: User, transfer_id: int, note: str) -> UnmatchedTrans
         )
         transfer = UnmatchedTransfer.objects.get(pk=transfer_id)
         if changed != 1:
-            raise ReconciliationRefused("This transfer was already attached or resolved.")
+            raise _not_open(transfer_id)
         audit.record(actor, AuditEntry.Action.RESOLVE_TRANSFER, transfer, reason=note)
     return transfer
 

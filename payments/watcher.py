@@ -52,7 +52,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from payments import services
+from payments import reconciliation, services
 from payments.models import ChainCursor, Payment
 from payments.money import Token
 from payments.tron import NodeClient, NodeUnavailable
@@ -258,12 +258,14 @@ class ScannedBlock:
 
 @dataclass(frozen=True)
 class Waiting:
-    """A credited transfer whose block was not solidified when it was credited."""
+    """A credited transfer (or one kept for finance staff, ``unmatched``) whose block was not
+    solidified when it was seen."""
 
     txid: str
     log_index: int
     recipient: str
     token: str
+    unmatched: bool = False
 
 
 @dataclass(frozen=True)
@@ -568,9 +570,18 @@ class Watcher:
             .order_by("block_number")
             .values_list("txid", "log_index", "block_number", "recipient", "token")
         )
+        kept = (
+            reconciliation.pending_unmatched()
+            .filter(block_number__lte=solid)
+            .values_list("txid", "log_index", "block_number", "recipient", "token")
+        )
         by_block: dict[int, list[Waiting]] = {}
         for txid, log_index, number, recipient, token in pending:
             by_block.setdefault(number, []).append(Waiting(txid, log_index, recipient, token))
+        for txid, log_index, number, recipient, token in kept:
+            unmatched = Waiting(txid, log_index, recipient, token, unmatched=True)
+            by_block.setdefault(number, []).append(unmatched)
+        by_block = dict(sorted(by_block.items()))
         for number, waiting in by_block.items():
             block = parse_block(self.node.block(number, solid=True), number)
             if block is None:
@@ -592,6 +603,14 @@ class Watcher:
                 for payment, verdict in verdicts:
                     if verdict.transfer is not None:
                         services.record_transfer(verdict.transfer, solidified=True)
+                    elif verdict.drop and payment.unmatched:
+                        if reconciliation.drop_unmatched(payment.txid, payment.log_index):
+                            log.warning(
+                                "unmatched %s#%s left the chain: %s",
+                                payment.txid,
+                                payment.log_index,
+                                verdict.drop,
+                            )
                     elif verdict.drop:
                         self._drop(payment.txid, payment.log_index, verdict.drop)
         cursor = ChainCursor.objects.get(network=self.network)
@@ -665,7 +684,8 @@ class Watcher:
     # --- the loop ----------------------------------------------------------------------------
 
     def _pending_count(self) -> int:
-        return Payment.objects.filter(solidified_at__isnull=True, dropped_at__isnull=True).count()
+        payments = Payment.objects.filter(solidified_at__isnull=True, dropped_at__isnull=True)
+        return payments.count() + reconciliation.pending_unmatched().count()
 
     def step(self) -> bool:
         """One round: apply the blocks there are (at most ``ROUND_BLOCKS``), then settle what

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services
-from payments.models import Invoice, InvoiceEvent, Payment
+from payments import reconciliation, services
+from payments.models import Invoice, InvoiceEvent, Payment, UnmatchedTransfer
 from payments.tron import NodeClient
 from payments.watcher import Watcher
 from swarm.models import Entitlement
@@ -36,6 +36,9 @@ from tests.payments.watching import (
     state_of,
     wait_scanned,
 )
+from tests.staff.personas import finance
+
+__all__ = ["finance"]  # fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -403,3 +406,90 @@ def test_a_dropped_payment_sent_again_settles_with_its_new_block(
         (InvoiceEvent.Kind.STATE, "settled"),
     ]
     assert Entitlement.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
+
+
+# --- transfers kept for finance ----------------------------------------------------------------
+
+
+def kept(txid: str) -> UnmatchedTransfer | None:
+    return UnmatchedTransfer.objects.filter(txid=txid).first()
+
+
+def test_a_transfer_kept_for_finance_is_marked_solidified_with_its_block(
+    devnet: Devnet, watcher: WatcherThread, fan: User, creator: Creator
+) -> None:
+    # given: a payment one BTT over any invoice's amount, seen in a block not yet solidified
+    invoice, _ = purchase_of(fan, creator)
+    payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * BTT)
+    txid = send_btt(devnet, payer, invoice.recipient, invoice.amount_due + BTT)
+    devnet.mine()
+    included = block_of(devnet, txid)
+    wait_for(lambda: kept(txid) is not None, timeout=60, what="the transfer kept for finance")
+    assert kept(txid).solidified_at is None  # type: ignore[union-attr]
+
+    # when
+    solidify(devnet, included)
+
+    # then: finance sees it solidified, still theirs to handle
+    wait_for(
+        lambda: kept(txid).solidified_at is not None,  # type: ignore[union-attr]
+        timeout=60,
+        what="the kept transfer solidified",
+    )
+    assert reconciliation.open_transfers().filter(txid=txid).exists()
+    assert state_of(invoice) == "new"
+
+
+def test_a_transfer_kept_for_finance_that_leaves_the_chain_cannot_be_attached_until_back(
+    devnet: Devnet, watcher: WatcherThread, fan: User, creator: Creator, finance: User
+) -> None:
+    # given: an unmatched transfer seen in a block, which then leaves the chain
+    invoice, _ = purchase_of(fan, creator)
+    payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * BTT)
+    signed = signed_btt(devnet, payer, invoice.recipient, invoice.amount_due + BTT)
+    txid = signed.broadcast().txid
+    devnet.mine()
+    included = block_of(devnet, txid)
+    wait_for(lambda: kept(txid) is not None, timeout=60, what="the transfer kept for finance")
+    devnet.post("devnet/fault", action="drop", txid=txid)
+
+    # when: the block it was in is solidified without it (exactly that many blocks: the
+    # wallet's transaction refers to a block that must stay within the TaPoS window)
+    devnet.mine(SOLIDIFY)
+    wait_scanned(included + SOLIDIFY)
+
+    # then: it is marked dropped, off the finance list, and cannot be credited to anyone
+    wait_for(
+        lambda: kept(txid).state == UnmatchedTransfer.State.DROPPED,  # type: ignore[union-attr]
+        timeout=60,
+        what="the kept transfer dropped",
+    )
+    gone = kept(txid)
+    assert gone is not None
+    assert (gone.dropped_at is not None, gone.solidified_at) == (True, None)
+    assert not reconciliation.open_transfers().filter(txid=txid).exists()
+    with pytest.raises(reconciliation.ReconciliationRefused, match="never received"):
+        reconciliation.attach_transfer(finance, gone.pk, str(invoice.pk))
+    assert not Payment.objects.exists()
+    assert state_of(invoice) == "new"
+
+    # when: the wallet sends the same signed transaction again, into a later block
+    signed.broadcast()
+    devnet.mine()
+    again = block_of(devnet, txid)
+    wait_for(
+        lambda: kept(txid).state == UnmatchedTransfer.State.OPEN,  # type: ignore[union-attr]
+        timeout=60,
+        what="the kept transfer open again",
+    )
+
+    # then: it is finance's again, in its new block, and solidifies with it
+    back = kept(txid)
+    assert back is not None
+    assert (back.block_number, back.dropped_at) == (again, None)
+    solidify(devnet, again)
+    wait_for(
+        lambda: kept(txid).solidified_at is not None,  # type: ignore[union-attr]
+        timeout=60,
+        what="the kept transfer solidified",
+    )
