@@ -83,7 +83,9 @@ def broadcast(group: str, payload: Mapping[str, Any]) -> None:
     """Send ``payload`` to every socket in ``group`` once the current transaction commits."""
     text = _encode(payload)
     channel = channel_for(group)
-    transaction.on_commit(lambda: _publisher_client().publish(channel, text))
+    # robust: what happened is committed already; a Redis failure here is logged (and /healthz
+    # turns red) instead of failing the caller's work after the fact.
+    transaction.on_commit(lambda: _publisher_client().publish(channel, text), robust=True)
 
 
 class Member:

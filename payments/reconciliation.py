@@ -76,10 +76,9 @@ def record_unmatched(transfer: ChainTransfer, *, solidified: bool) -> UnmatchedT
 
 def pending_unmatched() -> QuerySet[UnmatchedTransfer]:
     """Open unmatched transfers whose block was not solidified when they were seen: the chain
-    watcher settles them (solidified) or drops them (gone) like payments."""
-    return UnmatchedTransfer.objects.filter(
-        state=UnmatchedTransfer.State.OPEN, solidified_at__isnull=True
-    )
+    watcher settles them (solidified) or drops them (gone) like payments. One credited since
+    (a claim of its txid) is the payment's to follow."""
+    return open_transfers().filter(solidified_at__isnull=True)
 
 
 def drop_unmatched(txid: str, log_index: int) -> UnmatchedTransfer | None:

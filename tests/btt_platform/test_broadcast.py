@@ -11,6 +11,7 @@ import redis
 import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 
 from accounts.consumers import user_group
 from accounts.models import User
@@ -230,3 +231,19 @@ async def test_a_browser_socket_is_closed_with_1012_when_the_servers_redis_link_
     await sync_to_async(notify_user)(fan.pk, "sale", amount="2")
     assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "sale", "amount": "2"}
     await ws.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_publish_failing_after_commit_is_logged_and_fails_nothing(
+    fan: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing listens on port 1: the PUBLISH after commit fails.
+    monkeypatch.setattr(broadcast, "_publisher", redis.Redis.from_url("redis://127.0.0.1:1/0"))
+
+    with transaction.atomic():
+        User.objects.filter(pk=fan.pk).update(first_name="Ada")
+        notify_user(fan.pk, "sale", amount="1")
+
+    # the work is committed and the caller went on; the failure is in the log
+    assert User.objects.get(pk=fan.pk).first_name == "Ada"
+    assert any("on_commit" in record.getMessage() for record in caplog.records)
