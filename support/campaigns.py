@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.notifications import notify_user
+from accounts.tasks import send_email
 from btt_platform.broadcast import broadcast
 from creators.models import Creator
 from payments import services as payments
@@ -348,6 +353,10 @@ def close_campaign(campaign_id: int, now: datetime | None = None) -> Campaign:
                         )
                     )
                     Pledge.objects.filter(pk__in=lapsing).update(state=Pledge.State.LAPSED)
+                    for lapsed in Pledge.objects.filter(pk__in=lapsing).select_related(
+                        "backer", "tier", "campaign__creator"
+                    ):
+                        _tell_backer(lapsed, "lapsed")
                     PledgeEvent.objects.bulk_create(
                         PledgeEvent(
                             pledge_id=pledge_id,
@@ -361,6 +370,31 @@ def close_campaign(campaign_id: int, now: datetime | None = None) -> Campaign:
     if campaign.state == Campaign.State.SUCCEEDED and campaign.mode == Campaign.Mode.ALL_OR_NOTHING:
         issue_pledge_invoices(campaign)
     return campaign
+
+
+def _tell_backer(pledge: Pledge, outcome: Literal["invoiced", "lapsed"]) -> None:
+    """Email the backer (by the worker, after commit) and tell their open pages: an invoice to
+    pay from their own wallet, or the pledge lapsed with nothing owed."""
+    campaign = pledge.campaign
+    url = settings.SITE_URL + reverse("pledge", args=[pledge.pk])
+    notify_user(pledge.backer_id, f"pledge_{outcome}", pledge=pledge.pk, campaign=campaign.title)
+    email = pledge.backer.email
+    if not email:
+        return
+    context = {
+        "campaign": campaign,
+        "creator": campaign.creator,
+        "pledge": pledge,
+        "invoice": pledge.invoice,
+        "url": url,
+    }
+    body = render_to_string(f"support/email/pledge_{outcome}.txt", context)
+    subject = (
+        f"Your pledge to “{campaign.title}” is due"
+        if outcome == "invoiced"
+        else f"“{campaign.title}” did not reach its goal"
+    )
+    transaction.on_commit(lambda: send_email.delay(subject, body.strip() + "\n", [email]))
 
 
 def issue_pledge_invoices(campaign: Campaign) -> int:
@@ -392,6 +426,7 @@ def issue_pledge_invoices(campaign: Campaign) -> int:
                 found, Pledge.State.INVOICED, "the goal was met by the deadline", invoice=invoice
             ):
                 made += 1
+                _tell_backer(found, "invoiced")
     return made
 
 

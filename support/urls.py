@@ -21,6 +21,7 @@ urlpatterns = [
     path("studio/live/", views.studio_live, name="studio-live"),
     path("studio/live/end/", views.studio_live_end, name="studio-live-end"),
     path("campaigns/<int:campaign_id>/", by_user(views.campaign_page), name="campaign"),
+    path("pledges/", views.my_pledges, name="pledges"),
     path("pledges/<int:pledge_id>/", views.pledge_page, name="pledge"),
     path("studio/campaigns/", views.studio_campaigns, name="studio-campaigns"),
     path(

@@ -322,7 +322,25 @@ def pledge_page(request: HttpRequest, pledge_id: int) -> HttpResponse:
     )
     if found is None:
         raise Http404("No such pledge.")
-    response = render(request, "support/pledge.html", {"pledge": found, "invoice": found.invoice})
+    history = found.events.order_by("created_at", "pk")
+    response = render(
+        request,
+        "support/pledge.html",
+        {"pledge": found, "invoice": found.invoice, "history": history},
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def my_pledges(request: HttpRequest) -> HttpResponse:
+    """The backer's pledges, newest first: what is due, what is only promised, what lapsed."""
+    pledges = (
+        Pledge.objects.filter(backer=_user(request))
+        .select_related("campaign", "campaign__creator", "tier", "invoice")
+        .order_by("-created_at", "-pk")
+    )
+    response = render(request, "support/pledges.html", {"pledges": pledges})
     response["Cache-Control"] = "private, no-store"
     return response
 

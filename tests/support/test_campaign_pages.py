@@ -18,6 +18,7 @@ from websockets.typing import Origin
 from accounts.models import User
 from creators.models import Creator
 from payments import services as payments
+from support import campaigns
 from support.models import Campaign, CampaignUpdate, Pledge
 from tests.conftest import AsgiServer
 from tests.payments.factories import paying, proven
@@ -147,3 +148,36 @@ def test_the_progress_socket_hears_a_paid_pledge(
             "250",
             1,
         )
+
+
+@pytest.mark.django_db
+def test_a_backer_sees_their_own_pledges_and_each_ones_history(
+    fan: User, stranger: User, creator: Creator
+) -> None:
+    # given: the fan's commitment and the stranger's, to an all-or-nothing campaign
+    campaign = start(creator, "all_or_nothing")
+    logged_in(fan).post(reverse("campaign", args=[campaign.pk]), {"amount": "200"})
+    logged_in(stranger).post(reverse("campaign", args=[campaign.pk]), {"amount": "300"})
+    mine = Pledge.objects.get(backer=fan)
+
+    # when: the goal is met at the deadline
+    Pledge.objects.filter(backer=stranger).update(units=800 * 10**18)
+    Campaign.objects.filter(pk=campaign.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    assert campaigns.close_due_campaigns() == 1
+
+    # then: the fan's list holds their pledge only, due, with the way to pay it
+    listing = logged_in(fan).get(reverse("pledges"))
+    body = listing.content.decode()
+    assert listing["Cache-Control"] == "private, no-store"
+    assert body.count("data-pledge=") == 1
+    assert f'data-pledge="{mine.pk}"' in body
+    assert f'href="{reverse("pledge", args=[mine.pk])}">Pay</a>' in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Album" in body
+    # and its page tells what happened, and why
+    page = logged_in(fan).get(reverse("pledge", args=[mine.pk])).content.decode()
+    assert "committed, to be invoiced if the goal is met" in page
+    assert "the goal was met by the deadline" in page
+    # and no one else's pledge page opens for them, nor the list without logging in
+    theirs = Pledge.objects.get(backer=stranger)
+    assert logged_in(fan).get(reverse("pledge", args=[theirs.pk])).status_code == 404
+    assert Client().get(reverse("pledges")).status_code == 302

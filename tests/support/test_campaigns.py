@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.tasks import send_email
 from creators.models import Creator
 from payments import services as payments
 from payments.models import AppendOnly, Invoice
@@ -21,7 +23,7 @@ from payments.money import Amount, Token
 from support import campaigns
 from support.models import Campaign, Pledge, PledgeEvent, RewardTier
 from support.tasks import close_campaigns
-from tests.conftest import make_user
+from tests.conftest import Child, make_user, wait_for
 from tests.payments.factories import paying, proven
 from tests.support.tipping import tipping_creator
 
@@ -277,3 +279,39 @@ def test_the_deadline_task_run_twice_at_once_invoices_each_pledge_once(
     assert Invoice.objects.filter(kind="pledge").count() == 5
     assert set(Pledge.objects.values_list("state", flat=True)) == {"invoiced"}
     assert Pledge.objects.filter(invoice__isnull=True).count() == 0
+
+
+def test_backers_are_emailed_by_the_worker_when_the_goal_is_met_and_when_it_is_not(
+    celery_worker: Child, fan: User, stranger: User, creator: Creator, tmp_path: Path
+) -> None:
+    # given: one all-or-nothing campaign that will meet its goal and one that will not
+    met = new_campaign(creator, "all_or_nothing", goal="1000")
+    missed = new_campaign(creator, "all_or_nothing", goal="1000")
+    due = campaigns.pledge(fan, met, btt("1000"), None)
+    lapsed = campaigns.pledge(stranger, missed, btt("10"), None)
+    past_deadline(met)
+    past_deadline(missed)
+
+    # when: the deadline job runs
+    assert campaigns.close_due_campaigns() == 2
+
+    # then: each backer gets one email from the worker, with their pledge's page
+    mail_dir = tmp_path / "mail"
+    wait_for(
+        lambda: mail_dir.exists() and len(list(mail_dir.iterdir())) == 2,
+        what="an email to each backer",
+    )
+    messages = [path.read_text() for path in mail_dir.iterdir()]
+    (to_fan,) = [m for m in messages if f"To: {fan.email}" in m]
+    (to_stranger,) = [m for m in messages if f"To: {stranger.email}" in m]
+    assert f"/pledges/{due.pk}/" in to_fan
+    assert "is now due" in to_fan
+    assert "1000 BTT" in to_fan
+    assert f"/pledges/{lapsed.pk}/" in to_stranger
+    assert "you owe nothing, and nothing was taken" in to_stranger
+    # and the job run again sends nothing more: the solo worker runs tasks in order, so once a
+    # marker email queued after it is written, anything the second run queued would be too
+    assert campaigns.close_due_campaigns() == 0
+    send_email.delay("marker", "marker", ["marker@example.com"])
+    wait_for(lambda: len(list(mail_dir.iterdir())) >= 3, what="the marker email")
+    assert len(list(mail_dir.iterdir())) == 3
