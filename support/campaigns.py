@@ -373,8 +373,8 @@ def close_campaign(campaign_id: int, now: datetime | None = None) -> Campaign:
 
 
 def _tell_backer(pledge: Pledge, outcome: Literal["invoiced", "lapsed"]) -> None:
-    """Email the backer (by the worker, after commit) and tell their open pages: an invoice to
-    pay from their own wallet, or the pledge lapsed with nothing owed."""
+    """Email the backer (by the worker, after commit) and tell their notifications socket: an
+    invoice to pay from their own wallet, or the pledge lapsed with nothing owed."""
     campaign = pledge.campaign
     url = settings.SITE_URL + reverse("pledge", args=[pledge.pk])
     notify_user(pledge.backer_id, f"pledge_{outcome}", pledge=pledge.pk, campaign=campaign.title)
