@@ -11,7 +11,7 @@ from payments.models import (
     Webhook,
     WebhookDelivery,
 )
-from staff.admin import ReadOnlyAdmin
+from staff.admin import ReadOnlyAdmin, ReadOnlyInline
 
 # Money is read-only here for everyone: amounts and states move only through
 # payments.services (conditional UPDATEs, the InvoiceEvent log) and reconciliation (the audit
@@ -25,19 +25,11 @@ class ContentPriceAdmin(ReadOnlyAdmin[ContentPrice]):
     search_fields = ("content__title",)
 
 
-class PaymentInline(admin.TabularInline[Payment, Invoice]):
+class PaymentInline(ReadOnlyInline[Payment]):
     model = Payment
     fields = ("txid", "log_index", "units", "sender", "block_number", "matched_by", "late",
               "solidified_at", "dropped_at")  # fmt: skip
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Invoice)

@@ -10,13 +10,15 @@ written to the append-only ``InvoiceEvent`` log.
 from __future__ import annotations
 
 import uuid
-from typing import Any, NoReturn
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+# AppendOnly is re-exported: what callers catch when a record is about to be changed.
+from btt_platform.records import AppendOnly as AppendOnly
+from btt_platform.records import AppendOnlyModel, AppendOnlyQuerySet
 from payments.fields import BaseUnitsField
 from payments.money import Amount, Token
 from payments.tron import validate_tron_address
@@ -205,20 +207,7 @@ class TxClaim(models.Model):
         return f"{self.txid} for {self.invoice_id} ({self.state})"
 
 
-class AppendOnly(Exception):
-    """A record of what happened (an invoice's or a pledge's event) was about to be changed or
-    deleted."""
-
-
-class InvoiceEventQuerySet(models.QuerySet["InvoiceEvent"]):
-    def update(self, **kwargs: Any) -> NoReturn:
-        raise AppendOnly("invoice events are never changed")
-
-    def delete(self) -> NoReturn:
-        raise AppendOnly("invoice events are never deleted")
-
-
-class InvoiceEvent(models.Model):
+class InvoiceEvent(AppendOnlyModel):
     """What happened to an invoice: who, what, when, which transaction. Append-only."""
 
     class Kind(models.TextChoices):
@@ -248,21 +237,13 @@ class InvoiceEvent(models.Model):
     detail = models.JSONField(default=dict, blank=True, help_text="amounts as strings")
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = InvoiceEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet["InvoiceEvent"].as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
         return f"{self.invoice_id}: {self.kind} {self.from_state}->{self.to_state}".rstrip("->")
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnly("invoice events are never changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnly("invoice events are never deleted")
 
 
 class WebhookEvent(models.TextChoices):

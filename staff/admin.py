@@ -26,6 +26,19 @@ class ReadOnlyAdmin(admin.ModelAdmin[M], Generic[M]):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline[M, Any], Generic[M]):
+    """A record's log or payments shown under it, never added, changed or deleted here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin[AuditEntry]):
     list_display = ("created_at", "actor", "action", "target_type", "target_id", "target_label",

@@ -3,26 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-
-class AppendOnly(Exception):
-    """An audit entry was about to be changed or deleted."""
-
-
-class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
-    def update(self, **kwargs: Any) -> NoReturn:
-        raise AppendOnly("audit entries are never changed")
-
-    def delete(self) -> NoReturn:
-        raise AppendOnly("audit entries are never deleted")
+# AppendOnly is re-exported: what callers catch when a record is about to be changed.
+from btt_platform.records import AppendOnly as AppendOnly
+from btt_platform.records import AppendOnlyModel, AppendOnlyQuerySet
 
 
-class AuditEntry(models.Model):
+class AuditEntry(AppendOnlyModel):
     """One staff action: who did what to which object, when and why. Append-only."""
 
     class Action(models.TextChoices):
@@ -44,7 +34,7 @@ class AuditEntry(models.Model):
     detail = models.JSONField(default=dict, blank=True, help_text="amounts as strings")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AuditEntryQuerySet.as_manager()
+    objects = AppendOnlyQuerySet["AuditEntry"].as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -57,14 +47,6 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_id} {self.action} {self.target}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnly("audit entries are never changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnly("audit entries are never deleted")
 
     @property
     def target(self) -> str:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from staff.admin import ReadOnlyInline
 from support.models import (
     Alert,
     Campaign,
@@ -53,20 +54,12 @@ class CampaignAdmin(admin.ModelAdmin[Campaign]):
     inlines = [RewardTierInline]
 
 
-class PledgeEventInline(admin.TabularInline[PledgeEvent, Pledge]):
-    """The pledge's log, read-only: it is never changed."""
+class PledgeEventInline(ReadOnlyInline[PledgeEvent]):
+    """The pledge's log: it is never changed."""
 
     model = PledgeEvent
     fields = ("created_at", "from_state", "to_state", "actor", "invoice", "reason")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Pledge)

@@ -10,14 +10,14 @@ per creator, so an overlay that reconnects asks for what came after the last one
 from __future__ import annotations
 
 import uuid
-from typing import Any, NoReturn
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from btt_platform.records import AppendOnlyModel, AppendOnlyQuerySet
 from payments.fields import BaseUnitsField
-from payments.models import TOKEN_CHOICES, AppendOnly
+from payments.models import TOKEN_CHOICES
 from payments.money import Amount, Token
 
 NAME_MAX = 40
@@ -261,15 +261,7 @@ class Pledge(models.Model):
         return Amount(self.units, Token(self.campaign.token))
 
 
-class PledgeEventQuerySet(models.QuerySet["PledgeEvent"]):
-    def update(self, **kwargs: Any) -> NoReturn:
-        raise AppendOnly("pledge events are never changed")
-
-    def delete(self) -> NoReturn:
-        raise AppendOnly("pledge events are never deleted")
-
-
-class PledgeEvent(models.Model):
+class PledgeEvent(AppendOnlyModel):
     """What happened to a pledge: made, invoiced, paid, lapsed, when and why. Append-only, like
     ``payments.InvoiceEvent``: the answer to a backer asking what became of their pledge."""
 
@@ -290,21 +282,13 @@ class PledgeEvent(models.Model):
     reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = PledgeEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet["PledgeEvent"].as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
         return f"pledge {self.pledge_id}: {self.from_state or 'made'} -> {self.to_state}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnly("pledge events are never changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AppendOnly("pledge events are never deleted")
 
 
 class CampaignUpdate(models.Model):

@@ -22,8 +22,11 @@ from support import campaigns
 from support.models import Campaign, CampaignUpdate, Pledge
 from tests.conftest import AsgiServer
 from tests.payments.factories import paying, proven
+from tests.staff.personas import superuser
 from tests.support.test_tip_pages import logged_in
 from tests.support.tipping import tipping_creator
+
+__all__ = ["superuser"]  # fixtures
 
 
 def start(creator: Creator, mode: str, tiers: str = "") -> Campaign:
@@ -181,3 +184,26 @@ def test_a_backer_sees_their_own_pledges_and_each_ones_history(
     theirs = Pledge.objects.get(backer=stranger)
     assert logged_in(fan).get(reverse("pledge", args=[theirs.pk])).status_code == 404
     assert Client().get(reverse("pledges")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_a_pledges_log_and_an_invoices_payments_read_only(
+    fan: User, creator: Creator, superuser: User
+) -> None:
+    campaign = start(creator, "flexible")
+    logged_in(fan).post(reverse("campaign", args=[campaign.pk]), {"amount": "200"})
+    pledge = Pledge.objects.get()
+    assert pledge.invoice is not None
+    payments.record_transfer(proven(*paying(pledge.invoice, seq=3)), solidified=False)
+
+    admin = logged_in(superuser)
+    pledge_page = admin.get(reverse("admin:support_pledge_change", args=[pledge.pk]))
+    invoice_page = admin.get(reverse("admin:payments_invoice_change", args=[pledge.invoice.pk]))
+
+    assert pledge_page.status_code == invoice_page.status_code == 200
+    body = pledge_page.content.decode()
+    assert "pledged" in body
+    assert "its payment is in a block" in body
+    assert 'name="events-0-reason"' not in body  # shown, not editable
+    assert 'name="events-MAX_NUM_FORMS" value="0"' in body  # nothing to add
+    assert proven(*paying(pledge.invoice, seq=3)).txid in invoice_page.content.decode()

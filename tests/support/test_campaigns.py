@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.tasks import send_email
+from btt_platform.celery import app as celery_app
 from creators.models import Creator
 from payments import services as payments
 from payments.models import AppendOnly, Invoice
@@ -23,7 +24,7 @@ from payments.money import Amount, Token
 from support import campaigns
 from support.models import Campaign, Pledge, PledgeEvent, RewardTier
 from support.tasks import close_campaigns
-from tests.conftest import Child, make_user, wait_for
+from tests.conftest import make_user, wait_for
 from tests.payments.factories import paying, proven
 from tests.support.tipping import tipping_creator
 
@@ -281,9 +282,13 @@ def test_the_deadline_task_run_twice_at_once_invoices_each_pledge_once(
     assert Pledge.objects.filter(invoice__isnull=True).count() == 0
 
 
+@pytest.mark.django_db(transaction=True)
 def test_backers_are_emailed_by_the_worker_when_the_goal_is_met_and_when_it_is_not(
-    celery_worker: Child, fan: User, stranger: User, creator: Creator, tmp_path: Path
+    request: pytest.FixtureRequest, fan: User, stranger: User, creator: Creator, tmp_path: Path
 ) -> None:
+    # A worker of this test's, on a queue without what earlier tests left in it unrun.
+    celery_app.control.purge()
+    request.getfixturevalue("celery_worker")
     # given: one all-or-nothing campaign that will meet its goal and one that will not
     met = new_campaign(creator, "all_or_nothing", goal="1000")
     missed = new_campaign(creator, "all_or_nothing", goal="1000")

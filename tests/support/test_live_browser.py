@@ -19,7 +19,14 @@ from tests.conftest import (
     outside_browser_loop,
     screenshots,
 )
-from tests.support.tipping import HOSTILE_MESSAGES, HOSTILE_NAMES, pay, tip, tipping_creator
+from tests.support.tipping import (
+    HOSTILE_MESSAGES,
+    HOSTILE_NAMES,
+    pay,
+    tip,
+    tipping_creator,
+    with_goal,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,14 +36,7 @@ def test_hostile_tips_arrive_in_the_live_feed_as_text_and_fill_the_goal(
 ) -> None:
     # given: a creator live with a goal, their live page open
     tipping_creator(creator)
-    services.update_tip_settings(
-        creator.user,
-        minimum=Amount.parse("100", Token.BTT),
-        blocked="",
-        alert_on="processing",
-        goal_title="<i>New</i> mic",
-        goal=Amount.parse("1800", Token.BTT),
-    )
+    with_goal(creator, "1800", minimum="100", title="<i>New</i> mic")
     services.start_live(creator.user, "Late show", "https://www.youtube-nocookie.com/embed/x")
     tips = [
         tip(fan if n % 2 else stranger, creator, name=name, message=message)

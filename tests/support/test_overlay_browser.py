@@ -16,7 +16,7 @@ from payments import services as payments
 from payments.money import Amount, Token
 from support import services
 from tests.conftest import AsgiServer, Chromium, assert_page_clean, outside_browser_loop
-from tests.support.tipping import pay, tip, tipping_creator
+from tests.support.tipping import pay, tip, tipping_creator, with_goal
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,14 +79,7 @@ def test_an_alert_whose_payment_leaves_the_chain_before_its_turn_is_never_shown(
 ) -> None:
     # given: an overlay showing each alert for a while, and three tips paid at once
     tipping_creator(creator)
-    services.update_tip_settings(
-        creator.user,
-        minimum=Amount.parse("10", Token.BTT),
-        blocked="",
-        alert_on="processing",
-        goal_title="Mic",
-        goal=Amount.parse("1000", Token.BTT),
-    )
+    with_goal(creator, "1000", title="Mic")
     tips = [tip(fan, creator, Amount.parse("100", Token.BTT), name=f"fan {n}") for n in (1, 2, 3)]
     key = services.tip_settings(creator).overlay_key
     page = browser.open(asgi_server.url)

@@ -21,6 +21,7 @@ from tests.support.tipping import (
     solidify,
     tip,
     tipping_creator,
+    with_goal,
 )
 
 pytestmark = pytest.mark.django_db
@@ -112,14 +113,7 @@ def test_a_paid_tip_alerts_once_at_processing_and_counts_towards_the_goal(
 ) -> None:
     # given
     tipping_creator(creator)
-    services.update_tip_settings(
-        creator.user,
-        minimum=Amount.parse("10", Token.BTT),
-        blocked="",
-        alert_on="processing",
-        goal_title="New mic",
-        goal=Amount.parse("1000", Token.BTT),
-    )
+    with_goal(creator, "1000")
     first = tip(fan, creator, name="Ada", message="hi")
     second = tip(fan, creator, Amount.parse("10000", Token.BTT))
 
@@ -145,14 +139,7 @@ def test_a_tip_whose_payment_leaves_the_chain_after_its_alert_is_withdrawn_from_
 ) -> None:
     # given: two tips alerted at processing, the first solidified, the second not yet
     tipping_creator(creator)
-    services.update_tip_settings(
-        creator.user,
-        minimum=Amount.parse("10", Token.BTT),
-        blocked="",
-        alert_on="processing",
-        goal_title="New mic",
-        goal=Amount.parse("1000", Token.BTT),
-    )
+    with_goal(creator, "1000")
     kept, lost = tip(fan, creator, name="Ada"), tip(fan, creator, name="Bo")
     solidify(pay(kept))
     transfer = pay(lost)

@@ -40,6 +40,18 @@ def tipping_creator(creator: Creator, address: str = CREATOR_ADDRESS) -> Creator
     return with_wallet(creator, address)
 
 
+def with_goal(creator: Creator, goal: str, minimum: str = "10", title: str = "New mic") -> None:
+    """The creator's tip settings: alerts at processing, a goal of ``goal`` BTT."""
+    services.update_tip_settings(
+        creator.user,
+        minimum=Amount.parse(minimum, Token.BTT),
+        blocked="",
+        alert_on="processing",
+        goal_title=title,
+        goal=Amount.parse(goal, Token.BTT),
+    )
+
+
 def other_creator(handle: str = "other") -> Creator:
     user = make_user(handle)
     return Creator.objects.create(
