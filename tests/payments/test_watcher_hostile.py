@@ -5,7 +5,7 @@ leaves the chain before its block is solidified invalidates the invoice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -411,8 +411,17 @@ def test_a_dropped_payment_sent_again_settles_with_its_new_block(
 # --- transfers kept for finance ----------------------------------------------------------------
 
 
-def kept(txid: str) -> UnmatchedTransfer | None:
-    return UnmatchedTransfer.objects.filter(txid=txid).first()
+def kept(txid: str, until: Callable[[UnmatchedTransfer], bool], what: str) -> UnmatchedTransfer:
+    """The transfer the watcher kept for finance, once ``until`` holds for it."""
+
+    def found() -> UnmatchedTransfer | None:
+        row = UnmatchedTransfer.objects.filter(txid=txid).first()
+        return row if row is not None and until(row) else None
+
+    wait_for(found, timeout=60, what=what)
+    row = found()
+    assert row is not None
+    return row
 
 
 def test_a_transfer_kept_for_finance_is_marked_solidified_with_its_block(
@@ -424,18 +433,13 @@ def test_a_transfer_kept_for_finance_is_marked_solidified_with_its_block(
     txid = send_btt(devnet, payer, invoice.recipient, invoice.amount_due + BTT)
     devnet.mine()
     included = block_of(devnet, txid)
-    wait_for(lambda: kept(txid) is not None, timeout=60, what="the transfer kept for finance")
-    assert kept(txid).solidified_at is None  # type: ignore[union-attr]
+    assert kept(txid, lambda _: True, "the transfer kept for finance").solidified_at is None
 
     # when
     solidify(devnet, included)
 
     # then: finance sees it solidified, still theirs to handle
-    wait_for(
-        lambda: kept(txid).solidified_at is not None,  # type: ignore[union-attr]
-        timeout=60,
-        what="the kept transfer solidified",
-    )
+    kept(txid, lambda row: row.solidified_at is not None, "the kept transfer solidified")
     assert reconciliation.open_transfers().filter(txid=txid).exists()
     assert state_of(invoice) == "new"
 
@@ -450,7 +454,7 @@ def test_a_transfer_kept_for_finance_that_leaves_the_chain_cannot_be_attached_un
     txid = signed.broadcast().txid
     devnet.mine()
     included = block_of(devnet, txid)
-    wait_for(lambda: kept(txid) is not None, timeout=60, what="the transfer kept for finance")
+    kept(txid, lambda _: True, "the transfer kept for finance")
     devnet.post("devnet/fault", action="drop", txid=txid)
 
     # when: the block it was in is solidified without it (exactly that many blocks: the
@@ -459,13 +463,7 @@ def test_a_transfer_kept_for_finance_that_leaves_the_chain_cannot_be_attached_un
     wait_scanned(included + SOLIDIFY)
 
     # then: it is marked dropped, off the finance list, and cannot be credited to anyone
-    wait_for(
-        lambda: kept(txid).state == UnmatchedTransfer.State.DROPPED,  # type: ignore[union-attr]
-        timeout=60,
-        what="the kept transfer dropped",
-    )
-    gone = kept(txid)
-    assert gone is not None
+    gone = kept(txid, lambda row: row.state == "dropped", "the kept transfer dropped")
     assert (gone.dropped_at is not None, gone.solidified_at) == (True, None)
     assert not reconciliation.open_transfers().filter(txid=txid).exists()
     with pytest.raises(reconciliation.ReconciliationRefused, match="never received"):
@@ -477,19 +475,9 @@ def test_a_transfer_kept_for_finance_that_leaves_the_chain_cannot_be_attached_un
     signed.broadcast()
     devnet.mine()
     again = block_of(devnet, txid)
-    wait_for(
-        lambda: kept(txid).state == UnmatchedTransfer.State.OPEN,  # type: ignore[union-attr]
-        timeout=60,
-        what="the kept transfer open again",
-    )
 
     # then: it is finance's again, in its new block, and solidifies with it
-    back = kept(txid)
-    assert back is not None
+    back = kept(txid, lambda row: row.state == "open", "the kept transfer open again")
     assert (back.block_number, back.dropped_at) == (again, None)
     solidify(devnet, again)
-    wait_for(
-        lambda: kept(txid).solidified_at is not None,  # type: ignore[union-attr]
-        timeout=60,
-        what="the kept transfer solidified",
-    )
+    kept(txid, lambda row: row.solidified_at is not None, "the kept transfer solidified")
