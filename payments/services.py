@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import User
 from creators.models import Creator
 from payments import events, reconciliation, webhooks
-from payments.models import ContentPrice, Invoice, InvoiceEvent, Payment, TxClaim
+from payments.models import ContentPrice, Invoice, InvoiceEvent, Payment, TxClaim, UnmatchedTransfer
 from payments.money import (
     BTT_TRC20_MAINNET_CONTRACT,
     BTT_TRC20_NILE_CONTRACT,
@@ -528,6 +528,16 @@ def _record(transfer: ChainTransfer, solidified: bool, claim: TxClaim | None) ->
         late=transfer.block_time > invoice.expires_at,
     )
     _credit(invoice, payment)
+    # Kept for finance when it matched nothing, it is this payment now (a claim of its txid
+    # came later): off their list, with the invoice it went to.
+    UnmatchedTransfer.objects.filter(
+        txid=transfer.txid, log_index=transfer.log_index, state=UnmatchedTransfer.State.OPEN
+    ).update(
+        state=UnmatchedTransfer.State.ATTACHED,
+        invoice=invoice,
+        note=f"credited when matched by its {matched_by}",
+        handled_at=timezone.now(),
+    )
     if solidified:
         _solidify(payment)
     _resolve_claim(transfer.txid)

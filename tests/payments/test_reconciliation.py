@@ -14,7 +14,7 @@ from django.test import Client
 from accounts.models import User
 from creators.models import Creator
 from payments import reconciliation, services
-from payments.models import Invoice, InvoiceEvent, Payment, UnmatchedTransfer
+from payments.models import Invoice, InvoiceEvent, Payment, TxClaim, UnmatchedTransfer
 from payments.money import Token
 from staff.models import AuditEntry
 from tests.payments.factories import OTHER_ADDRESS, paying, proven, purchase
@@ -306,3 +306,25 @@ def test_ids_that_name_nothing_are_refused_without_an_error(finance: User, url: 
     assert response.status_code in (404, 409)
     assert b"No such" in response.content
     assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_kept_transfer_credited_later_by_a_claim_is_marked_attached_to_that_invoice(
+    fan: User, creator: Creator
+) -> None:
+    # given: a transfer that matched nothing, kept for finance
+    invoice = purchase(fan, creator)
+    transfer = over_payment(invoice)
+    assert services.record_transfer(transfer, solidified=False) is None
+
+    # when: the payer's page claims its txid for the invoice, and the claim is proven
+    claim = TxClaim.objects.create(txid=transfer.txid, invoice=invoice, claimed_by=fan)
+    payment = services.record_transfer(transfer, solidified=False, claim=claim)
+
+    # then: credited to that invoice, and the kept row says so instead of staying open
+    assert payment is not None
+    assert payment.matched_by == Payment.MatchedBy.CLAIM
+    kept = UnmatchedTransfer.objects.get()
+    assert (kept.state, kept.invoice_id) == (UnmatchedTransfer.State.ATTACHED, invoice.pk)
+    assert kept.note == "credited when matched by its claim"
+    assert not reconciliation.open_transfers().exists()
