@@ -207,7 +207,7 @@ STATICFILES_FINDERS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "btt_platform.storage.StaticStorage"},
 }
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")

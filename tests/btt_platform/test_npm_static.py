@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
-from django.contrib.staticfiles.storage import staticfiles_storage
+from django.contrib.staticfiles.storage import ManifestStaticFilesStorage, staticfiles_storage
 from pytest_django.fixtures import Settings
 
 from btt_platform.npm_static import PACKAGES, NpmPackageFinder
@@ -41,3 +41,14 @@ def test_a_missing_install_fails_the_system_check(settings: Settings, tmp_path: 
     assert [error.id for error in errors] == ["btt_platform.E101"]
     assert "tus-js-client/dist/tus.min.js" in errors[0].msg
     assert "npm ci" in (errors[0].hint or "")
+
+
+def test_a_modules_imports_are_collected_under_their_hashed_names() -> None:
+    # The overlay's script imports the alert stream module: both come from one deploy.
+    storage = staticfiles_storage
+    assert isinstance(storage, ManifestStaticFilesStorage)
+    overlay = Path(storage.path(storage.stored_name("js/overlay.js")))
+    stream = Path(storage.stored_name("js/alert-stream.js")).name
+
+    assert stream != "alert-stream.js"
+    assert f'from "./{stream}";' in overlay.read_text()
