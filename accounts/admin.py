@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.models import ApiToken, User
+from accounts.models import ApiToken, User, VerifiedWallet
+from staff.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -15,3 +16,12 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     list_filter = ("revoked_at",)
     search_fields = ("name", "user__username", "prefix")
     readonly_fields = ("user", "prefix", "digest", "created_at", "last_used_at")
+
+
+@admin.register(VerifiedWallet)
+class VerifiedWalletAdmin(ReadOnlyAdmin[VerifiedWallet]):
+    """Verified only by the owner's signature (``accounts.wallets``); never added here."""
+
+    list_display = ("address", "user", "verified_at")
+    search_fields = ("address", "user__username")
+    readonly_fields = ("user", "address", "verified_at")

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
-from accounts import services
-from accounts.models import ApiToken, User
+from accounts import services, wallets
+from accounts.models import ApiToken, User, VerifiedWallet
 
 router = Router(tags=["account"])
 
@@ -80,3 +81,64 @@ def revoke_token(request: HttpRequest, token_id: int) -> tuple[int, dict[str, st
     if services.revoke_token(_user(request), token_id):
         return 204, None
     return 404, {"detail": "No such active token."}
+
+
+# --- wallets: addresses the account proved to control (accounts.wallets) -------------------
+
+
+class WalletOut(Schema):
+    address: str
+    verified_at: datetime
+
+
+class ChallengeOut(Schema):
+    message: str = Field(description="sign exactly this text with the wallet (TIP-191)")
+    expires_in: int = Field(description="seconds the challenge stays valid; it is used once")
+
+
+class VerifyIn(Schema):
+    address: str = Field(max_length=100, description="base58 TRON address, T…")
+    signature: str = Field(
+        max_length=200, description="hex of r||s||v (65 bytes), as trx.signMessageV2 returns"
+    )
+
+
+class Refusal(Schema):
+    detail: str
+    code: str = Field(description="not_an_address, no_challenge or wrong_signer")
+
+
+@router.get("/wallets", response=list[WalletOut])
+def list_wallets(request: HttpRequest) -> list[VerifiedWallet]:
+    """The wallets this account verified: payments from them are recognised as yours."""
+    return list(_user(request).verified_wallets.all())
+
+
+@router.post("/wallets/challenge", response={201: ChallengeOut})
+def wallet_challenge(request: HttpRequest) -> tuple[int, ChallengeOut]:
+    """A one-time message to sign with the wallet to verify (TronLink:
+    ``tronWeb.trx.signMessageV2(message)``), then ``POST /wallets/verify``."""
+    message = wallets.wallet_challenge(_user(request))
+    return 201, ChallengeOut(message=message, expires_in=int(wallets.CHALLENGE_TTL.total_seconds()))
+
+
+@router.post("/wallets/verify", response={201: WalletOut, 400: Refusal, 409: Refusal})
+def verify_wallet(request: HttpRequest, payload: VerifyIn) -> tuple[int, Any]:
+    """Verify the wallet that signed this account's challenge. 400 for an address that is not
+    TRON's or a signature that is not that address's over the challenge; 409 when there is no
+    open challenge (expired after 10 minutes, or already used): ask for a new one."""
+    try:
+        wallet = wallets.verify_wallet(_user(request), payload.address, payload.signature)
+    except wallets.ChallengeUnknown as refusal:
+        return 409, {"detail": refusal.message, "code": refusal.code}
+    except wallets.WalletRefused as refusal:
+        return 400, {"detail": refusal.message, "code": refusal.code}
+    return 201, wallet
+
+
+@router.delete("/wallets/{address}", response={204: None, 404: dict[str, str]})
+def remove_wallet(request: HttpRequest, address: str) -> tuple[int, dict[str, str] | None]:
+    """Forget a verified wallet; its payments then need a signature again."""
+    if wallets.remove_wallet(_user(request), address):
+        return 204, None
+    return 404, {"detail": "No such verified wallet."}

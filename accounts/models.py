@@ -46,3 +46,44 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class VerifiedWallet(models.Model):
+    """A TRON address whose owner proved, by signing a one-time challenge, that it belongs to
+    this account (``accounts.wallets.verify_wallet``). Payments claimed from it need no
+    signature of their own."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verified_wallets"
+    )
+    address = models.CharField(max_length=34)
+    verified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-verified_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "address"], name="unique_wallet_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.user_id})"
+
+
+class WalletChallenge(models.Model):
+    """A message a user asked to sign to verify a wallet; used once, then deleted.
+
+    Kept in the database (not the cache or the session) so that it works for API clients
+    without a session and while Redis is away."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet_challenges"
+    )
+    message = models.TextField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"challenge for {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"

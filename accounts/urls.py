@@ -14,6 +14,8 @@ urlpatterns = [
     path("signup/", by_ip(views.signup), name="signup"),
     path("settings/tokens/", views.tokens, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", views.revoke_token, name="revoke-token"),
+    path("settings/wallets/", views.wallet_list, name="wallets"),
+    path("settings/wallets/remove/", views.remove_wallet, name="remove-wallet"),
     path("accounts/login/", by_ip(by_username(auth_views.LoginView.as_view())), name="login"),
     path(
         "accounts/password_reset/",

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts import services
+from accounts import services, wallets
 from accounts.forms import SignupForm, TokenForm
 from accounts.models import User
 
@@ -50,3 +50,26 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     else:
         messages.error(request, "That token does not exist or is already revoked.")
     return redirect("tokens")
+
+
+@login_required
+def wallet_list(request: HttpRequest) -> HttpResponse:
+    """The fan's verified wallets, and verifying one more through TronLink (wallets.js)."""
+    assert isinstance(request.user, User)
+    return render(
+        request,
+        "accounts/wallets.html",
+        {"wallets": request.user.verified_wallets.all()},
+    )
+
+
+@login_required
+@require_POST
+def remove_wallet(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    address = request.POST.get("address", "")
+    if wallets.remove_wallet(request.user, address):
+        messages.success(request, f"Wallet {address} removed.")
+    else:
+        messages.error(request, "That wallet is not among your verified wallets.")
+    return redirect("wallets")
