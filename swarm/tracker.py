@@ -9,7 +9,7 @@ Where things live:
 - Peers live in Redis, never in SQL (FIELD-NOTES "Trackers"): per infohash one sorted set of
   seeders and one of leechers scored by the time last seen, and a hash member -> compact address.
   A member is ``peer_id + passkey`` so one user cannot replace or stop another user's peer by
-  reusing its peer id. Entries older than two intervals are pruned on every announce of that
+  reusing its peer id. Entries older than 1.5 intervals are pruned on every announce of that
   torrent, and the keys expire with the swarm. One Lua script does a whole announce, so an
   announce is one round trip and atomic.
 - Completions (scrape's ``downloaded``) are a counter per infohash in Redis.
@@ -418,7 +418,7 @@ if prefix ~= '' then
 end
 
 -- An engine holds one place per swarm: its restart (new peer id, new port) replaces the
--- dead process's entry instead of leaving it to clients for two intervals.
+-- dead process's entry instead of leaving it to clients for 1.5 intervals.
 if KEYS[7] then
   local previous_member = redis.call('GET', KEYS[7])
   if previous_member and previous_member ~= member then
@@ -453,31 +453,42 @@ else
   for _, key in ipairs({seeders, leechers, addrs}) do redis.call('EXPIRE', key, ttl) end
 end
 
-local picked, count = {}, 0
+-- Each address once (a client restarted with a new peer id is two members on one address),
+-- never the asking peer's own address.
+local picked, count, listed = {}, 0, {[addr] = true}
 local function take(set)
   local want = numwant - count
   if want <= 0 then return end
   local members
-  -- a couple more than wanted: the asking peer itself or its stale twin may be among them
-  if redis.call('ZCARD', set) <= want + 2 then
+  -- a few more than wanted: the asking peer itself or its stale twins may be among them
+  if redis.call('ZCARD', set) <= want + 4 then
     members = redis.call('ZRANGE', set, 0, -1)
   else
-    members = redis.call('ZRANDMEMBER', set, want + 2)
+    members = redis.call('ZRANDMEMBER', set, want + 4)
   end
   if #members == 0 then return end
   local found = redis.call('HMGET', addrs, unpack(members))
   for i, m in ipairs(members) do
     local a = found[i]
-    if count < numwant and m ~= member and a and a ~= addr then
+    if count < numwant and m ~= member and a and not listed[a] then
+      listed[a] = true
       picked[#picked + 1] = string.char(#a) .. string.sub(m, 1, 20) .. a
       count = count + 1
     end
   end
 end
 if event ~= 'stopped' then
-  -- seeders first for leechers; seeders need only leechers
-  if not seeding then take(seeders) end
-  take(leechers)
+  -- As opentracker answers: leechers get seeders first, then leechers; seeders get leechers
+  -- first, then seeders. A seeder is given seeders too because "left=0" is not always a
+  -- seeder: aria2 announces left=0 before it has a magnet's metadata, and needs someone to
+  -- fetch the metadata from.
+  if seeding then
+    take(leechers)
+    take(seeders)
+  else
+    take(seeders)
+    take(leechers)
+  end
 end
 
 return {redis.call('ZCARD', seeders), redis.call('ZCARD', leechers),
@@ -540,8 +551,13 @@ def _swarm_keys(infohash: str) -> tuple[str, str, str]:
     return f"trk:{infohash}:s", f"trk:{infohash}:l", f"trk:{infohash}:a"
 
 
+# A peer that vanished without "stopped" is dropped once it missed its announce by half an
+# interval (clients announce every interval, libtorrent a little early or late).
+STALE_INTERVALS: Final = 1.5
+
+
 def _stale_cutoff(now: float) -> float:
-    return now - 2 * settings.TRACKER_INTERVAL_SECONDS
+    return now - STALE_INTERVALS * settings.TRACKER_INTERVAL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -609,7 +625,7 @@ class ScrapeCounts:
 
 
 async def scrape_counts(infohashes: Iterable[str]) -> dict[str, ScrapeCounts]:
-    """Live peers (seen within two intervals) and completions for each infohash (hex)."""
+    """Live peers (seen within 1.5 intervals) and completions for each infohash (hex)."""
     hashes = list(infohashes)
     if not hashes:
         return {}

@@ -424,7 +424,7 @@ def test_ipv6_peers_go_to_peers6(fan_passkey: str, free_content: Content) -> Non
     }
 
 
-def test_leechers_get_seeders_first_and_seeders_get_only_leechers(
+def test_leechers_get_seeders_first_and_seeders_get_leechers_first(
     fan_passkey: str, free_content: Content
 ) -> None:
     ih = info_hash_of(free_content)
@@ -436,10 +436,52 @@ def test_leechers_get_seeders_first_and_seeders_get_only_leechers(
         announce(fan_passkey, ih, ip=ip, port=port, left=500)
 
     for_leecher = announce(fan_passkey, ih, ip="10.0.3.1", port=9001, numwant=3)
-    for_seeder = announce(fan_passkey, ih, ip="10.0.3.2", port=9002, left=0, numwant=50)
+    for_seeder = announce(fan_passkey, ih, ip="10.0.3.2", port=9002, left=0, numwant=4)
+    for_greedy_seeder = announce(fan_passkey, ih, ip="10.0.3.3", port=9003, left=0, numwant=50)
 
+    # then: each gets the other kind first; once those run out, a seeder gets seeders too
     assert compact_peers(for_leecher[b"peers"]) == seeders
     assert compact_peers(for_seeder[b"peers"]) == leechers | {("10.0.3.1", 9001)}
+    assert compact_peers(for_greedy_seeder[b"peers"]) == (
+        leechers | seeders | {("10.0.3.1", 9001), ("10.0.3.2", 9002)}
+    )
+
+
+def test_a_magnet_client_announcing_left_0_is_given_the_seeders(
+    fan_passkey: str, free_content: Content
+) -> None:
+    # given: the engine is the only peer, a seeder
+    ih = info_hash_of(free_content)
+    key = engine_passkey(EngineNode.objects.create(name="node-1")).key
+    announce(key, ih, ip="10.0.0.9", port=6881, left=0, event="started")
+
+    # when: aria2 starts a magnet: it announces left=0 before it has the metadata
+    reply = announce(fan_passkey, ih, ip="10.0.0.1", port=6001, left=0, event="started")
+
+    # then: it is told where the seeder is, so it can fetch the metadata and the pieces
+    assert compact_peers(reply[b"peers"]) == {("10.0.0.9", 6881)}
+
+
+def test_each_address_is_listed_once(fan_passkey: str, free_content: Content) -> None:
+    # given: a client restarted with a new peer id on the same address and port (its old entry
+    # still live), another client on the same host but another port, and the asker's own twin
+    ih = info_hash_of(free_content)
+    announce(fan_passkey, ih, ip="10.0.0.1", port=6001, left=0)
+    announce(fan_passkey, ih, ip="10.0.0.1", port=6001, left=0)
+    announce(fan_passkey, ih, ip="10.0.0.1", port=6002)
+    announce(fan_passkey, ih, ip="10.0.0.5", port=6005)
+
+    # when: a client on 10.0.0.5:6005 (restarted too) announces, compact and not
+    compact = announce(fan_passkey, ih, ip="10.0.0.5", port=6005)
+    listed = announce(fan_passkey, ih, ip="10.0.0.5", port=6005, compact=0)
+
+    # then: every other address once, and never its own
+    assert len(compact[b"peers"]) == 2 * 6
+    assert compact_peers(compact[b"peers"]) == {("10.0.0.1", 6001), ("10.0.0.1", 6002)}
+    assert sorted((p[b"ip"], p[b"port"]) for p in listed[b"peers"]) == [
+        (b"10.0.0.1", 6001),
+        (b"10.0.0.1", 6002),
+    ]
 
 
 def test_numwant_is_capped(fan_passkey: str, free_content: Content, settings: Settings) -> None:
@@ -489,16 +531,34 @@ def test_stale_peers_are_dropped(fan_passkey: str, free_content: Content) -> Non
     gone = new_peer_id()
     announce(fan_passkey, ih, gone, ip="10.0.0.1", port=6001)
     announce(fan_passkey, ih, ip="10.0.0.2", port=6002)
-    # given: the first peer was last seen three intervals ago
-    seen_long_ago = time.time() - 3 * settings.TRACKER_INTERVAL_SECONDS
+    # given: the first peer missed its announce by more than half an interval (it vanished
+    # without "stopped"); 1.6 intervals ago, where a cutoff of two intervals would keep it
+    seen_long_ago = time.time() - 1.6 * settings.TRACKER_INTERVAL_SECONDS
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.zadd(f"trk:{ih.hex()}:l", {gone + fan_passkey.encode(): seen_long_ago})
     client.close()
 
+    # then: scrape does not count it and the next announce neither lists nor counts it
     assert swarm_counts(fan_passkey, free_content)[b"incomplete"] == 1
     reply = announce(fan_passkey, ih, ip="10.0.0.3", port=6003)
     assert compact_peers(reply[b"peers"]) == {("10.0.0.2", 6002)}
     assert reply[b"incomplete"] == 2
+
+
+def test_a_peer_late_by_less_than_half_an_interval_stays(
+    fan_passkey: str, free_content: Content
+) -> None:
+    ih = info_hash_of(free_content)
+    late = new_peer_id()
+    announce(fan_passkey, ih, late, ip="10.0.0.1", port=6001)
+    seen = time.time() - 1.4 * settings.TRACKER_INTERVAL_SECONDS
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.zadd(f"trk:{ih.hex()}:l", {late + fan_passkey.encode(): seen})
+    client.close()
+
+    reply = announce(fan_passkey, ih, ip="10.0.0.3", port=6003)
+
+    assert compact_peers(reply[b"peers"]) == {("10.0.0.1", 6001)}
 
 
 # --- scrape ----------------------------------------------------------------------------------
