@@ -1,7 +1,11 @@
 // The invoice page: follows the invoice live on /ws/invoice/<id>/ (a snapshot on every
 // connection, so a reconnect misses nothing), counts down the time the amount is held, and
 // pays through TronLink when the browser has it, then tells the platform the txid (the claim)
-// so the payment is proven at once instead of when the chain watcher reaches its block.
+// so the payment is proven at once instead of when the chain watcher reaches its block. A claim
+// counts only for a sender the fan controls: TronLink signs the page's claim message for the
+// txid (TIP-191, `trx.signMessageV2`) unless the sending address is one of the fan's verified
+// wallets. Declining costs nothing: the transfer carries the invoice's unique amount, which
+// matches it anyway.
 
 const FORBIDDEN = 4403; // the consumer's close code for someone who may not watch the invoice
 const MAX_DELAY_MS = 30000;
@@ -173,13 +177,14 @@ function waitForWallet() {
   });
 }
 
-async function claim(data, txid) {
+async function claim(data, txid, signature = "") {
   const token = document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
+  const body = signature ? { txid, signature } : { txid };
   const response = await fetch(data.claimUrl, {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": token },
-    body: JSON.stringify({ txid }),
+    body: JSON.stringify(body),
   });
   if (response.status === 202) return "";
   try {
@@ -221,19 +226,65 @@ async function signAndSend(data, remaining) {
     const reason = sent?.message ? tronWeb.toUtf8(sent.message) : sent?.code || "refused";
     throw new Error(`The network refused the transfer: ${reason}.`);
   }
-  return signed.txID;
+  return { txid: signed.txID, from };
+}
+
+// The fan's verified wallets (their claims need no signature); empty when unknown.
+async function verifiedWallets(data) {
+  if (!data.walletsUrl) return [];
+  try {
+    const response = await fetch(data.walletsUrl, { credentials: "same-origin" });
+    if (!response.ok) return [];
+    const wallets = await response.json();
+    return Array.isArray(wallets) ? wallets.map((wallet) => wallet.address) : [];
+  } catch {
+    return [];
+  }
+}
+
+// The claim message signed by the sending account: "" when the fan declines (or the wallet
+// cannot sign messages), null when no signature is needed.
+async function claimSignature(data, txid, from, asking) {
+  if (!data.claimMessage) return null;
+  if ((await verifiedWallets(data)).includes(from)) return null;
+  const tronWeb = injectedWallet();
+  if (typeof tronWeb?.trx?.signMessageV2 !== "function") return "";
+  const message = data.claimMessage.split("{txid}").join(txid.toLowerCase());
+  asking();
+  try {
+    const signature = await tronWeb.trx.signMessageV2(message);
+    return typeof signature === "string" ? signature : "";
+  } catch {
+    return "";
+  }
+}
+
+// What this page sent, kept for a reload: {txid, signature, pending} (pending: the page was
+// left while TronLink asked for the signature); older pages kept the bare txid.
+function readSent(key) {
+  const stored = sessionStorage.getItem(key);
+  if (!stored) return null;
+  try {
+    const sent = JSON.parse(stored);
+    if (sent && typeof sent.txid === "string") return sent;
+  } catch {
+    // a bare txid
+  }
+  return { txid: stored, signature: null };
 }
 
 async function setupTronLink(data, tell, remaining, state) {
   const button = page.querySelector("[data-tronlink]");
   const missing = page.querySelector("[data-tronlink-missing]");
   const sentKey = `invoice-sent:${data.invoice}`;
-  const sentBefore = sessionStorage.getItem(sentKey);
+  const sentBefore = readSent(sentKey);
   if (sentBefore) {
     // This page already paid once, then was reloaded: no second payment unless the first one
     // is refused. The claim is sent again in case the reload cut it off (it is idempotent).
-    tell(`Sent from this page: transaction ${sentBefore.slice(0, 12)}…; waiting for its block.`);
-    claim(data, sentBefore);
+    tell(`Sent from this page: transaction ${sentBefore.txid.slice(0, 12)}…; waiting for its block.`);
+    if (!sentBefore.pending && sentBefore.signature !== "") {
+      claim(data, sentBefore.txid, sentBefore.signature ?? "");
+    }
   }
   if (!(await waitForWallet())) return;
   missing.hidden = true;
@@ -247,21 +298,35 @@ async function setupTronLink(data, tell, remaining, state) {
     if (state() !== "new") return;
     button.disabled = true;
     tell("Confirm the payment in TronLink…");
-    let txid;
+    let sent;
     try {
-      txid = await signAndSend(data, remaining());
+      sent = await signAndSend(data, remaining());
     } catch (error) {
       tell(error?.message || String(error), "error");
       button.disabled = false;
       return;
     }
-    sessionStorage.setItem(sentKey, txid);
-    tell(`Sent: transaction ${txid.slice(0, 12)}…; telling ${location.host} about it…`);
-    const problem = await claim(data, txid);
+    const { txid, from } = sent;
+    const short = `${txid.slice(0, 12)}…`;
+    sessionStorage.setItem(sentKey, JSON.stringify({ txid, signature: null, pending: true }));
+    const signature = await claimSignature(data, txid, from, () =>
+      tell(`Sent: transaction ${short}; sign the message in TronLink to show that the payment is yours…`),
+    );
+    sessionStorage.setItem(sentKey, JSON.stringify({ txid, signature }));
+    if (signature === "") {
+      // No claim: an unsigned claim from an unverified wallet would be refused, and the
+      // unique amount names this invoice anyway.
+      tell(
+        `Sent: transaction ${short}; you did not sign, which is fine: it carries this invoice's exact amount and is matched to it when its block arrives.`,
+      );
+      return;
+    }
+    tell(`Sent: transaction ${short}; telling ${location.host} about it…`);
+    const problem = await claim(data, txid, signature ?? "");
     tell(
       problem
-        ? `Sent (transaction ${txid.slice(0, 12)}…), and it will be found in its block, but: ${problem}`
-        : `Sent: transaction ${txid.slice(0, 12)}…; waiting for its block.`,
+        ? `Sent (transaction ${short}), and it will be found in its block, but: ${problem}`
+        : `Sent: transaction ${short}; waiting for its block.`,
       problem ? "error" : "",
     );
   });

@@ -1,6 +1,8 @@
 """The fan's whole path in Chromium: sign up, open a paid content, Buy, pay with TronLink (a
-stand-in extension around the real TronWeb library holding a devnet key), watch the invoice go
-to processing and then settled without reloading, download in the browser, same sha256.
+stand-in extension around the real TronWeb library holding a devnet key), sign the claim
+message with the paying account, watch the invoice go to processing and then settled without
+reloading, download in the browser, same sha256. A fan who declines to sign is matched by the
+invoice's unique amount instead.
 
 The stand-in works as TronLink does: the page gets ``window.tronLink`` and a TronWeb instance
 whose requests to the node leave through the extension (here a Playwright binding that
@@ -16,9 +18,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, Request, expect
 
+from accounts import wallets
 from accounts.models import User
+from accounts.wallets import signer_of
 from btt_platform.celery import app as celery_app
 from creators.models import Creator
 from payments import services
@@ -36,7 +40,7 @@ from tests.conftest import (
     screenshots,
 )
 from tests.payments.conftest import Wallet, funded_wallet
-from tests.payments.watching import new_address
+from tests.payments.watching import new_address, start_watcher_process
 from tests.swarm.conftest import Site, uploaded
 from tests.swarm.test_browser_download import random_bytes, start_and_collect
 
@@ -59,10 +63,20 @@ STAND_IN_TRONLINK = """
     fullNode: node, solidityNode: node, eventServer: node, privateKey: %(key)s,
   });
   const asked = [];
+  // TronLink's message signing (TIP-191): the real TronWeb's, recorded; a fan may decline.
+  const signed = [];
+  const signMessageV2 = tronWeb.trx.signMessageV2.bind(tronWeb.trx);
+  tronWeb.trx.signMessageV2 = async (message) => {
+    if (window.tronLink.declineSigning) throw "Confirmation declined by user";
+    signed.push(message);
+    return signMessageV2(message);
+  };
   window.tronLink = {
     ready: true,
     tronWeb,
     asked,
+    signed,
+    declineSigning: false,
     request: async ({ method }) => {
       asked.push(method);
       return { code: 200, message: "The site is already in the whitelist" };
@@ -93,6 +107,18 @@ def install_tronlink(context: BrowserContext, node: Devnet, wallet: Wallet) -> l
         STAND_IN_TRONLINK % {"node": json.dumps(node.url), "key": json.dumps(wallet.key.hex())}
     )
     return forwarded
+
+
+def claims_sent(page: Page) -> list[dict[str, str]]:
+    """The JSON bodies of the claims the page POSTs, as they leave the browser."""
+    bodies: list[dict[str, str]] = []
+
+    def seen(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/claims"):
+            bodies.append(json.loads(request.post_data or "{}"))
+
+    page.on("request", seen)
+    return bodies
 
 
 def on_sale(creator: Creator, files: dict[str, bytes], title: str, price: str) -> Content:
@@ -134,6 +160,7 @@ def test_a_fan_signs_up_pays_with_tronlink_watches_it_settle_and_downloads(
     wallet = funded_wallet(devnet, trx=100_000_000, trc20=50 * BTT)
     page = browser.open(site.url)
     forwarded = install_tronlink(page.context, devnet, wallet)
+    claims = claims_sent(page)
 
     # when: a new fan signs up, opens the content and buys it
     sign_up(page, "lumen")
@@ -164,6 +191,14 @@ def test_a_fan_signs_up_pays_with_tronlink_watches_it_settle_and_downloads(
     assert page.evaluate("window.__samePage") is True
     assert page.evaluate("window.tronLink.asked") == ["tron_requestAccounts"]
     assert "POST /wallet/broadcasttransaction" in forwarded
+    # the claim carried the paying account's signature over this page's claim message
+    template = page.locator("[data-invoice]").get_attribute("data-claim-message") or ""
+    assert "{txid}" in template
+    assert len(claims) == 1
+    assert set(claims[0]) == {"txid", "signature"}
+    message = template.replace("{txid}", claims[0]["txid"].lower())
+    assert page.evaluate("window.tronLink.signed") == [message]
+    assert signer_of(message, claims[0]["signature"]) == wallet.address
     expect(page.get_by_role("link", name="Download it now")).to_be_visible()
     assert_page_clean(page)
     screenshots(page, "purchase-settled")
@@ -177,7 +212,7 @@ def test_a_fan_signs_up_pays_with_tronlink_watches_it_settle_and_downloads(
         assert invoice.amount_paid == invoice.amount_due == 12_500_001 * 10**12
         assert invoice.payer_address == wallet.address
         assert (claim.invoice_id, claim.state) == (invoice.pk, TxClaim.State.VERIFIED)
-        assert invoice.txids() == [claim.txid]
+        assert invoice.txids() == [claim.txid] == [claims[0]["txid"]]
         assert Entitlement.objects.filter(user=invoice.payer, content=content).exists()
 
     # when: the fan downloads it in the browser
@@ -217,3 +252,82 @@ def test_a_transfer_that_fails_on_chain_is_explained_and_can_be_paid_again(
         invoice.refresh_from_db()
         assert (invoice.state, invoice.amount_paid) == ("new", 0)
         assert TxClaim.objects.get().state == TxClaim.State.REFUSED
+
+
+def test_a_fan_who_declines_to_sign_the_claim_is_matched_by_the_unique_amount(
+    site: Site,
+    node_and_worker: Devnet,
+    browser: Chromium,
+    creator: Creator,
+    fan: User,
+    tmp_path: Path,
+) -> None:
+    # given: a fan on an open invoice, paying from a wallet the account never verified, with
+    # the chain watcher running
+    devnet = node_and_worker
+    content = on_sale(creator, {"a.bin": b"y" * 1000}, "Quiet", "2")
+    invoice, _ = services.create_purchase_invoice(fan, content)
+    wallet = funded_wallet(devnet, trx=100_000_000, trc20=5 * BTT)
+    watcher = start_watcher_process(tmp_path, devnet.url)
+    try:
+        page = browser.open(site.url, fan)
+        install_tronlink(page.context, devnet, wallet)
+        claims = claims_sent(page)
+        page.goto(f"/invoices/{invoice.pk}/")
+        page.evaluate("window.tronLink.declineSigning = true")
+
+        # when: the fan pays with TronLink, then rejects the signature request
+        page.get_by_role("button", name="Pay with TronLink").click()
+
+        # then: the page says that is fine, claims nothing, and the transfer's unique amount
+        # takes the invoice to processing and settled all the same
+        expect(page.locator("[data-wallet-status]")).to_contain_text(
+            "you did not sign, which is fine: it carries this invoice's exact amount and is "
+            "matched to it when its block arrives.",
+            timeout=60_000,
+        )
+        status = page.locator("[data-status]")
+        expect(status).to_have_text(
+            "Payment received in a block; waiting for the network to confirm it.",
+            timeout=60_000,
+        )
+        expect(status).to_have_text("Paid and confirmed.", timeout=120_000)
+        assert claims == []
+        assert page.evaluate("window.tronLink.signed") == []
+        assert_page_clean(page)
+        with outside_browser_loop():
+            invoice.refresh_from_db()
+            assert (invoice.state, invoice.payer_address) == ("settled", wallet.address)
+            assert not TxClaim.objects.exists()
+    finally:
+        watcher.stop()
+
+
+def test_a_fan_paying_from_a_verified_wallet_is_not_asked_to_sign(
+    site: Site, node_and_worker: Devnet, browser: Chromium, creator: Creator, fan: User
+) -> None:
+    # given: a fan who verified the wallet TronLink pays from, on an open invoice
+    devnet = node_and_worker
+    content = on_sale(creator, {"a.bin": b"z" * 1000}, "Known", "3")
+    invoice, _ = services.create_purchase_invoice(fan, content)
+    wallet = funded_wallet(devnet, trx=100_000_000, trc20=5 * BTT)
+    challenge = wallets.wallet_challenge(fan)
+    wallets.verify_wallet(fan, wallet.address, wallet.key.sign_msg(challenge.encode()).hex())
+    page = browser.open(site.url, fan)
+    install_tronlink(page.context, devnet, wallet)
+    claims = claims_sent(page)
+    page.goto(f"/invoices/{invoice.pk}/")
+
+    # when: the fan pays with TronLink
+    page.get_by_role("button", name="Pay with TronLink").click()
+
+    # then: the claim goes without a signature, and the invoice settles through it
+    status = page.locator("[data-status]")
+    expect(status).to_have_text("Paid and confirmed.", timeout=120_000)
+    assert page.evaluate("window.tronLink.signed") == []
+    assert len(claims) == 1
+    assert set(claims[0]) == {"txid"}
+    assert_page_clean(page)
+    with outside_browser_loop():
+        claim = TxClaim.objects.get()
+        assert (claim.txid, claim.state) == (claims[0]["txid"], TxClaim.State.VERIFIED)
