@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.models import ApiToken, User, VerifiedWallet
+from accounts.models import ApiToken, User, VerifiedWallet, WalletChallenge
 from staff.admin import ReadOnlyAdmin
 
 
@@ -25,3 +25,11 @@ class VerifiedWalletAdmin(ReadOnlyAdmin[VerifiedWallet]):
     list_display = ("address", "user", "verified_at")
     search_fields = ("address", "user__username")
     readonly_fields = ("user", "address", "verified_at")
+
+
+@admin.register(WalletChallenge)
+class WalletChallengeAdmin(ReadOnlyAdmin[WalletChallenge]):
+    """Open one-time messages to sign; used up by a verification, gone after 10 minutes."""
+
+    list_display = ("user", "created_at", "expires_at")
+    search_fields = ("user__username",)
