@@ -82,8 +82,10 @@ INSTALLED_APPS = [
     "staff",
     "accounts",
     "creators",
+    "ledger",
     "swarm",
     "payments",
+    "purchases",
     "support",
 ]
 

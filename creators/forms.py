@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import UploadedFile
 from creators.models import Creator
 from payments.models import WebhookEvent
 from payments.money import Amount, AmountError, Token
-from payments.services import accepted_tokens, price_of
+from payments.services import accepted_tokens
+from purchases.services import price_of
 from swarm.models import Content
 
 

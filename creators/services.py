@@ -12,8 +12,8 @@ from django.db import transaction
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services as payment_services
 from payments.money import Amount
+from purchases import services as purchases
 from swarm import ingest
 from swarm.models import Content
 
@@ -87,7 +87,7 @@ def new_content(
         Content.objects.filter(pk=content.pk).update(unlisted=True)
         content.unlisted = True
     if amount is not None and access == Content.Access.PAID:
-        payment_services.set_content_price(user, content, amount)
+        purchases.set_content_price(user, content, amount)
     return content
 
 
@@ -126,7 +126,7 @@ def update_content(
     content.full_clean(exclude=["name"])
     content.save()
     if amount is not None and access == Content.Access.PAID:
-        payment_services.set_content_price(user, content, amount)
+        purchases.set_content_price(user, content, amount)
     new_cover = content.cover.name if content.cover else ""
     if old_cover and old_cover != new_cover:
         # Only once the change is committed: a rollback must find the old file still there.

@@ -39,7 +39,8 @@ from creators.models import Creator
 from payments import webhooks as payment_webhooks
 from payments.models import ContentPrice, Invoice, Webhook
 from payments.money import Amount
-from payments.services import PaymentRefused, price_of
+from payments.services import PaymentRefused
+from purchases.services import price_of
 from swarm import ingest, webseed
 from swarm.models import Content
 

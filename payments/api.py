@@ -19,12 +19,9 @@ from ninja import Field, Router, Schema
 from accounts.models import User
 from payments import services
 from payments.models import Invoice, TxClaim
-from payments.money import BTT_TRC10_ASSET_ID, Amount, AmountError, AmountJson, Standard, Token
-from swarm.models import Content
+from payments.money import BTT_TRC10_ASSET_ID, Amount, AmountJson, Standard, Token
 
 router = Router(tags=["payments"])
-
-PUBLISHED = (Content.State.SEEDING, Content.State.UNHEALTHY)
 
 
 class Error(Schema):
@@ -73,10 +70,21 @@ class InvoiceOut(Schema):
     settled_at: datetime | None
     txids: list[str]
     websocket: str
+    claim_message: str = Field(
+        description="what the sending wallet signs to claim a transaction for this invoice, "
+        "with {txid} replaced by the transaction id"
+    )
 
 
 class ClaimIn(Schema):
     txid: str = Field(min_length=64, max_length=64, description="the transaction id, hex")
+    signature: str = Field(
+        "",
+        max_length=200,
+        description="the sending wallet's TIP-191 signature (TronWeb trx.signMessageV2) of the "
+        "invoice's claim_message with {txid} replaced; optional if the sender is a wallet you "
+        "verified",
+    )
 
 
 class ClaimOut(Schema):
@@ -96,7 +104,8 @@ def _money(amount: Amount) -> AmountJson:
     return amount.to_json()
 
 
-def _invoice_out(invoice: Invoice) -> dict[str, Any]:
+def invoice_out(invoice: Invoice) -> dict[str, Any]:
+    """An invoice as ``InvoiceOut`` (for every router that answers with invoices)."""
     token = Token(invoice.token)
     return {
         "id": invoice.pk,
@@ -118,6 +127,7 @@ def _invoice_out(invoice: Invoice) -> dict[str, Any]:
         "created_at": invoice.created_at,
         "expires_at": invoice.expires_at,
         "settled_at": invoice.settled_at,
+        "claim_message": services.claim_message_template(invoice),
         "txids": invoice.txids(),
         "websocket": f"/ws/invoice/{invoice.pk}/",
     }
@@ -140,59 +150,13 @@ def _viewable_invoice(request: HttpRequest, invoice_id: uuid.UUID) -> Invoice | 
     return invoice
 
 
-@router.get("/contents/{content_id}/price", response={200: PriceOut, 404: Error}, auth=None)
-def content_price(request: HttpRequest, content_id: int) -> tuple[int, Any]:
-    """What a published paid content costs (before the invoice's unique tag)."""
-    content = Content.objects.filter(pk=content_id, state__in=PUBLISHED).first()
-    price = None if content is None else services.price_of(content)
-    if price is None:
-        return 404, {"detail": "No price for this content."}
-    return 200, {"content_id": content_id, "price": _money(price)}
-
-
-@router.put(
-    "/contents/{content_id}/price", response={200: PriceOut, 400: Error, 404: Error, 422: Error}
-)
-def set_content_price(request: HttpRequest, content_id: int, payload: PriceIn) -> tuple[int, Any]:
-    """Price your paid content; fans' new invoices ask for this plus a unique tag."""
-    content = Content.objects.select_related("creator").filter(pk=content_id).first()
-    if content is None:
-        return 404, {"detail": "No such content."}
-    try:
-        amount = Amount.parse(payload.amount, payload.token)
-        price = services.set_content_price(_user(request), content, amount)
-    except AmountError as error:
-        return 422, {"detail": str(error)}
-    except services.PaymentRefused as error:
-        return error.status, {"detail": error.message}
-    return 200, {"content_id": content_id, "price": _money(price.amount)}
-
-
-@router.post(
-    "/invoices",
-    response={200: InvoiceOut, 201: InvoiceOut, 404: Error, 409: Error, 422: Error, 429: Error,
-              503: Error},
-)  # fmt: skip
-def create_invoice(request: HttpRequest, payload: InvoiceIn) -> tuple[int, Any]:
-    """An invoice to buy a content: 201 with a new one, 200 with your unpaid one for it."""
-    user = _user(request)
-    content = Content.objects.select_related("creator").filter(pk=payload.content_id).first()
-    if content is None or (content.state not in PUBLISHED and content.creator.user_id != user.pk):
-        return 404, {"detail": "No such content."}
-    try:
-        invoice, created = services.create_purchase_invoice(user, content)
-    except services.PaymentRefused as error:
-        return error.status, {"detail": error.message}
-    return (201 if created else 200), _invoice_out(invoice)
-
-
 @router.get("/invoices/{invoice_id}", response={200: InvoiceOut, 404: Error})
 def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> tuple[int, Any]:
     """For the invoice's payer and creator; 404 for anyone else."""
     invoice = _viewable_invoice(request, invoice_id)
     if invoice is None:
         return 404, {"detail": "No such invoice."}
-    return 200, _invoice_out(invoice)
+    return 200, invoice_out(invoice)
 
 
 @router.post(
@@ -202,14 +166,17 @@ def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> tuple[int, An
 def claim_transaction(
     request: HttpRequest, invoice_id: uuid.UUID, payload: ClaimIn
 ) -> tuple[int, Any]:
-    """Say which transaction pays this invoice (the paying page sends it once the wallet has
-    signed). It is bound to this invoice for good, then verified on chain: watch ``state``
-    here or on the invoice's WebSocket. 409 when it is bound to another invoice."""
+    """Say which transaction pays this invoice, with the sending wallet's signature of the
+    invoice's ``claim_message`` (or from a wallet you verified). It is verified on chain and
+    credited only if the transfer was sent from that wallet: watch ``state`` here or on the
+    invoice's WebSocket. 400 without proof; 409 when it already paid another invoice."""
     invoice = _viewable_invoice(request, invoice_id)
     if invoice is None:
         return 404, {"detail": "No such invoice."}
     try:
-        claim, _ = services.claim_transaction(_user(request), invoice, payload.txid)
+        claim, _ = services.claim_transaction(
+            _user(request), invoice, payload.txid, payload.signature
+        )
     except services.PaymentRefused as error:
         return error.status, {"detail": error.message}
     return 202, _claim_out(claim)

@@ -92,10 +92,20 @@ class Invoice(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     settled_at = models.DateTimeField(null=True, blank=True)
+    # When it left new/processing for good or for now (settled, invalid, expired): its unique
+    # amount stays reserved for the late window after this, so a repeated payment of that
+    # amount can never pay someone else's invoice.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # A keyed hash of the client address that asked for it (never the address itself), for the
+    # per-address cap on unpaid invoices; empty when the platform made it (a pledge's deadline).
+    origin = models.CharField(max_length=32, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "expires_at"])]
+        indexes = [
+            models.Index(fields=["state", "expires_at"]),
+            models.Index(fields=["recipient", "amount_due"], name="invoice_recipient_amount"),
+        ]
         constraints = [
             # Phone wallets pay without telling us which invoice: the amount says it, so no
             # two open invoices on one address may ask for the same amount of the same token.
@@ -182,16 +192,20 @@ class Payment(models.Model):
 
 
 class TxClaim(models.Model):
-    """A txid the paying page (or the payer) says pays an invoice. The txid is unique: once
-    bound to an invoice it is never bound to another; verification then decides."""
+    """A txid the paying page (or the payer) says pays an invoice, with proof that the claimant
+    controls the sending address: ``signer`` is the address that signed the claim message
+    (empty: the claimant relies on wallets verified in their settings). A claim credits a
+    transfer only if that transfer was sent from a proven address; a claim refused or still
+    pending blocks nobody else's claim of the same txid."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting to be seen in a block"
         VERIFIED = "verified"
         REFUSED = "refused"
 
-    txid = models.CharField(max_length=TXID_LENGTH, unique=True)
+    txid = models.CharField(max_length=TXID_LENGTH, db_index=True)
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="claims")
+    signer = models.CharField(max_length=34, blank=True, help_text="proven sending address")
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tx_claims"
     )
@@ -202,6 +216,9 @@ class TxClaim(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["txid", "invoice"], name="txclaim_once_per_invoice")
+        ]
 
     def __str__(self) -> str:
         return f"{self.txid} for {self.invoice_id} ({self.state})"

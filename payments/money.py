@@ -46,6 +46,11 @@ class Token(StrEnum):
     def label(self) -> str:
         return _LABELS[self]
 
+    @property
+    def total_supply_units(self) -> int:
+        """No amount of this token can be larger: prices and invoices stay below it."""
+        return _SUPPLY[self]
+
 
 _DECIMALS = {Token.BTT: 18, Token.BTTOLD: 6, Token.TRX: 6}
 _STANDARDS = {Token.BTT: Standard.TRC20, Token.BTTOLD: Standard.TRC10, Token.TRX: Standard.NATIVE}
@@ -53,6 +58,14 @@ _LABELS = {Token.BTT: "BTT (TRC-20)", Token.BTTOLD: "BTT (TRC-10, BTTOLD)", Toke
 
 # 990,000,000,000 BTT before the 1:1000 redenomination, so 990,000,000,000,000 BTT after it.
 BTT_TOTAL_SUPPLY_UNITS = 990_000_000_000_000 * 10**18
+
+BTTOLD_TOTAL_SUPPLY_UNITS = 990_000_000_000 * 10**6
+# TRX has no fixed cap (it is minted and burnt); ~100 billion exist. Nothing is priced in it.
+_SUPPLY = {
+    Token.BTT: BTT_TOTAL_SUPPLY_UNITS,
+    Token.BTTOLD: BTTOLD_TOTAL_SUPPLY_UNITS,
+    Token.TRX: 200_000_000_000 * 10**6,
+}
 
 # A uint256 (what a TRC-20 transfer carries) has at most 78 decimal digits.
 MAX_DIGITS = 78
@@ -117,6 +130,14 @@ class Amount:
             raise AmountError(f"{text!r} is too large")
         units = int(whole) * 10**token.decimals + int(fraction.ljust(token.decimals, "0") or "0")
         return cls(units, token)
+
+    @classmethod
+    def parse_entered(cls, text: str, token: Token | str) -> Amount:
+        """``parse`` of what a person typed (a form field, an API field): surrounding spaces
+        are dropped first, as Django's form fields drop them."""
+        if not isinstance(text, str):
+            raise TypeError(f"amounts are parsed from strings, not {type(text).__name__}")
+        return cls.parse(text.strip(), token)
 
     @classmethod
     def zero(cls, token: Token | str) -> Amount:

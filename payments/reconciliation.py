@@ -217,7 +217,7 @@ def _attach(actor: User, transfer_id: int, invoice_key: uuid.UUID, note: str) ->
         reason=note,
         detail={"invoice": str(invoice.pk), "amount": transfer.amount.decimal_string()},
     )
-    services._credit(invoice, payment)
+    services.credit_payment(invoice, payment)
     if invoice.state == State.EXPIRED and invoice.paid >= invoice.due:
         services.move_invoice(
             invoice,
@@ -227,9 +227,9 @@ def _attach(actor: User, transfer_id: int, invoice_key: uuid.UUID, note: str) ->
             reason="transfer attached by staff",
         )
     if transfer.solidified_at is not None:
-        services._solidify(payment)
+        services.solidify_payment(payment)
     else:
-        services._settle_if_solid(invoice, txid=transfer.txid)
+        services.settle_if_solid(invoice, txid=transfer.txid)
     return payment
 
 
@@ -268,7 +268,7 @@ def resolve_invoice(actor: User, invoice_id: str, note: str) -> Invoice:
             raise ReconciliationRefused("No such invoice.")
         if not (invoice.late or invoice.partial or invoice.over):
             raise ReconciliationRefused("This invoice was paid as asked: nothing to resolve.")
-        services._log(
+        services.log_event(
             invoice,
             InvoiceEvent.Kind.REVIEWED,
             actor=actor,

@@ -11,30 +11,36 @@ credited under the unique (txid, log index) of ``Payment``, and a state moves on
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts import wallets
 from accounts.models import User
 from creators.models import Creator
 from payments import events, reconciliation, webhooks
-from payments.models import ContentPrice, Invoice, InvoiceEvent, Payment, TxClaim, UnmatchedTransfer
+from payments.models import Invoice, InvoiceEvent, Payment, TxClaim, UnmatchedTransfer
 from payments.money import (
     BTT_TRC20_MAINNET_CONTRACT,
     BTT_TRC20_NILE_CONTRACT,
     Amount,
     Token,
 )
+from payments.outcomes import Outcome, announce
 from payments.tron import is_tron_address
 from payments.verification import ChainTransfer, Refused, verify_transfers
-from swarm.models import Content, Entitlement
-from swarm.services import grant_entitlement, may_download
+
+if TYPE_CHECKING:
+    from swarm.models import Content
 
 State = Invoice.State
 Event = InvoiceEvent.Kind
@@ -56,6 +62,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 TAG_DECIMALS = 6
 MAX_TAG = 999_999
 MAX_OPEN_INVOICES_PER_PAYER = 10
+MAX_OPEN_INVOICES_PER_ORIGIN = 30
+# Tokens whose amounts a person reads the same way ("7.000001 BTT"): one tag space per address.
+TAG_FAMILY = (Token.BTT, Token.BTTOLD)
 MAX_CLAIMS_PER_INVOICE = 10
 MEMO_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed by hand
 MEMO_LENGTH = 10
@@ -120,14 +129,6 @@ class NotFound(PaymentRefused):
     status = 404
 
 
-class NotForSale(PaymentRefused):
-    status = 409
-
-
-class AlreadyOwned(PaymentRefused):
-    status = 409
-
-
 class TokenNotAccepted(PaymentRefused):
     status = 422
 
@@ -160,79 +161,7 @@ class StateConflict(Exception):
     """The invoice was not in the expected state any more: another process moved it first."""
 
 
-# --- prices ---------------------------------------------------------------------------------
-
-
-def set_content_price(user: User, content: Content, amount: Amount) -> ContentPrice:
-    """Price a paid content. Raises NotFound (not the creator's), TokenNotAccepted,
-    PaymentRefused (free content, or not more than zero)."""
-    if content.creator.user_id != user.pk:
-        raise NotFound("No such content.")
-    if content.access != Content.Access.PAID:
-        raise PaymentRefused("Free content has no price.")
-    if amount.token not in accepted_tokens():
-        raise TokenNotAccepted(f"{amount.token.value} is not accepted here.")
-    if amount.units <= 0:
-        raise PaymentRefused("A price is more than zero.")
-    price, _ = ContentPrice.objects.update_or_create(
-        content=content, defaults={"token": amount.token.value, "units": amount.units}
-    )
-    return price
-
-
-def price_of(content: Content) -> Amount | None:
-    price = ContentPrice.objects.filter(content=content).first()
-    return None if price is None else price.amount
-
-
 # --- invoices -------------------------------------------------------------------------------
-
-
-def create_purchase_invoice(payer: User, content: Content) -> tuple[Invoice, bool]:
-    """An invoice for ``payer`` to buy ``content``, and whether it is new.
-
-    A payer with an open (or processing) invoice for the content gets that one back rather than
-    a second amount to pay. Raises NotForSale (free, unpublished or unpriced content; the
-    creator's own), AlreadyOwned, TooManyOpenInvoices, TokenNotAccepted, NoUniqueAmount.
-    """
-    if content.access != Content.Access.PAID or content.state not in (
-        Content.State.SEEDING,
-        Content.State.UNHEALTHY,
-    ):
-        raise NotForSale("This content is not for sale.")
-    if content.creator.user_id == payer.pk:
-        raise NotForSale("This is your own content.")
-    if may_download(payer, content):
-        raise AlreadyOwned("You already have this content.")
-    price = price_of(content)
-    if price is None:
-        raise NotForSale("The creator has not priced this content yet.")
-    current = open_purchase_invoice(payer, content)
-    if current is not None:
-        return current, False
-    now = timezone.now()
-    if (
-        Invoice.objects.filter(payer=payer, state=State.NEW, expires_at__gt=now).count()
-        >= MAX_OPEN_INVOICES_PER_PAYER
-    ):
-        raise TooManyOpenInvoices("Too many unpaid invoices; pay or let some expire first.")
-    invoice = create_invoice(
-        kind=Invoice.Kind.PURCHASE,
-        creator=content.creator,
-        amount=price,
-        payer=payer,
-        content=content,
-    )
-    return invoice, True
-
-
-def open_purchase_invoice(payer: User, content: Content) -> Invoice | None:
-    """The payer's invoice for ``content`` that is still to be paid or being proven, if any."""
-    return (
-        Invoice.objects.filter(payer=payer, content=content, kind=Invoice.Kind.PURCHASE)
-        .filter(Q(state=State.NEW, expires_at__gt=timezone.now()) | Q(state=State.PROCESSING))
-        .first()
-    )
 
 
 def create_invoice(
@@ -243,24 +172,30 @@ def create_invoice(
     payer: User | None = None,
     content: Content | None = None,
     lifetime: timedelta | None = None,
+    origin: str = "",
 ) -> Invoice:
     """A new invoice for ``amount`` plus a tag that makes it unique on the creator's address,
-    open for ``lifetime`` (default ``INVOICE_EXPIRY_SECONDS``).
+    open for ``lifetime`` (default ``INVOICE_EXPIRY_SECONDS``). ``origin`` is the address of
+    the client that asked for it ("" when the platform asks, as at a campaign's deadline).
 
-    Raises TokenNotAccepted, PaymentRefused (no valid payout address, nothing to pay),
-    NoUniqueAmount; ValueError for a kind without what it needs (a bug in the caller).
+    Every invoice holds its tag until the late window after it closes, so unpaid invoices are
+    capped per payer (``MAX_OPEN_INVOICES_PER_PAYER``) and per client address
+    (``MAX_OPEN_INVOICES_PER_ORIGIN``), expired ones included while they hold their tag.
+
+    Raises TokenNotAccepted, PaymentRefused (no valid payout address, nothing to pay, more than
+    the token's supply), TooManyOpenInvoices, NoUniqueAmount; ValueError for a kind without
+    what it needs (a bug in the caller).
     """
     if (kind == Invoice.Kind.PURCHASE) != (content is not None):
         raise ValueError("a purchase invoice, and only one, is for a content")
     if kind != Invoice.Kind.TIP and payer is None:
         raise ValueError("only a tip may be anonymous")
-    if amount.token not in accepted_tokens():
-        raise TokenNotAccepted(f"{amount.token.value} is not accepted here.")
-    if amount.units <= 0:
-        raise PaymentRefused("An invoice asks for more than zero.")
+    check_price(amount)
     recipient = creator.payout_address
     if not is_tron_address(recipient):
         raise PaymentRefused("The creator has no valid payout address.")
+    origin_key = _origin_key(origin) if origin else ""
+    _check_caps(payer if kind != Invoice.Kind.PLEDGE else None, origin_key)
     for _ in range(5):
         now = timezone.now()
         try:
@@ -276,8 +211,9 @@ def create_invoice(
                     memo=_new_memo(),
                     created_at=now,
                     expires_at=now + (lifetime or invoice_lifetime()),
+                    origin=origin_key,
                 )
-                logged = _log(
+                logged = log_event(
                     invoice,
                     Event.CREATED,
                     actor=payer,
@@ -293,21 +229,67 @@ def create_invoice(
     raise NoUniqueAmount("Too many invoices at once for this creator; try again.")
 
 
-def _unique_amount(recipient: str, price: Amount, now: datetime) -> int:
-    step: int = 10 ** max(price.token.decimals - TAG_DECIMALS, 0)
-    taken = set(
-        Invoice.objects.filter(
-            recipient=recipient,
-            token=price.token.value,
-            amount_due__gt=price.units,
-            amount_due__lte=price.units + MAX_TAG * step,
-        )
-        .filter(
-            Q(state__in=[State.NEW, State.PROCESSING])
-            | Q(state=State.EXPIRED, expires_at__gte=now - late_window())
-        )
-        .values_list("amount_due", flat=True)
+def check_price(amount: Amount) -> None:
+    """Refuse an amount no invoice may ask for: a token not accepted, nothing, or so much that
+    the amount with its tag would pass the token's total supply (no wallet could ever pay it).
+    Raises TokenNotAccepted and PaymentRefused."""
+    if amount.token not in accepted_tokens():
+        raise TokenNotAccepted(f"{amount.token.value} is not accepted here.")
+    if amount.units <= 0:
+        raise PaymentRefused("An amount to pay is more than zero.")
+    if amount.units + MAX_TAG * _tag_step(amount.token) > amount.token.total_supply_units:
+        supply = Amount(amount.token.total_supply_units, amount.token)
+        raise PaymentRefused(f"That is more than all the {amount.token.value} there is ({supply}).")
+
+
+def _tag_step(token: Token) -> int:
+    step: int = 10 ** max(token.decimals - TAG_DECIMALS, 0)
+    return step
+
+
+def _holding_tag(now: datetime) -> Q:
+    """Invoices whose unique amount is still theirs: open or being proven, or closed (settled,
+    invalid, expired) less than the late window ago. A payment repeated within that window (a
+    double tap, a wallet's "send again") then finds no other fan's invoice at that amount."""
+    return Q(state__in=[State.NEW, State.PROCESSING]) | Q(closed_at__gte=now - late_window())
+
+
+def _origin_key(origin: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"invoice-origin:{origin}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _check_caps(payer: User | None, origin_key: str) -> None:
+    now = timezone.now()
+    unpaid = Invoice.objects.filter(_holding_tag(now), amount_paid=0).exclude(
+        state__in=[State.PROCESSING, State.SETTLED]
     )
+    if payer is not None and unpaid.filter(payer=payer).count() >= MAX_OPEN_INVOICES_PER_PAYER:
+        raise TooManyOpenInvoices(
+            "Too many unpaid invoices; pay one of them, or try again tomorrow."
+        )
+    if origin_key and unpaid.filter(origin=origin_key).count() >= MAX_OPEN_INVOICES_PER_ORIGIN:
+        raise TooManyOpenInvoices("Too many unpaid invoices from this network; try again later.")
+
+
+def _unique_amount(recipient: str, price: Amount, now: datetime) -> int:
+    """``price`` plus the lowest free tag on ``recipient``. BTT and BTTOLD share one tag space:
+    an amount shown as 7.000001 belongs to one invoice on the address, whatever the token."""
+    step = _tag_step(price.token)
+    top = price.units + MAX_TAG * step
+    holding = Invoice.objects.filter(_holding_tag(now), recipient=recipient)
+    taken: set[int] = set()  # amounts held, in ``price.token``'s base units
+    for token in TAG_FAMILY if price.token in TAG_FAMILY else (price.token,):
+        scale = 10**token.decimals
+        low = price.units * scale // 10**price.token.decimals
+        high = top * scale // 10**price.token.decimals
+        for units in holding.filter(
+            token=token.value, amount_due__gte=low, amount_due__lte=high
+        ).values_list("amount_due", flat=True):
+            # The same decimal number in this token's units (exact when it has one).
+            same, rest = divmod(units * 10**price.token.decimals, scale)
+            if rest == 0:
+                taken.add(same)
     # Tags start at 1: someone who pays the listed price without an invoice must not be taken
     # for whoever happens to hold an untagged invoice.
     for tag in range(1, MAX_TAG + 1):
@@ -328,7 +310,7 @@ def may_view(user: User | None, invoice: Invoice) -> bool:
     return user.pk == invoice.payer_id or user.pk == invoice.creator.user_id
 
 
-def _log(
+def log_event(
     invoice: Invoice,
     kind: str,
     *,
@@ -339,6 +321,8 @@ def _log(
     log_index: int | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> InvoiceEvent:
+    """Append an event to the invoice's log (the log is append-only; call it inside the
+    transaction that did what it records)."""
     return InvoiceEvent.objects.create(
         invoice_id=invoice.pk,
         kind=kind,
@@ -366,14 +350,17 @@ def move_invoice(
     """Move ``invoice`` from its current state to ``new``, logging it and telling its sockets.
 
     One conditional UPDATE (``WHERE state = <old>``) decides between racing processes: exactly
-    one wins. Settling a purchase grants the content in the same transaction (invalidating one
-    takes back a grant made at the first confirmation). Raises
+    one wins. The outcome is announced to the seller's handlers (``payments.outcomes``) in the
+    same transaction: settling a purchase grants its content there, invalidating it takes the
+    grant back. Raises
     InvalidTransition (not allowed from the current state) and StateConflict (the row was not
     in the state this object says any more; reload and decide again).
     """
     old = invoice.state
     if new not in TRANSITIONS[old]:
         raise InvalidTransition(f"{old} -> {new} is not a transition of an invoice")
+    if new in (State.SETTLED, State.INVALID, State.EXPIRED):
+        fields.setdefault("closed_at", timezone.now())
     with transaction.atomic():
         changed = Invoice.objects.filter(pk=invoice.pk, state=old).update(state=new, **fields)
         if changed != 1:
@@ -381,7 +368,7 @@ def move_invoice(
         invoice.state = new
         for name, value in fields.items():
             setattr(invoice, name, value)
-        logged = _log(
+        logged = log_event(
             invoice,
             Event.STATE,
             actor=actor,
@@ -390,43 +377,11 @@ def move_invoice(
             txid=txid,
             detail={"reason": reason} if reason else None,
         )
-        settles = new == State.SETTLED
-        if settles or (new == State.PROCESSING and _grants_at_first_confirmation(invoice)):
-            _grant(invoice)
-        elif new == State.INVALID:
-            _revoke(invoice)  # granted at the first confirmation, then the payment dropped
-        if invoice.kind in (Invoice.Kind.TIP, Invoice.Kind.PLEDGE):
-            # Tips raise alerts, pledges count, in this transaction (support builds on payments).
-            from support.services import invoice_moved
-
-            invoice_moved(invoice, new)
+        # What the invoice was for (a grant, an alert, a pledge) is its seller's business.
+        announce(invoice, Outcome(new))
         events.send_invoice_update(invoice, Event.STATE, txid=txid, detail=reason)
         webhooks.queue_invoice_event(invoice, logged)
     return invoice
-
-
-def _grants_at_first_confirmation(invoice: Invoice) -> bool:
-    return invoice.amount_due <= instant_grant_limit(Token(invoice.token))
-
-
-def _grant(invoice: Invoice) -> None:
-    if invoice.kind != Invoice.Kind.PURCHASE or invoice.payer is None or invoice.content is None:
-        return
-    grant_entitlement(
-        invoice.payer, invoice.content, Entitlement.Source.PURCHASE, reference=str(invoice.pk)
-    )
-
-
-def _revoke(invoice: Invoice) -> None:
-    if invoice.payer_id is None or invoice.content_id is None:
-        return
-    Entitlement.objects.filter(
-        user_id=invoice.payer_id,
-        content_id=invoice.content_id,
-        source=Entitlement.Source.PURCHASE,
-        reference=str(invoice.pk),
-        revoked_at__isnull=True,
-    ).update(revoked_at=timezone.now())
 
 
 def expire_invoices(now: datetime | None = None) -> int:
@@ -453,7 +408,7 @@ def accept_late_payment(user: User, invoice: Invoice) -> Invoice:
         if invoice.state != State.EXPIRED or invoice.paid < invoice.due:
             raise PaymentRefused("Only an expired invoice paid in full can be accepted late.")
         move_invoice(invoice, State.PROCESSING, actor=user, reason="late payment accepted")
-        _settle_if_solid(invoice)
+        settle_if_solid(invoice)
     return invoice
 
 
@@ -503,7 +458,7 @@ def _record(transfer: ChainTransfer, solidified: bool, claim: TxClaim | None) ->
                 block_number=existing.block_number, block_time=existing.block_time
             )
         if solidified:
-            _solidify(existing)
+            solidify_payment(existing)
         _resolve_claim(transfer.txid)
         return existing
 
@@ -527,7 +482,7 @@ def _record(transfer: ChainTransfer, solidified: bool, claim: TxClaim | None) ->
         matched_by=matched_by,
         late=transfer.block_time > invoice.expires_at,
     )
-    _credit(invoice, payment)
+    credit_payment(invoice, payment)
     # Kept for finance when it matched nothing, it is this payment now (a claim of its txid
     # came later): off their list, with the invoice it went to.
     UnmatchedTransfer.objects.filter(
@@ -539,12 +494,27 @@ def _record(transfer: ChainTransfer, solidified: bool, claim: TxClaim | None) ->
         handled_at=timezone.now(),
     )
     if solidified:
-        _solidify(payment)
+        solidify_payment(payment)
     _resolve_claim(transfer.txid)
     return payment
 
 
 def _match(transfer: ChainTransfer, claim: TxClaim | None) -> tuple[Invoice, str] | None:
+    """The invoice ``transfer`` pays and how it was recognised, or None (finance's list).
+
+    In order: the memo, the exact unique amount, a proven claim. An invoice that is already
+    paid in full (or closed for good) takes nothing more: a repeated payment is finance's to
+    return, never another invoice's "over"."""
+    found = _recognise(transfer, claim)
+    if found is None:
+        return None
+    invoice = found[0]
+    if invoice.state not in (State.NEW, State.EXPIRED) or invoice.amount_paid >= invoice.amount_due:
+        return None
+    return found
+
+
+def _recognise(transfer: ChainTransfer, claim: TxClaim | None) -> tuple[Invoice, str] | None:
     # A transfer in a block made before an invoice existed cannot pay it, however well its
     # amount fits: a watcher scanning old blocks again (restarted from an earlier block, after a
     # fork) must not hand an old transfer to a newer invoice that reuses its amount, nor may a
@@ -557,8 +527,7 @@ def _match(transfer: ChainTransfer, claim: TxClaim | None) -> tuple[Invoice, str
         by_memo = same_address.filter(memo=transfer.memo.upper()).first()
         if by_memo is not None:
             return by_memo, Payment.MatchedBy.MEMO
-    # The exact unique amount is the payer's own signed choice, so it outranks a claim: a
-    # claim of someone else's payment (read off the chain) cannot take what it pays for.
+    # The exact unique amount is the payer's own signed choice, so it outranks a claim.
     by_amount = same_address.filter(amount_due=transfer.amount.units)
     found = by_amount.filter(state=State.NEW).first() or (
         by_amount.filter(state=State.EXPIRED, expires_at__gte=timezone.now() - late_window())
@@ -567,16 +536,37 @@ def _match(transfer: ChainTransfer, claim: TxClaim | None) -> tuple[Invoice, str
     )
     if found is not None:
         return found, Payment.MatchedBy.AMOUNT
-    claim = claim or TxClaim.objects.filter(txid=transfer.txid).select_related("invoice").first()
-    if claim is not None and claim.state != TxClaim.State.REFUSED:
-        claimed = claim.invoice
+    # A claim counts only if its claimant proved control of the address that sent the
+    # transfer: anyone can read a stranger's txid off the chain, nobody else can sign for it.
+    claims = [claim] if claim is not None else list(_live_claims(transfer.txid))
+    for candidate in claims:
+        claimed = candidate.invoice
         if (
-            claimed.recipient == transfer.recipient
+            candidate.state != TxClaim.State.REFUSED
+            and claimed.recipient == transfer.recipient
             and claimed.token == transfer.amount.token
             and claimed.created_at <= made_by
+            and proves_sender(candidate, transfer.sender)
         ):
             return claimed, Payment.MatchedBy.CLAIM
     return None
+
+
+def _live_claims(txid: str) -> QuerySet[TxClaim]:
+    return (
+        TxClaim.objects.filter(txid=txid)
+        .exclude(state=TxClaim.State.REFUSED)
+        .select_related("invoice", "claimed_by")
+        .order_by("created_at", "pk")
+    )
+
+
+def proves_sender(claim: TxClaim, sender: str) -> bool:
+    """Whether ``claim``'s claimant proved control of ``sender``: they signed the claim with
+    it, or verified it as their wallet in their settings."""
+    if claim.signer == sender:
+        return True
+    return sender in wallets.verified_addresses(claim.claimed_by)
 
 
 def _counted(invoice: Invoice, **filters: Any) -> Amount:
@@ -617,9 +607,13 @@ def _update_paid(invoice: Invoice) -> Amount:
     return on_time
 
 
-def _credit(invoice: Invoice, payment: Payment) -> None:
+def credit_payment(invoice: Invoice, payment: Payment) -> None:
+    """Count a newly recorded (or reinstated) ``payment`` toward its ``invoice``, which the
+    caller holds locked in its transaction: flags, log, sockets, and the move to processing
+    once paid in full in time. Announces ``late`` and ``over`` to the seller."""
+    was_over = invoice.over
     on_time = _update_paid(invoice)
-    _log(
+    log_event(
         invoice,
         Event.PAYMENT,
         txid=payment.txid,
@@ -635,6 +629,10 @@ def _credit(invoice: Invoice, payment: Payment) -> None:
         },
     )
     events.send_invoice_update(invoice, Event.PAYMENT, txid=payment.txid)
+    if payment.late:
+        announce(invoice, Outcome.LATE)
+    if invoice.over and not was_over:
+        announce(invoice, Outcome.OVER)
     if invoice.state == State.NEW and payment.late:
         # The expiry job had not run yet; the chain says the payment came after it.
         move_invoice(invoice, State.EXPIRED, txid=payment.txid, reason="expired before payment")
@@ -642,7 +640,9 @@ def _credit(invoice: Invoice, payment: Payment) -> None:
         move_invoice(invoice, State.PROCESSING, txid=payment.txid)
 
 
-def _solidify(payment: Payment) -> None:
+def solidify_payment(payment: Payment) -> None:
+    """The block of ``payment`` (locked by the caller) is solidified: mark it, and settle its
+    invoice if what is solidified now covers it. Safe to call twice."""
     if payment.solidified_at is not None or payment.dropped_at is not None:
         return
     payment.solidified_at = timezone.now()
@@ -650,11 +650,13 @@ def _solidify(payment: Payment) -> None:
     invoice = (
         Invoice.objects.select_for_update().select_related("creator").get(pk=payment.invoice_id)
     )
-    _log(invoice, Event.SOLIDIFIED, txid=payment.txid, log_index=payment.log_index)
-    _settle_if_solid(invoice, txid=payment.txid)
+    log_event(invoice, Event.SOLIDIFIED, txid=payment.txid, log_index=payment.log_index)
+    settle_if_solid(invoice, txid=payment.txid)
 
 
-def _settle_if_solid(invoice: Invoice, txid: str = "") -> None:
+def settle_if_solid(invoice: Invoice, txid: str = "") -> None:
+    """Settle a processing ``invoice`` (locked by the caller) whose solidified payments cover
+    what is due; nothing otherwise."""
     if invoice.state != State.PROCESSING:
         return
     if _counted(invoice, solidified_at__isnull=False) >= invoice.due:
@@ -670,7 +672,7 @@ def _reinstate(payment: Payment, transfer: ChainTransfer) -> None:
     invoice = (
         Invoice.objects.select_for_update().select_related("creator").get(pk=payment.invoice_id)
     )
-    _credit(invoice, payment)
+    credit_payment(invoice, payment)
 
 
 def solidify_transfer(txid: str, log_index: int) -> Payment | None:
@@ -679,7 +681,7 @@ def solidify_transfer(txid: str, log_index: int) -> Payment | None:
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(txid=txid, log_index=log_index).first()
         if payment is not None:
-            _solidify(payment)
+            solidify_payment(payment)
     return payment
 
 
@@ -697,7 +699,7 @@ def drop_transfer(txid: str, log_index: int) -> Payment | None:
             Invoice.objects.select_for_update().select_related("creator").get(pk=payment.invoice_id)
         )
         _update_paid(invoice)
-        _log(invoice, Event.DROPPED, txid=txid, log_index=log_index)
+        log_event(invoice, Event.DROPPED, txid=txid, log_index=log_index)
         events.send_invoice_update(invoice, Event.DROPPED, txid=txid)
         if invoice.state == State.PROCESSING and _counted(invoice, late=False) < invoice.due:
             move_invoice(invoice, State.INVALID, txid=txid, reason="payment dropped")
@@ -707,22 +709,57 @@ def drop_transfer(txid: str, log_index: int) -> Payment | None:
 # --- claims ---------------------------------------------------------------------------------
 
 
-def claim_transaction(user: User, invoice: Invoice, txid: str) -> tuple[TxClaim, bool]:
-    """Bind ``txid`` to ``invoice`` (the paying page sends it once the wallet has signed) and
-    queue its verification; the claim and whether it is new.
+class ProofRequired(PaymentRefused):
+    """A claim came with no signature, and the claimant has no verified wallet."""
 
-    Raises NotFound (not the payer's or creator's invoice), PaymentRefused (not a txid),
-    ClaimConflict (the txid is claimed for, or credited to, another invoice), TooManyClaims.
+    status = 400
+
+
+def claim_message_template(invoice: Invoice) -> str:
+    """What the sending wallet signs to claim a transaction for ``invoice``: this text with
+    ``{txid}`` replaced by the transaction id (lowercase hex). It names the site, the invoice
+    and the transaction, so a signature proves nothing about any other claim."""
+    host = urlsplit(settings.SITE_URL).netloc or "this site"
+    return f"{host}: transaction {{txid}} pays invoice {invoice.pk}"
+
+
+def claim_message(invoice: Invoice, txid: str) -> str:
+    return claim_message_template(invoice).replace("{txid}", txid)
+
+
+def claim_transaction(
+    user: User, invoice: Invoice, txid: str, signature: str = ""
+) -> tuple[TxClaim, bool]:
+    """Say that ``txid`` pays ``invoice`` (the paying page sends it once the wallet has sent
+    the transaction, signed by the sending wallet) and queue its verification; the claim and
+    whether it is new.
+
+    The proof is ``signature``: the sending address's signature (TIP-191) of
+    ``claim_message(invoice, txid)``; without one, the claimant's verified wallets stand in for
+    it. A claim credits the transfer only if it was sent from a proven address, and it never
+    stops anyone else's claim of the same txid.
+
+    Raises NotFound (not the payer's or creator's invoice), PaymentRefused (not a txid, a
+    signature that does not sign this claim), ProofRequired, ClaimConflict (the transaction
+    already paid another invoice), TooManyClaims.
     """
     if not may_view(user, invoice):
         raise NotFound("No such invoice.")
     txid = txid.strip().lower()
     if len(txid) != 64 or not all(c in "0123456789abcdef" for c in txid):
         raise PaymentRefused("A txid is 64 hexadecimal characters.")
-    existing = TxClaim.objects.filter(txid=txid).first()
+    signer = ""
+    if signature:
+        signer = wallets.signer_of(claim_message(invoice, txid), signature) or ""
+        if not signer:
+            raise PaymentRefused("The signature does not sign this claim.")
+    elif not wallets.verified_addresses(user):
+        raise ProofRequired(
+            "Sign the claim with the wallet that sent the payment, or verify that wallet in "
+            "your settings first. A payment of the exact amount needs no claim."
+        )
+    existing = TxClaim.objects.filter(txid=txid, invoice=invoice).first()
     if existing is not None:
-        if existing.invoice_id != invoice.pk:
-            raise ClaimConflict("This transaction is claimed for another invoice.")
         return existing, False
     if Payment.objects.filter(txid=txid).exclude(invoice=invoice).exists():
         raise ClaimConflict("This transaction already paid another invoice.")
@@ -730,15 +767,13 @@ def claim_transaction(user: User, invoice: Invoice, txid: str) -> tuple[TxClaim,
         raise TooManyClaims("Too many transactions claimed for this invoice.")
     try:
         with transaction.atomic():
-            claim = TxClaim.objects.create(txid=txid, invoice=invoice, claimed_by=user)
-            _log(invoice, Event.CLAIMED, actor=user, txid=txid)
+            claim = TxClaim.objects.create(
+                txid=txid, invoice=invoice, claimed_by=user, signer=signer
+            )
+            log_event(invoice, Event.CLAIMED, actor=user, txid=txid, detail={"signer": signer})
             queue_claim_verification(claim.pk)
-    except IntegrityError:
-        # The same txid was claimed concurrently; the first claim decides.
-        existing = TxClaim.objects.get(txid=txid)
-        if existing.invoice_id != invoice.pk:
-            raise ClaimConflict("This transaction is claimed for another invoice.") from None
-        return existing, False
+    except IntegrityError:  # the same claim, made concurrently
+        return TxClaim.objects.get(txid=txid, invoice=invoice), False
     return claim, True
 
 
@@ -802,10 +837,21 @@ def check_claim(
             TxClaim.objects.filter(pk=claim.pk).update(checked_at=timezone.now())
         claim.refresh_from_db()
         return claim
+    if not any(proves_sender(claim, transfer.sender) for transfer in result.transfers):
+        # Someone else's transfer: it is left to whatever it pays (or to finance), untouched.
+        _refuse_claim(claim, "not_yours: the transfer was not sent from a wallet you proved")
+        claim.refresh_from_db()
+        return claim
     for transfer in result.transfers:
         record_transfer(transfer, solidified=solidified, claim=claim)
     with transaction.atomic():
         _resolve_claim(claim.txid)
+        if not Payment.objects.filter(txid=claim.txid, invoice_id=invoice.pk).exists():
+            _refuse_claim(
+                claim,
+                "not_credited: the invoice takes no more payments; the transfer is kept for "
+                "the creator to return",
+            )
     claim.refresh_from_db()
     return claim
 
@@ -817,27 +863,29 @@ def _refuse_claim(claim: TxClaim, detail: str) -> None:
         )
         if changed:
             invoice = Invoice.objects.get(pk=claim.invoice_id)
-            _log(invoice, Event.CLAIM_REFUSED, txid=claim.txid, detail={"reason": detail})
+            log_event(invoice, Event.CLAIM_REFUSED, txid=claim.txid, detail={"reason": detail})
             events.send_invoice_update(invoice, Event.CLAIM_REFUSED, txid=claim.txid, detail=detail)
 
 
 def _resolve_claim(txid: str) -> None:
-    """A pending claim of a transaction that has been credited is verified if it paid the
-    claimed invoice, refused if it paid another one (the claim was wrong, or someone else's)."""
-    claim = TxClaim.objects.filter(txid=txid, state=TxClaim.State.PENDING).first()
-    if claim is None:
+    """Pending claims of a transaction that has been credited are verified where it paid the
+    claimed invoice, refused where it paid another one (the claim was wrong, or someone
+    else's)."""
+    pending = list(TxClaim.objects.filter(txid=txid, state=TxClaim.State.PENDING))
+    if not pending:
         return
     credited = set(
         Payment.objects.filter(txid=txid, dropped_at__isnull=True).values_list(
             "invoice_id", flat=True
         )
     )
-    if claim.invoice_id in credited:
-        TxClaim.objects.filter(pk=claim.pk, state=TxClaim.State.PENDING).update(
-            state=TxClaim.State.VERIFIED, checked_at=timezone.now()
-        )
-    elif credited:
-        _refuse_claim(claim, "this transaction pays another invoice")
+    for claim in pending:
+        if claim.invoice_id in credited:
+            TxClaim.objects.filter(pk=claim.pk, state=TxClaim.State.PENDING).update(
+                state=TxClaim.State.VERIFIED, checked_at=timezone.now()
+            )
+        elif credited:
+            _refuse_claim(claim, "this transaction pays another invoice")
 
 
 def abandon_claim(claim_id: int) -> TxClaim:

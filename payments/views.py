@@ -1,5 +1,5 @@
-"""The fan's checkout: the Buy button makes (or finds) the invoice, whose page says what to pay,
-where and by when, offers TronLink, and follows the invoice live over ``/ws/invoice/<id>/``.
+"""The invoice page: what to pay, where and by when, TronLink, and the invoice followed live over
+``/ws/invoice/<id>/``. (The Buy button that makes a purchase invoice is ``purchases.views``.)
 
 Nobody but the invoice's payer and its creator learns that an invoice exists (404 for others).
 """
@@ -13,59 +13,20 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from payments import services
 from payments.models import Invoice
 from payments.money import BTT_TRC10_ASSET_ID, Amount, Standard, Token
-from swarm.models import Content
-from swarm.services import may_download
 
 
 def _viewer(request: HttpRequest) -> User:
     assert isinstance(request.user, User)  # behind login_required
     return request.user
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def purchase(request: HttpRequest, content_id: int) -> HttpResponse:
-    """GET: what buying the content means, with a button; POST: the invoice, then its page.
-
-    Making an invoice reserves a unique amount on the creator's address, so it takes a POST;
-    a fan with an unpaid invoice for the content is sent back to that one.
-    """
-    content = get_object_or_404(
-        Content.objects.published().select_related("creator"), pk=content_id
-    )
-    fan = _viewer(request)
-    if may_download(fan, content):
-        messages.info(request, "You already have this content.")
-        return redirect("content-page", content.pk)
-    if request.method == "POST":
-        try:
-            invoice, _ = services.create_purchase_invoice(fan, content)
-        except services.PaymentRefused as error:
-            return render(
-                request,
-                "payments/purchase.html",
-                {"content": content, "price": services.price_of(content), "error": error.message},
-                status=error.status,
-            )
-        return redirect("invoice", invoice.pk)
-    return render(
-        request,
-        "payments/purchase.html",
-        {
-            "content": content,
-            "price": services.price_of(content),
-            "open_invoice": services.open_purchase_invoice(fan, content),
-        },
-    )
 
 
 @dataclass(frozen=True)
@@ -127,6 +88,7 @@ def invoice_page(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
             "qr_svg": address_qr_svg(invoice.recipient),
             "seconds_left": max(0, int((invoice.expires_at - timezone.now()).total_seconds())),
             "claim_url": reverse("api-v1:claim_transaction", args=[invoice.pk]),
+            "claim_message_template": services.claim_message_template(invoice),
             "websocket": f"/ws/invoice/{invoice.pk}/",
         },
     )

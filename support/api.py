@@ -157,7 +157,7 @@ def create_tip(request: HttpRequest, handle: str, payload: TipIn) -> tuple[int, 
     if creator is None:
         return 404, {"detail": "No such creator."}
     try:
-        amount = Amount.parse(payload.amount, Token.BTT)
+        amount = Amount.parse_entered(payload.amount, Token.BTT)
     except AmountError as error:
         return 422, {"detail": str(error)}
     content = None
@@ -236,7 +236,7 @@ def create_pledge(request: HttpRequest, campaign_id: int, payload: PledgeIn) -> 
     if campaign is None:
         return 404, {"detail": "No such campaign."}
     try:
-        amount = Amount.parse(payload.amount, Token.BTT)
+        amount = Amount.parse_entered(payload.amount, Token.BTT)
     except AmountError as error:
         return 422, {"detail": str(error)}
     tier = None

@@ -236,7 +236,7 @@ def pledge(backer: User, campaign: Campaign, amount: Amount, tier: RewardTier | 
 
 
 def pledge_invoice_moved(invoice: Invoice, new_state: str) -> None:
-    """From ``move_invoice``'s transaction (through ``support.services.invoice_moved``): a
+    """From the outcome's transaction (through ``support.services.invoice_moved``): a
     pledge's invoice in a block counts it as paid; expired or failed, it lapses and gives its
     reward back."""
     found = Pledge.objects.select_for_update().filter(invoice=invoice).first()

@@ -9,7 +9,7 @@ from support.models import MESSAGE_MAX, NAME_MAX, TITLE_MAX, Campaign, TipSettin
 
 def _amount(text: str, token: Token) -> Amount:
     try:
-        return Amount.parse(text.strip(), token)
+        return Amount.parse_entered(text, token)
     except AmountError as error:
         raise forms.ValidationError(f"Enter an amount like 250 or 0.5: {error}.") from None
 

@@ -1,8 +1,9 @@
 """Tips, the alerts they raise on a creator's OBS overlay and live page, and live sessions.
 
 A tip is a wish to pay (name, message, amount) bound to a ``payments`` invoice of kind ``tip``;
-the invoice's state machine decides when it counts. ``payments.services.move_invoice`` calls
-``support.services.invoice_moved`` in the same transaction, which turns a tip paid far enough
+the invoice's state machine decides when it counts. Payments announces each outcome of the
+invoice (``payments.outcomes``) to ``support.services.invoice_moved`` in the same transaction,
+which turns a tip paid far enough
 (processing or settled, the creator's choice) into an ``Alert``: one per tip, numbered in order
 per creator, so an overlay that reconnects asks for what came after the last one it showed.
 """

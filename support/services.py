@@ -1,8 +1,9 @@
 """Tips: settings, making a tip (an invoice of kind ``tip``), raising alerts when its invoice
 is paid, the overlay key, test alerts; live sessions.
 
-``invoice_moved`` is called by ``payments.services.move_invoice`` inside the transaction that
-moves a tip's invoice; everything else is called by views and the API.
+``invoice_moved`` hears the outcomes of tip and pledge invoices (``payments.outcomes``,
+registered in ``SupportConfig.ready``) inside the transaction that produced them; everything
+else is called by views and the API.
 """
 
 from __future__ import annotations
@@ -224,9 +225,9 @@ def create_tip(
 
 
 def invoice_moved(invoice: Invoice, new_state: str) -> None:
-    """Called by ``payments.services.move_invoice`` in its transaction: a tip whose invoice
-    reaches the creator's alert state (processing or settled; settled also catches a tip that
-    skipped its processing alert) raises its alert, once."""
+    """An outcome of a tip or pledge invoice (``payments.outcomes``), in its transaction: a
+    tip whose invoice reaches the creator's alert state (processing or settled; settled also
+    catches a tip that skipped its processing alert) raises its alert, once."""
     if invoice.kind == Invoice.Kind.PLEDGE:
         campaigns.pledge_invoice_moved(invoice, new_state)
         return

@@ -5,7 +5,6 @@ from swarm.models import (
     Content,
     ContentFile,
     EngineNode,
-    Entitlement,
     Passkey,
     TransferTotal,
     Upload,
@@ -54,13 +53,6 @@ class UploadAdmin(ReadOnlyAdmin[Upload]):
     list_display = ("path", "content", "offset", "length", "updated_at", "expires_at")
     search_fields = ("path", "original_name", "content__title")
     list_filter = ("expires_at",)
-
-
-@admin.register(Entitlement)
-class EntitlementAdmin(ReadOnlyAdmin[Entitlement]):
-    list_display = ("user", "content", "source", "reference", "created_at", "revoked_at")
-    list_filter = ("source", "revoked_at")
-    search_fields = ("user__username", "content__title", "reference")
 
 
 @admin.register(Passkey)

@@ -112,6 +112,11 @@ class Content(models.Model):
         return self.access == self.Access.PAID
 
     @property
+    def is_published(self) -> bool:
+        """Seeding (or seeding with a file problem): fetchable by whoever may have it."""
+        return self.state in (self.State.SEEDING, self.State.UNHEALTHY)
+
+    @property
     def is_bundle(self) -> bool:
         return self.files.count() > 1
 
@@ -139,31 +144,6 @@ class ContentFile(models.Model):
 
     def __str__(self) -> str:
         return self.path
-
-
-class Entitlement(models.Model):
-    """The right of a user to download a content: bought, granted by staff, or their own."""
-
-    class Source(models.TextChoices):
-        PURCHASE = "purchase"
-        GRANT = "grant"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="entitlements"
-    )
-    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="entitlements")
-    source = models.CharField(max_length=10, choices=Source.choices)
-    reference = models.CharField(max_length=100, blank=True, help_text="e.g. the invoice id")
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "content"], name="entitlement_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} -> {self.content_id} ({self.source})"
 
 
 def new_passkey() -> str:

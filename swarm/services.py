@@ -13,10 +13,11 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.notifications import notify_user
 from accounts.tasks import send_email
+from ledger import access
 from staff import audit
 from staff.models import AuditEntry
 from swarm import events
-from swarm.models import Content, EngineNode, Entitlement, Passkey
+from swarm.models import Content, EngineNode, Passkey
 from swarm.seeding import EngineStats, HealthReport, Published, TorrentStats
 
 
@@ -109,29 +110,8 @@ def rotate_passkey(user: User) -> Passkey:
 
 
 def may_download(user: User | None, content: Content) -> bool:
-    """Whether ``user`` (None: anonymous) may fetch ``content`` through tracker and web seed."""
-    if content.state not in (Content.State.SEEDING, Content.State.UNHEALTHY):
-        return False
-    if not content.is_private:
-        return True
-    if user is None or not user.is_active:
-        return False
-    if content.creator.user_id == user.pk:
-        return True
-    return Entitlement.objects.filter(user=user, content=content, revoked_at__isnull=True).exists()
-
-
-def grant_entitlement(
-    user: User, content: Content, source: str, reference: str = ""
-) -> Entitlement:
-    """Give ``user`` the right to download ``content``; safe to call twice."""
-    entitlement, created = Entitlement.objects.get_or_create(
-        user=user, content=content, defaults={"source": source, "reference": reference}
-    )
-    if not created and entitlement.revoked_at is not None:
-        Entitlement.objects.filter(pk=entitlement.pk).update(revoked_at=None)
-        entitlement.revoked_at = None
-    return entitlement
+    """Whether ``user`` (None: anonymous) may fetch ``content`` now: the ledger's decision."""
+    return access.may_fetch(user, content)
 
 
 # --- the engine's view of the database ------------------------------------------------------

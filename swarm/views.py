@@ -18,7 +18,8 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from accounts.models import User
-from payments.services import open_purchase_invoice
+from ledger import access
+from purchases.services import open_purchase_invoice
 from swarm import torrents
 from swarm.models import Content, ContentFile
 from swarm.services import may_download
@@ -107,11 +108,12 @@ def content_page(request: HttpRequest, content_id: int) -> HttpResponse:
 
 
 def library_contents(user: User) -> QuerySet[Content]:
-    """What ``user`` may download: content they are entitled to, and their own, once published."""
-    entitled = Q(entitlements__user=user, entitlements__revoked_at__isnull=True)
+    """What ``user`` may download: content they hold a live grant for, and their own, once
+    published (the same rule as ``ledger.access.decide``, asked in bulk)."""
+    granted = Q(pk__in=access.granted_content_ids(user))
     return (
         Content.objects.published()
-        .filter(entitled | Q(creator__user=user))
+        .filter(granted | Q(creator__user=user))
         .select_related("creator")
         .prefetch_related("files")
         .distinct()

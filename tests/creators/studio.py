@@ -14,6 +14,7 @@ from creators.models import Creator
 from payments import services
 from payments.models import Invoice
 from payments.money import Amount, Token
+from purchases import services as purchases
 from swarm.models import Content
 from tests.conftest import make_user
 from tests.payments.factories import paid_content, paying, proven, with_wallet
@@ -47,7 +48,7 @@ def settled_sale(buyer: User, creator: Creator, title: str, price: str, seq: int
     """``buyer`` bought a new paid content of ``creator`` at ``price`` BTT, settled on chain."""
     with_wallet(creator)
     content = paid_content(creator, title, Amount.parse(price, Token.BTT))
-    invoice, _ = services.create_purchase_invoice(buyer, content)
+    invoice, _ = purchases.create_purchase_invoice(buyer, content)
     services.record_transfer(proven(*paying(invoice, seq=seq)), solidified=True)
     invoice.refresh_from_db()
     assert invoice.state == Invoice.State.SETTLED

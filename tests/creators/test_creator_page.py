@@ -7,8 +7,8 @@ from django.test import Client
 from django.utils import timezone
 
 from creators.models import Creator
-from payments import services
 from payments.money import Amount, Token
+from purchases import services as purchases
 from swarm.models import Content
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def content(creator: Creator, title: str, **fields: object) -> Content:
 def test_the_page_lists_what_is_published_and_listed_with_prices(creator: Creator) -> None:
     # given: a priced album, a free single, an unlisted extra, a draft, and another's content
     album = content(creator, "Album", access=Content.Access.PAID)
-    services.set_content_price(creator.user, album, Amount.parse("250.5", Token.BTT))
+    purchases.set_content_price(creator.user, album, Amount.parse("250.5", Token.BTT))
     single = content(creator, "Single", access=Content.Access.FREE)
     content(creator, "Extra", unlisted=True)
     content(creator, "Draft", state=Content.State.HASHING, published_at=None)

@@ -15,13 +15,14 @@ from accounts.models import User
 from creators.models import Creator
 from payments.models import ContentPrice
 from payments.money import Amount, Token
-from payments.services import price_of, set_content_price
+from purchases.services import price_of, set_content_price
 from swarm import webseed
 from swarm.models import Content
 from tests.creators.studio import image, logged_in, other_creator, uploading_content
 
 # The total supply of BTT plus one base unit: past any float, past a 64-bit integer.
-SUPPLY_PLUS_ONE = "990000000000000.000000000000000001"
+# Just under the supply (a price and its tag must stay below it), with every decimal in use.
+NEAR_SUPPLY = "989999999999998.000000000000000001"
 
 
 @pytest.fixture(autouse=True)
@@ -44,18 +45,18 @@ def details(**overrides: object) -> dict[str, object]:
 def test_new_content_is_created_priced_and_goes_to_its_upload_page(creator: Creator) -> None:
     client = logged_in(creator.user)
 
-    response = client.post("/studio/content/new/", details(price=SUPPLY_PLUS_ONE))
+    response = client.post("/studio/content/new/", details(price=NEAR_SUPPLY))
 
     content = Content.objects.get(creator=creator)
     assert response.status_code == 302
     assert response["Location"] == f"/studio/content/{content.pk}/upload/"
     assert content.state == Content.State.UPLOADING
     assert content.title == "Night Walks"
-    assert price_of(content) == Amount(990_000_000_000_000 * 10**18 + 1, Token.BTT)
+    assert price_of(content) == Amount(989_999_999_999_998 * 10**18 + 1, Token.BTT)
     page = client.get(response["Location"])
     assert page.status_code == 200
     assert b"data-dropzone" in page.content
-    assert b"990000000000000.000000000000000001 BTT" in page.content
+    assert b"989999999999998.000000000000000001 BTT" in page.content
 
 
 @pytest.mark.parametrize(
@@ -91,19 +92,19 @@ def test_free_content_needs_no_price(creator: Creator) -> None:
 def test_the_edit_form_shows_the_exact_price_and_saves_it_back_unchanged(creator: Creator) -> None:
     # given
     content = uploading_content(creator)
-    set_content_price(creator.user, content, Amount.parse(SUPPLY_PLUS_ONE, Token.BTT))
+    set_content_price(creator.user, content, Amount.parse(NEAR_SUPPLY, Token.BTT))
     client = logged_in(creator.user)
 
     # when: the page is read, and its form sent back as it came
     page = client.get(f"/studio/content/{content.pk}/")
-    response = client.post(f"/studio/content/{content.pk}/", details(price=SUPPLY_PLUS_ONE))
+    response = client.post(f"/studio/content/{content.pk}/", details(price=NEAR_SUPPLY))
 
     # then
-    assert f'value="{SUPPLY_PLUS_ONE}"'.encode() in page.content
+    assert f'value="{NEAR_SUPPLY}"'.encode() in page.content
     assert response.status_code == 302
     price = ContentPrice.objects.get(content=content)
-    assert price.units == 990_000_000_000_000 * 10**18 + 1
-    assert price.amount.decimal_string() == SUPPLY_PLUS_ONE
+    assert price.units == 989_999_999_999_998 * 10**18 + 1
+    assert price.amount.decimal_string() == NEAR_SUPPLY
 
 
 def test_details_listing_and_a_new_price_are_saved(creator: Creator) -> None:

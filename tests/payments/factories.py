@@ -8,14 +8,16 @@ from typing import Any
 from accounts.models import User
 from creators.models import Creator
 from payments import services
-from payments.models import Invoice
+from payments.models import Invoice, TxClaim
 from payments.money import Amount, Token
 from payments.verification import ChainTransfer, Verified, verify_transfers
+from purchases import services as purchases
 from swarm.models import Content
-from tests.payments.tron_json import address_of, at, trc20_transfer
+from tests.payments.tron_json import address_of, at, signed_by, trc20_transfer
 
 CREATOR_ADDRESS = address_of(1)
-FAN_ADDRESS = address_of(2)
+FAN_SEED = 2
+FAN_ADDRESS = address_of(FAN_SEED)
 STRANGER_ADDRESS = address_of(3)
 OTHER_ADDRESS = address_of(4)
 PRICE = Amount.parse("100", Token.BTT)
@@ -39,14 +41,14 @@ def paid_content(creator: Creator, title: str = "Album", price: Amount = PRICE) 
         access=Content.Access.PAID,
         state=Content.State.SEEDING,
     )
-    services.set_content_price(creator.user, content, price)
+    purchases.set_content_price(creator.user, content, price)
     return content
 
 
 def purchase(fan: User, creator: Creator, title: str = "Album") -> Invoice:
     """A new invoice of ``fan`` for a new paid content of ``creator`` (given a wallet)."""
     with_wallet(creator)
-    invoice, created = services.create_purchase_invoice(fan, paid_content(creator, title))
+    invoice, created = purchases.create_purchase_invoice(fan, paid_content(creator, title))
     assert created
     return invoice
 
@@ -87,3 +89,12 @@ def proven(
     assert isinstance(result, Verified), result
     (transfer,) = result.transfers
     return transfer
+
+
+def proven_claim(
+    user: User, invoice: Invoice, txid: str, signer_seed: int = FAN_SEED
+) -> tuple[TxClaim, bool]:
+    """``user`` claims ``txid`` for ``invoice``, signed by the key of ``signer_seed`` (by
+    default the fan's wallet, which sends the fan's payments in these tests)."""
+    message = services.claim_message(invoice, txid.lower())
+    return services.claim_transaction(user, invoice, txid, signed_by(signer_seed, message))

@@ -10,9 +10,9 @@ from tronpy.keys import PrivateKey
 from accounts.models import User
 from accounts.services import issue_token
 from creators.models import Creator
+from ledger.models import Grant
 from payments.models import Invoice, Payment, TxClaim
 from payments.tron import NodeClient, NodeUnavailable
-from swarm.models import Entitlement
 from tests.conftest import AsgiServer, Devnet, free_port, wait_for
 from tests.payments.conftest import Wallet, funded_wallet
 from tests.payments.factories import paid_content, with_wallet
@@ -70,7 +70,7 @@ def test_a_claimed_payment_settles_the_invoice_and_grants_the_content(
     assert TxClaim.objects.get(txid=txid).state == TxClaim.State.VERIFIED
     payment = Payment.objects.get(txid=txid)
     assert (payment.log_index, payment.solidified_at is not None) == (0, True)
-    assert Entitlement.objects.filter(user=fan, content=album).exists()
+    assert Grant.objects.filter(user=fan, content=album).exists()
     assert list(settled.events.filter(kind="state").values_list("to_state", flat=True)) == [
         "processing",
         "settled",
@@ -109,7 +109,7 @@ def test_a_claimed_reverted_transfer_is_refused_and_grants_nothing(
     unpaid = Invoice.objects.get(pk=invoice["id"])
     assert (unpaid.state, unpaid.amount_paid) == ("new", 0)
     assert not Payment.objects.exists()
-    assert not Entitlement.objects.filter(user=fan, content=album).exists()
+    assert not Grant.objects.filter(user=fan, content=album).exists()
 
 
 def test_a_node_that_is_down_or_answers_garbage_is_unavailable(asgi_server: AsgiServer) -> None:

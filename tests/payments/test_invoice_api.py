@@ -11,10 +11,19 @@ from django.test import Client
 from accounts.models import User
 from accounts.services import issue_token
 from creators.models import Creator
+from payments import services
 from payments.models import Invoice, InvoiceEvent, TxClaim
 from payments.money import BTT_TRC20_MAINNET_CONTRACT
 from swarm.models import Content
-from tests.payments.factories import CREATOR_ADDRESS, paid_content, purchase, with_wallet
+from tests.payments.factories import (
+    CREATOR_ADDRESS,
+    FAN_ADDRESS,
+    FAN_SEED,
+    paid_content,
+    purchase,
+    with_wallet,
+)
+from tests.payments.tron_json import signed_by
 
 TXID = "ab" * 32
 
@@ -146,9 +155,12 @@ def test_a_claim_binds_the_txid_and_queues_its_verification(
     invoice = purchase(fan, creator)
     client = client_for(fan)
 
+    signature = signed_by(FAN_SEED, services.claim_message(invoice, TXID))
     with django_capture_on_commit_callbacks() as queued:
         response = client.post(
-            f"/api/v1/invoices/{invoice.pk}/claims", {"txid": TXID.upper()}, "application/json"
+            f"/api/v1/invoices/{invoice.pk}/claims",
+            {"txid": TXID.upper(), "signature": signature},
+            "application/json",
         )
 
     assert response.status_code == 202
@@ -160,28 +172,73 @@ def test_a_claim_binds_the_txid_and_queues_its_verification(
         "",
     )
     assert len(queued) == 1  # payments.verify_claim, once the claim is committed
-    assert TxClaim.objects.get().claimed_by == fan
+    assert (TxClaim.objects.get().claimed_by, TxClaim.objects.get().signer) == (fan, FAN_ADDRESS)
     assert InvoiceEvent.objects.filter(invoice=invoice, kind="claimed", txid=TXID).count() == 1
 
     # claiming it again for the same invoice changes nothing
-    again = client.post(f"/api/v1/invoices/{invoice.pk}/claims", {"txid": TXID}, "application/json")
+    again = client.post(
+        f"/api/v1/invoices/{invoice.pk}/claims",
+        {"txid": TXID, "signature": signature},
+        "application/json",
+    )
     assert again.status_code == 202
     assert TxClaim.objects.count() == 1
 
 
-def test_a_txid_bound_to_one_invoice_is_refused_for_another(fan: User, creator: Creator) -> None:
-    first = purchase(fan, creator, "First")
-    second = purchase(fan, creator, "Second")
-    client = client_for(fan)
-    client.post(f"/api/v1/invoices/{first.pk}/claims", {"txid": TXID}, "application/json")
+def test_a_claim_without_proof_is_refused_and_stores_nothing(fan: User, creator: Creator) -> None:
+    invoice = purchase(fan, creator)
 
-    response = client.post(
-        f"/api/v1/invoices/{second.pk}/claims", {"txid": TXID}, "application/json"
+    response = client_for(fan).post(
+        f"/api/v1/invoices/{invoice.pk}/claims", {"txid": TXID}, "application/json"
     )
 
-    assert response.status_code == 409
-    assert TxClaim.objects.get().invoice == first
-    assert not second.claims.exists()
+    assert response.status_code == 400
+    assert "Sign the claim" in response.json()["detail"]
+    assert not TxClaim.objects.exists()
+
+
+def test_a_signature_replayed_from_another_claim_proves_nothing(
+    fan: User, creator: Creator
+) -> None:
+    first = purchase(fan, creator, "First")
+    second = purchase(fan, creator, "Second")
+    # a signature made for the first invoice, replayed for the second
+    signature = signed_by(FAN_SEED, services.claim_message(first, TXID))
+
+    response = client_for(fan).post(
+        f"/api/v1/invoices/{second.pk}/claims",
+        {"txid": TXID, "signature": signature},
+        "application/json",
+    )
+
+    # then: it recovers to some other address, which sent nothing: the claim can never credit
+    # the fan's transfer (verification compares the signer with the transfer's sender)
+    assert response.status_code == 202
+    assert second.claims.get().signer not in ("", FAN_ADDRESS)
+
+
+def test_a_claim_of_a_txid_for_one_invoice_blocks_no_claim_for_another(
+    fan: User, stranger: User, creator: Creator
+) -> None:
+    # given: an attacker's claim of a txid, signed by the attacker's own wallet, comes first
+    theirs = purchase(stranger, creator, "First")
+    mine = purchase(fan, creator, "Second")
+    client_for(stranger).post(
+        f"/api/v1/invoices/{theirs.pk}/claims",
+        {"txid": TXID, "signature": signed_by(3, services.claim_message(theirs, TXID))},
+        "application/json",
+    )
+
+    # when: the real payer claims it
+    response = client_for(fan).post(
+        f"/api/v1/invoices/{mine.pk}/claims",
+        {"txid": TXID, "signature": signed_by(FAN_SEED, services.claim_message(mine, TXID))},
+        "application/json",
+    )
+
+    # then: taken, not a 409
+    assert response.status_code == 202
+    assert mine.claims.get().signer == FAN_ADDRESS
 
 
 @pytest.mark.parametrize(("txid", "status"), [("ab" * 31, 422), ("zz" * 32, 400)])

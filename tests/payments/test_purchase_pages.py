@@ -11,11 +11,13 @@ from django.test import Client
 
 from accounts.models import User
 from creators.models import Creator
+from ledger import services as ledger
+from ledger.models import Grant
 from payments import services
 from payments.models import Invoice
 from payments.views import address_qr_svg
-from swarm.models import Content, Entitlement
-from swarm.services import grant_entitlement
+from purchases import services as purchases
+from swarm.models import Content
 from tests.payments.factories import (
     CREATOR_ADDRESS,
     FIRST_DUE,
@@ -80,7 +82,7 @@ def test_buy_makes_one_invoice_and_goes_to_its_page(fan: User, album: Content) -
 
 
 def test_the_invoice_page_says_what_to_pay_where_and_by_when(fan: User, album: Content) -> None:
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
 
     response = as_user(fan).get(f"/invoices/{invoice.pk}/")
 
@@ -116,7 +118,7 @@ def test_the_qr_code_is_an_svg_of_the_address_alone() -> None:
 
 def test_a_partial_payment_asks_for_the_rest(fan: User, album: Content) -> None:
     # given: the fan's wallet sent 40 of the 100.000001 BTT, with the invoice's memo
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     sent = 40 * 10**18
     services.record_transfer(
         proven(*paying(invoice, units=sent, memo=invoice.memo)), solidified=False
@@ -133,7 +135,7 @@ def test_a_partial_payment_asks_for_the_rest(fan: User, album: Content) -> None:
 
 
 def test_nobody_else_learns_the_invoice_exists(fan: User, stranger: User, album: Content) -> None:
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
 
     assert as_user(stranger).get(f"/invoices/{invoice.pk}/").status_code == 404
     anonymous = Client().get(f"/invoices/{invoice.pk}/")
@@ -151,7 +153,7 @@ def test_those_who_have_it_are_sent_back_and_nothing_is_made(
     fan: User, creator: Creator, album: Content
 ) -> None:
     own = as_user(creator.user).post(f"/content/{album.pk}/buy/")
-    grant_entitlement(fan, album, Entitlement.Source.GRANT)
+    ledger.grant(fan, album, Grant.Source.STAFF)
     owned = as_user(fan).post(f"/content/{album.pk}/buy/")
 
     # both already have it: back to the content page, where the downloads are
@@ -181,7 +183,7 @@ def test_the_creator_accepts_a_late_payment_and_the_fan_gets_the_content(
     fan: User, album: Content
 ) -> None:
     # given: an invoice that expired, then was paid in full (solidified) within the late window
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     services.expire_invoices(now=invoice.expires_at)
     services.record_transfer(
         proven(*paying(invoice, after=invoice.expires_at - invoice.created_at + timedelta(1))),
@@ -206,12 +208,12 @@ def test_the_creator_accepts_a_late_payment_and_the_fan_gets_the_content(
     assert (by_creator.status_code, by_creator["Location"]) == (302, f"/invoices/{invoice.pk}/")
     invoice.refresh_from_db()
     assert invoice.state == "settled"
-    assert Entitlement.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
+    assert Grant.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
     assert "Late payments to review" not in creator.get("/studio/sales/").content.decode()
 
 
 def test_only_a_late_payment_in_full_can_be_accepted(fan: User, album: Content) -> None:
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     services.expire_invoices(now=invoice.expires_at)
     creator = as_user(album.creator.user)
 

@@ -13,6 +13,7 @@ from django.test import Client
 
 from accounts.models import User
 from creators.models import Creator
+from ledger import access
 from payments import reconciliation, services
 from payments.models import Invoice, InvoiceEvent, Payment, TxClaim, UnmatchedTransfer
 from payments.money import Token
@@ -119,7 +120,8 @@ def test_finance_attaches_a_solidified_transfer_and_the_invoice_settles_once(
         {"invoice": str(invoice.pk), "amount": str(transfer.amount.decimal_string())},
     )
     # the fan got what was paid for
-    assert fan.entitlements.filter(content=invoice.content, revoked_at__isnull=True).exists()
+    assert invoice.content is not None
+    assert access.may_fetch(fan, invoice.content)
     assert (
         f'data-transfer-id="{kept.pk}"' not in client.get("/staff/reconciliation/").content.decode()
     )
@@ -318,7 +320,9 @@ def test_a_kept_transfer_credited_later_by_a_claim_is_marked_attached_to_that_in
     assert services.record_transfer(transfer, solidified=False) is None
 
     # when: the payer's page claims its txid for the invoice, and the claim is proven
-    claim = TxClaim.objects.create(txid=transfer.txid, invoice=invoice, claimed_by=fan)
+    claim = TxClaim.objects.create(
+        txid=transfer.txid, invoice=invoice, claimed_by=fan, signer=transfer.sender
+    )
     payment = services.record_transfer(transfer, solidified=False, claim=claim)
 
     # then: credited to that invoice, and the kept row says so instead of staying open
@@ -328,3 +332,24 @@ def test_a_kept_transfer_credited_later_by_a_claim_is_marked_attached_to_that_in
     assert (kept.state, kept.invoice_id) == (UnmatchedTransfer.State.ATTACHED, invoice.pk)
     assert kept.note == "credited when matched by its claim"
     assert not reconciliation.open_transfers().exists()
+
+
+@pytest.mark.django_db
+def test_a_claim_without_proof_of_the_sender_never_takes_a_kept_transfer(
+    fan: User, creator: Creator
+) -> None:
+    # given: a stranger's stray transfer to the creator, kept for finance
+    invoice = purchase(fan, creator)
+    transfer = over_payment(invoice)
+    assert services.record_transfer(transfer, solidified=False) is None
+
+    # when: the fan claims it, proving a wallet that is not its sender
+    claim = TxClaim.objects.create(
+        txid=transfer.txid, invoice=invoice, claimed_by=fan, signer=OTHER_ADDRESS
+    )
+    payment = services.record_transfer(transfer, solidified=False, claim=claim)
+
+    # then: it stays on finance's list, and the invoice has nothing
+    assert payment is None
+    assert UnmatchedTransfer.objects.get().state == UnmatchedTransfer.State.OPEN
+    assert not Payment.objects.exists()

@@ -15,10 +15,10 @@ from django.test import Client
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services
+from ledger.models import Grant
 from payments.models import Invoice, InvoiceEvent, Payment, UnmatchedTransfer
+from purchases import services as purchases
 from staff.models import AuditEntry
-from swarm.models import Entitlement
 from tests.conftest import Devnet, wait_for
 from tests.payments.conftest import funded_wallet
 from tests.payments.factories import paid_content
@@ -54,7 +54,7 @@ def test_an_unmatched_devnet_transfer_appears_and_attaching_it_twice_at_once_set
     )
     creator_with_own_wallet(creator)
     album = paid_content(creator)
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * BTT)
     watcher = start_watcher_process(tmp_path, devnet.url)
     try:
@@ -141,7 +141,7 @@ def test_an_unmatched_devnet_transfer_appears_and_attaching_it_twice_at_once_set
         (InvoiceEvent.Kind.SOLIDIFIED, ""),
         (InvoiceEvent.Kind.STATE, "settled"),
     ]
-    assert Entitlement.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
+    assert Grant.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
     attached = AuditEntry.objects.get(action=AuditEntry.Action.ATTACH)
     assert (attached.target_id, attached.reason) == (str(kept.pk), "rounded up by the wallet")
     assert UnmatchedTransfer.objects.get(pk=kept.pk).state == UnmatchedTransfer.State.ATTACHED

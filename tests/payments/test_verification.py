@@ -19,6 +19,7 @@ from django.test import override_settings
 
 from accounts.models import User
 from creators.models import Creator
+from ledger.models import Grant
 from payments import services
 from payments.models import Invoice, InvoiceEvent, Payment, TxClaim
 from payments.money import Amount, Token
@@ -31,7 +32,7 @@ from payments.verification import (
     Verified,
     verify_transfers,
 )
-from swarm.models import Entitlement
+from purchases import services as purchases
 from tests.payments import tron_json
 from tests.payments.factories import (
     CREATOR_ADDRESS,
@@ -42,6 +43,7 @@ from tests.payments.factories import (
     paid_content,
     paying,
     proven,
+    proven_claim,
     purchase,
     with_wallet,
 )
@@ -319,7 +321,7 @@ def test_a_transfer_log_whose_topic_is_not_an_address_is_no_transfer() -> None:
 def claim_and_check(
     user: User, invoice: Invoice, answers: tuple[dict[str, Any], dict[str, Any]]
 ) -> TxClaim:
-    claim, _ = services.claim_transaction(user, invoice, answers[0]["txID"])
+    claim, _ = proven_claim(user, invoice, answers[0]["txID"])
     return services.check_claim(claim.pk, *answers, solidified=True)
 
 
@@ -328,15 +330,15 @@ def assert_nothing_credited_or_granted(invoice: Invoice) -> None:
     assert not Payment.objects.filter(invoice=invoice).exists()
     assert (invoice.amount_paid, invoice.state) == (0, Invoice.State.NEW)
     assert (invoice.partial, invoice.over, invoice.late) == (False, False, False)
-    assert not Entitlement.objects.filter(user=invoice.payer, content=invoice.content).exists()
+    assert not Grant.objects.filter(user=invoice.payer, content=invoice.content).exists()
     assert not InvoiceEvent.objects.filter(
         invoice=invoice, kind__in=["payment", "state", "solidified"]
     ).exists()
 
 
 def granted(invoice: Invoice) -> bool:
-    return Entitlement.objects.filter(
-        user=invoice.payer, content=invoice.content, reference=str(invoice.pk)
+    return Grant.objects.filter(
+        user=invoice.payer, content=invoice.content, source_ref=str(invoice.pk)
     ).exists()
 
 
@@ -534,13 +536,14 @@ def test_a_txid_claimed_for_two_invoices_credits_only_the_first(
     first = purchase(fan, creator, "First")
     second = purchase(fan, creator, "Second")
     answers = paying(first)
-    services.claim_transaction(fan, first, answers[0]["txID"])
+    first_claim, _ = proven_claim(fan, first, answers[0]["txID"])
+    # a second claim of the same txid is taken (a claim blocks no other), and checked first
+    second_claim, _ = proven_claim(fan, second, answers[0]["txID"])
 
-    with pytest.raises(services.ClaimConflict):
-        services.claim_transaction(fan, second, answers[0]["txID"])
-    services.check_claim(TxClaim.objects.get().pk, *answers, solidified=True)
+    second_claim = services.check_claim(second_claim.pk, *answers, solidified=True)
+    first_claim = services.check_claim(first_claim.pk, *answers, solidified=True)
 
-    assert TxClaim.objects.get().invoice == first
+    assert (first_claim.state, second_claim.state) == ("verified", "refused")
     first.refresh_from_db()
     assert first.state == Invoice.State.SETTLED
     assert_nothing_credited_or_granted(second)
@@ -553,17 +556,20 @@ def test_claiming_someone_elses_payment_takes_nothing(
     # the chain and claims it for their own invoice before the stranger's page does
     with_wallet(creator)
     album = paid_content(creator)
-    thief, _ = services.create_purchase_invoice(fan, album)
-    victim, _ = services.create_purchase_invoice(stranger, album)
+    thief, _ = purchases.create_purchase_invoice(fan, album)
+    victim, _ = purchases.create_purchase_invoice(stranger, album)
     assert thief.amount_due != victim.amount_due  # each has its own tag
     answers = paying(victim, sender=STRANGER_ADDRESS)
 
     # when
     claim = claim_and_check(fan, thief, answers)
 
-    # then: the payment went to the invoice its amount names; the fan got nothing
+    # then: the fan could not sign for the stranger's wallet; the payment went to the invoice
+    # its amount names, and the fan got nothing
     assert claim.state == TxClaim.State.REFUSED
-    assert "another invoice" in claim.detail
+    assert claim.detail.startswith("not_yours")
+    assert not Payment.objects.exists()  # the claim touched nothing
+    services.record_transfer(proven(*answers), solidified=True)  # the watcher sees it
     assert_nothing_credited_or_granted(thief)
     victim.refresh_from_db()
     assert victim.state == Invoice.State.SETTLED
@@ -580,7 +586,7 @@ def test_a_transfer_already_credited_cannot_be_claimed_for_another_invoice(
     services.record_transfer(transfer, solidified=True)
 
     with pytest.raises(services.ClaimConflict):
-        services.claim_transaction(fan, second, transfer.txid)
+        proven_claim(fan, second, transfer.txid)
 
     assert_nothing_credited_or_granted(second)
 
@@ -601,7 +607,7 @@ def test_a_claim_of_a_transaction_not_yet_in_a_block_stays_pending(
 ) -> None:
     invoice = purchase(fan, creator)
     transaction, info = paying(invoice)
-    claim, _ = services.claim_transaction(fan, invoice, transaction["txID"])
+    claim, _ = proven_claim(fan, invoice, transaction["txID"])
 
     claim = services.check_claim(claim.pk, transaction, {}, solidified=False)
     assert claim.state == TxClaim.State.PENDING
@@ -716,7 +722,7 @@ def test_a_transfer_that_matches_no_invoice_credits_nothing(fan: User, creator: 
 def test_a_trc10_invoice_is_paid_in_trc10_only(fan: User, creator: Creator) -> None:
     with_wallet(creator)
     album = paid_content(creator, price=Amount.parse("2", Token.BTTOLD))
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     assert invoice.due == Amount.parse("2.000001", Token.BTTOLD)
     when = at(invoice.created_at + timedelta(minutes=1))
     wrong = trc20_transfer(
@@ -759,7 +765,7 @@ def test_a_grant_at_the_first_confirmation_is_taken_back_if_the_payment_drops(
 
     invoice.refresh_from_db()
     assert invoice.state == Invoice.State.INVALID
-    assert not Entitlement.objects.filter(
+    assert not Grant.objects.filter(
         user=fan, content=invoice.content, revoked_at__isnull=True
     ).exists()
     assert invoice.txids() == []
@@ -767,7 +773,7 @@ def test_a_grant_at_the_first_confirmation_is_taken_back_if_the_payment_drops(
 
 def test_a_claim_never_seen_on_chain_is_given_up(fan: User, creator: Creator) -> None:
     invoice = purchase(fan, creator)
-    claim, _ = services.claim_transaction(fan, invoice, "cd" * 32)
+    claim, _ = proven_claim(fan, invoice, "cd" * 32)
 
     abandoned = services.abandon_claim(claim.pk)
     services.abandon_claim(claim.pk)  # twice is harmless

@@ -16,9 +16,9 @@ from websockets.typing import Origin
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services
+from ledger.models import Grant
 from payments.models import ChainCursor, Invoice, InvoiceEvent, Payment
-from swarm.models import Entitlement
+from purchases import services as purchases
 from tests.conftest import AsgiServer, Devnet, wait_for
 from tests.payments.conftest import funded_wallet
 from tests.payments.factories import paid_content
@@ -65,7 +65,7 @@ def test_an_exact_payment_is_processing_in_its_block_then_settled_and_the_socket
     )
     creator_with_own_wallet(creator)
     album = paid_content(creator)
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * BTT)
     watcher = start_watcher_process(tmp_path, devnet.url)
     # The fan's page is open from the start, as it would be: its socket stays quiet while the
@@ -85,7 +85,7 @@ def test_an_exact_payment_is_processing_in_its_block_then_settled_and_the_socket
             assert step(processing) == ("state", "processing", txid)
             assert processing["amount_paid_units"] == str(invoice.amount_due)
             assert devnet.head() == included == block_of(devnet, txid)
-            assert not Entitlement.objects.filter(user=fan, content=album).exists()
+            assert not Grant.objects.filter(user=fan, content=album).exists()
 
             # when: the block is solidified
             devnet.mine(SOLIDIFY)
@@ -115,7 +115,7 @@ def test_an_exact_payment_is_processing_in_its_block_then_settled_and_the_socket
         "amount",
     )
     assert payment.solidified_at is not None
-    assert Entitlement.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
+    assert Grant.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
     assert list(settled.events.values_list("kind", "to_state")) == [
         (InvoiceEvent.Kind.CREATED, "new"),
         (InvoiceEvent.Kind.PAYMENT, ""),
@@ -133,7 +133,7 @@ def test_a_payment_made_while_the_watcher_is_down_is_credited_once_after_a_resta
     devnet: Devnet = devnet_factory(TRON_DEVNET_SOLIDIFY_BLOCKS=str(SOLIDIFY))
     creator_with_own_wallet(creator)
     album = paid_content(creator)
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * BTT)
     first = start_watcher_process(tmp_path, devnet.url, "first")
     wait_following(devnet)
@@ -171,4 +171,4 @@ def test_a_payment_made_while_the_watcher_is_down_is_credited_once_after_a_resta
         (InvoiceEvent.Kind.SOLIDIFIED, ""),
         (InvoiceEvent.Kind.STATE, "settled"),
     ]
-    assert Entitlement.objects.filter(user=fan, content=album).count() == 1
+    assert Grant.objects.filter(user=fan, content=album).count() == 1

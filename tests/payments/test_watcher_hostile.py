@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from creators.models import Creator
+from ledger.models import Grant
 from payments import reconciliation, services
 from payments.models import Invoice, InvoiceEvent, Payment, UnmatchedTransfer
 from payments.tron import NodeClient
 from payments.watcher import Watcher
-from swarm.models import Entitlement
+from purchases import services as purchases
 from tests.conftest import DEVNET_ENV, Devnet, launch_devnet, wait_for
 from tests.payments.conftest import funded_wallet
 from tests.payments.factories import FIRST_DUE, paid_content
@@ -75,7 +76,7 @@ def watcher(devnet: Devnet, settings: Any) -> Iterator[WatcherThread]:
 def purchase_of(fan: User, creator: Creator) -> tuple[Invoice, Any]:
     creator_with_own_wallet(creator)
     album = paid_content(creator)
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     return invoice, album
 
 
@@ -96,7 +97,7 @@ def assert_untouched(invoice: Invoice, fan: User, album: Any) -> None:
     )
     assert list(now.events.values_list("kind", flat=True)) == [InvoiceEvent.Kind.CREATED]
     assert not Payment.objects.exists()
-    assert not Entitlement.objects.filter(user=fan, content=album).exists()
+    assert not Grant.objects.filter(user=fan, content=album).exists()
 
 
 # --- refused ---------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def test_a_transfer_older_than_the_invoice_credits_nothing_when_its_block_is_sca
     txid = send_btt(devnet, payer, creator.payout_address, FIRST_DUE.units)
     devnet.mine()
     old = block_of(devnet, txid)
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     assert invoice.amount_due == FIRST_DUE.units
     sent_at = devnet.post("wallet/getblockbynum", num=old)["block_header"]["raw_data"]["timestamp"]
     Invoice.objects.filter(pk=invoice.pk).update(
@@ -252,7 +253,7 @@ def test_a_short_payment_is_recorded_as_partial_and_grants_nothing(
     payment = Payment.objects.get()
     assert (payment.units, payment.matched_by, payment.block_number) == (short, "memo", included)
     assert not now.events.filter(kind=InvoiceEvent.Kind.STATE).exists()
-    assert not Entitlement.objects.filter(user=fan, content=album).exists()
+    assert not Grant.objects.filter(user=fan, content=album).exists()
 
 
 def test_an_over_payment_settles_flagged_over(
@@ -272,7 +273,7 @@ def test_an_over_payment_settles_flagged_over(
     now = Invoice.objects.get(pk=invoice.pk)
     assert (now.amount_paid, now.partial, now.over, now.late) == (more, False, True, False)
     assert Payment.objects.get().matched_by == "memo"
-    assert Entitlement.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
+    assert Grant.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
 
 
 def test_a_late_payment_is_recorded_flagged_late_and_grants_nothing(
@@ -304,7 +305,7 @@ def test_a_late_payment_is_recorded_flagged_late_and_grants_nothing(
     )
     payment = Payment.objects.get()
     assert (payment.late, payment.matched_by) == (True, "amount")
-    assert not Entitlement.objects.filter(user=fan, content=album).exists()
+    assert not Grant.objects.filter(user=fan, content=album).exists()
 
 
 # --- dropped --------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ def test_a_payment_dropped_before_solidification_invalidates_the_invoice_and_its
     devnet.mine()
     included = block_of(devnet, txid)
     wait_for(lambda: state_of(invoice) == "processing", timeout=60, what="processing")
-    assert Entitlement.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
+    assert Grant.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
 
     # when: the transaction leaves the chain (its block and the ones after get new IDs)
     assert devnet.post("devnet/fault", action="drop", txid=txid)["head"] >= included
@@ -361,7 +362,7 @@ def test_a_payment_dropped_before_solidification_invalidates_the_invoice_and_its
     assert (now.amount_paid, now.txids()) == (0, [])
     payment = Payment.objects.get(txid=txid)
     assert (payment.dropped_at is not None, payment.solidified_at) == (True, None)
-    assert not Entitlement.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
+    assert not Grant.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
     assert list(now.events.values_list("kind", "to_state")) == [
         (InvoiceEvent.Kind.CREATED, "new"),
         (InvoiceEvent.Kind.PAYMENT, ""),
@@ -405,7 +406,7 @@ def test_a_dropped_payment_sent_again_settles_with_its_new_block(
         (InvoiceEvent.Kind.SOLIDIFIED, ""),
         (InvoiceEvent.Kind.STATE, "settled"),
     ]
-    assert Entitlement.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
+    assert Grant.objects.filter(user=fan, content=album, revoked_at__isnull=True).exists()
 
 
 # --- transfers kept for finance ----------------------------------------------------------------

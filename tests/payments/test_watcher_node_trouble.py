@@ -11,9 +11,9 @@ import pytest
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services
+from ledger.models import Grant
 from payments.models import ChainCursor, Invoice, Payment
-from swarm.models import Entitlement
+from purchases import services as purchases
 from tests.conftest import Devnet, wait_for
 from tests.payments.conftest import funded_wallet
 from tests.payments.factories import paid_content
@@ -44,7 +44,7 @@ def test_garbage_cut_connections_and_a_stopped_node_credit_nothing_until_it_answ
     node = NodeProxy(devnet.url)
     creator_with_own_wallet(creator)
     album = paid_content(creator)
-    invoice, _ = services.create_purchase_invoice(fan, album)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
     payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * 10**18)
     watcher = start_watcher_process(tmp_path, node.url, TRON_API_KEY=API_KEY)
     try:
@@ -100,7 +100,7 @@ def test_garbage_cut_connections_and_a_stopped_node_credit_nothing_until_it_answ
     payment = Payment.objects.get()
     assert (payment.txid, payment.block_number) == (txid, block_of(restarted, txid))
     assert Invoice.objects.get(pk=invoice.pk).amount_paid == invoice.amount_due
-    assert Entitlement.objects.filter(user=fan, content=album).count() == 1
+    assert Grant.objects.filter(user=fan, content=album).count() == 1
     # Every request carried TronGrid's API key header.
     assert set(node.api_keys) == {API_KEY}
     log = watcher.output()

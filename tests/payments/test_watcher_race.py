@@ -12,11 +12,11 @@ import pytest
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services
+from ledger.models import Grant
 from payments.models import ChainCursor, Invoice, InvoiceEvent, Payment
 from payments.tron import NodeClient
 from payments.watcher import Applied, Watcher
-from swarm.models import Entitlement
+from purchases.services import create_purchase_invoice
 from tests.conftest import Devnet, wait_for
 from tests.payments.conftest import funded_wallet
 from tests.payments.factories import paid_content
@@ -45,8 +45,7 @@ T = TypeVar("T")
 def purchases(fan: User, creator: Creator, count: int) -> list[Invoice]:
     creator_with_own_wallet(creator)
     return [
-        services.create_purchase_invoice(fan, paid_content(creator, f"Album {n}"))[0]
-        for n in range(count)
+        create_purchase_invoice(fan, paid_content(creator, f"Album {n}"))[0] for n in range(count)
     ]
 
 
@@ -56,7 +55,7 @@ def assert_credited_once(invoices: list[Invoice], fan: User) -> None:
         now = Invoice.objects.get(pk=invoice.pk)
         assert (now.state, now.amount_paid) == ("settled", invoice.amount_due)
         assert list(now.events.values_list("kind", "to_state")) == ONCE
-        assert Entitlement.objects.filter(user=fan, content=invoice.content).count() == 1
+        assert Grant.objects.filter(user=fan, content=invoice.content).count() == 1
 
 
 def test_two_watcher_processes_following_the_chain_credit_each_payment_once(

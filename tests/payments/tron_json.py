@@ -32,11 +32,22 @@ def at(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def key_of(seed: int) -> PrivateKey:
+    """A real key, the same for the same seed."""
+    return PrivateKey(hashlib.sha256(f"test key {seed}".encode()).digest())
+
+
 def address_of(seed: int) -> str:
     """A real key's address (base58), the same for the same seed."""
-    key = PrivateKey(hashlib.sha256(f"test key {seed}".encode()).digest())
-    address: str = key.public_key.to_base58check_address()
+    address: str = key_of(seed).public_key.to_base58check_address()
     return address
+
+
+def signed_by(seed: int, message: str) -> str:
+    """The TIP-191 signature (hex) of ``message`` by the key of ``seed``, as a wallet's
+    ``signMessageV2`` makes it."""
+    signature: str = key_of(seed).sign_msg(message.encode()).hex()
+    return signature
 
 
 def hex_address(address: str) -> str:

@@ -16,15 +16,16 @@ from urllib.parse import quote_from_bytes, urlsplit
 import httpx
 import libtorrent as lt
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Download, Page, expect
 
 from accounts.models import User
 from creators.models import Creator
+from ledger import services as ledger
+from ledger.models import Grant
 from payments.money import Amount, Token
-from payments.services import set_content_price
-from swarm.models import Content, Entitlement
-from swarm.services import active_passkey, grant_entitlement
+from purchases.services import set_content_price
+from swarm.models import Content
+from swarm.services import active_passkey
 from swarm.torrents import personal_metainfo
 from swarm.webseed import issue_token
 from tests.conftest import (
@@ -92,7 +93,7 @@ def test_fan_downloads_paid_content_in_the_browser(
     # given: a paid film (13 pieces, the last one short) the fan bought
     data = random_bytes(3 * 1024 * 1024 + 12345, seed=1)
     content = publish(creator, {"film.bin": data}, title="Film", access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
     page = browser.open(site.url, fan)
     page.goto(f"/content/{content.pk}/")
 
@@ -130,7 +131,7 @@ def test_a_bundle_is_saved_file_by_file(
         "outro.bin": random_bytes(123_457, seed=4),
     }
     content = publish(creator, files, title="Album", access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.GRANT)
+    ledger.grant(fan, content, Grant.Source.STAFF)
     page = browser.open(site.url, fan)
     page.goto("/library/")
 
@@ -186,7 +187,7 @@ def test_download_survives_a_cut_connection_and_a_corrupt_piece(
     # middle of piece 10
     data = random_bytes(33 * PIECE + 4321, seed=5)
     content = publish(creator, {"long.bin": data}, title="Long", access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
     proxy.corrupt_once("/long.bin", 4 * PIECE + 1000)
     proxy.cut_once("/long.bin", 10 * PIECE + 5000)
     page = browser.open(proxy.url, fan)
@@ -230,7 +231,7 @@ def test_try_again_after_a_refused_link_keeps_the_verified_pieces(
     # as it does a link that expired
     data = random_bytes(20 * PIECE, seed=8)
     content = publish(creator, {"late.bin": data}, title="Late", access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
     proxy.refuse_once("/late.bin", 12 * PIECE)
     page = browser.open(proxy.url, fan)
     page.goto(f"/content/{content.pk}/")
@@ -273,7 +274,7 @@ def test_a_fan_who_did_not_buy_gets_nothing(
     data = random_bytes(600_000, seed=6)
     content = publish(creator, {"song.bin": data}, title="Song", access=Content.Access.PAID)
     set_content_price(creator.user, content, Amount.parse("3", Token.BTT))
-    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
     metainfo = cast(dict[bytes, Any], lt.bdecode(personal_metainfo(content, fan)))
     fans_webseed = metainfo[b"url-list"][0].decode() + content.name
     fans_announce = metainfo[b"announce"].decode()
@@ -331,7 +332,7 @@ def test_pause_and_resume_keep_the_verified_pieces(
     settings.WEBSEED_RATE_LIMIT = 256 * 1024
     data = random_bytes(12 * PIECE, seed=7)
     content = publish(creator, {"slow.bin": data}, title="Slow", access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
     page = browser.open(site.url, fan)
     page.goto(f"/content/{content.pk}/")
     panel = download_panel(page)
@@ -367,11 +368,11 @@ def test_access_withdrawn_before_the_download_says_so(
 ) -> None:
     # given: the fan's page is open when the entitlement is taken back (a refund, say)
     content = publish(creator, {"gone.bin": b"g" * 5000}, title="Refunded", access="paid")
-    entitlement = grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    entitlement = ledger.grant(fan, content, Grant.Source.PURCHASE)
     page = browser.open(site.url, fan)
     page.goto(f"/content/{content.pk}/")
     with outside_browser_loop():
-        Entitlement.objects.filter(pk=entitlement.pk).update(revoked_at=timezone.now())
+        ledger.revoke_grant(entitlement.pk, "revoked by the test")
 
     # when
     download_panel(page).get_by_role("button", name="Download").click()
@@ -392,7 +393,7 @@ def test_the_page_reads_the_torrent_as_libtorrent_does(
 ) -> None:
     files = {"a.bin": b"a" * 300_000, "sub/b.bin": b"b" * 1000, "c.bin": b"c" * 400_000}
     content = publish(creator, files, title="Parts", access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.GRANT)
+    ledger.grant(fan, content, Grant.Source.STAFF)
     metainfo = personal_metainfo(content, fan)
     info = lt.torrent_info(metainfo)
     base = cast(dict[bytes, Any], lt.bdecode(metainfo))[b"url-list"][0].decode()

@@ -25,11 +25,12 @@ from accounts.models import User
 from accounts.wallets import signer_of
 from btt_platform.celery import app as celery_app
 from creators.models import Creator
-from payments import services
+from ledger.models import Grant
 from payments.models import Invoice, TxClaim
 from payments.money import Amount, Token
+from purchases import services as purchases
 from swarm import ingest
-from swarm.models import Content, Entitlement
+from swarm.models import Content
 from tests.conftest import (
     BASE_DIR,
     PASSWORD,
@@ -136,7 +137,7 @@ def on_sale(creator: Creator, files: dict[str, bytes], title: str, price: str) -
         celery_app.conf.task_always_eager = eager
     content.refresh_from_db()
     assert content.state == Content.State.SEEDING, content.state_detail
-    services.set_content_price(creator.user, content, Amount.parse(price, Token.BTT))
+    purchases.set_content_price(creator.user, content, Amount.parse(price, Token.BTT))
     return content
 
 
@@ -213,7 +214,7 @@ def test_a_fan_signs_up_pays_with_tronlink_watches_it_settle_and_downloads(
         assert invoice.payer_address == wallet.address
         assert (claim.invoice_id, claim.state) == (invoice.pk, TxClaim.State.VERIFIED)
         assert invoice.txids() == [claim.txid] == [claims[0]["txid"]]
-        assert Entitlement.objects.filter(user=invoice.payer, content=content).exists()
+        assert Grant.objects.filter(user=invoice.payer, content=content).exists()
 
     # when: the fan downloads it in the browser
     page.get_by_role("link", name="Download it now").click()
@@ -230,7 +231,7 @@ def test_a_transfer_that_fails_on_chain_is_explained_and_can_be_paid_again(
     # given: a fan on an open invoice whose TronLink account holds TRX for fees but no BTT
     devnet = node_and_worker
     content = on_sale(creator, {"a.bin": b"x" * 1000}, "Short", "1")
-    invoice, _ = services.create_purchase_invoice(fan, content)
+    invoice, _ = purchases.create_purchase_invoice(fan, content)
     empty = funded_wallet(devnet, trx=100_000_000)
     page = browser.open(site.url, fan)
     install_tronlink(page.context, devnet, empty)
@@ -266,7 +267,7 @@ def test_a_fan_who_declines_to_sign_the_claim_is_matched_by_the_unique_amount(
     # the chain watcher running
     devnet = node_and_worker
     content = on_sale(creator, {"a.bin": b"y" * 1000}, "Quiet", "2")
-    invoice, _ = services.create_purchase_invoice(fan, content)
+    invoice, _ = purchases.create_purchase_invoice(fan, content)
     wallet = funded_wallet(devnet, trx=100_000_000, trc20=5 * BTT)
     watcher = start_watcher_process(tmp_path, devnet.url)
     try:
@@ -309,7 +310,7 @@ def test_a_fan_paying_from_a_verified_wallet_is_not_asked_to_sign(
     # given: a fan who verified the wallet TronLink pays from, on an open invoice
     devnet = node_and_worker
     content = on_sale(creator, {"a.bin": b"z" * 1000}, "Known", "3")
-    invoice, _ = services.create_purchase_invoice(fan, content)
+    invoice, _ = purchases.create_purchase_invoice(fan, content)
     wallet = funded_wallet(devnet, trx=100_000_000, trc20=5 * BTT)
     challenge = wallets.wallet_challenge(fan)
     wallets.verify_wallet(fan, wallet.address, wallet.key.sign_msg(challenge.encode()).hex())

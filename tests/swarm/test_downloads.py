@@ -17,8 +17,10 @@ import pytest
 
 from accounts.models import User
 from creators.models import Creator
-from swarm.models import Content, EngineNode, Entitlement
-from swarm.services import active_passkey, grant_entitlement
+from ledger import services as ledger
+from ledger.models import Grant
+from swarm.models import Content, EngineNode
+from swarm.services import active_passkey
 from swarm.torrents import personal_metainfo
 from tests.conftest import Child, wait_for
 from tests.swarm.clients import aria2_download, libtorrent_download, read_tree, without_web_seeds
@@ -70,7 +72,7 @@ def release(
             "extras/commentary.ogg": os.urandom(MiB + 777_777),
         }
         content = publish(creator, uploads, title="The Pack", access=Content.Access.PAID)
-        grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+        ledger.grant(fan, content, Grant.Source.PURCHASE)
         files = {f"{content.name}/{path}": data for path, data in uploads.items()}
     assert content.piece_length == PIECE
     assert sorted(content.files.values_list("path", flat=True)) == sorted(uploads)

@@ -22,9 +22,11 @@ import libtorrent as lt
 from accounts.models import User
 from accounts.services import issue_token
 from creators.models import Creator
+from ledger import services as ledger
+from ledger.models import Grant
 from swarm import torrents
-from swarm.models import Content, EngineNode, Entitlement
-from swarm.services import active_passkey, grant_entitlement
+from swarm.models import Content, EngineNode
+from swarm.services import active_passkey
 from tests.conftest import Child, free_port, wait_for
 from tests.swarm.clients import client_settings
 from tests.swarm.conftest import Site
@@ -154,7 +156,7 @@ def test_a_killed_engine_restarts_from_saved_state_and_the_fan_completes(
     # given: a paid song the fan bought, seeded by the engine
     song = os.urandom(8 * PIECE)
     content = publish(creator, {"song.flac": song}, title="Song", access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
     engine = site_engine()
     resume = resume_file(tmp_path, engine, content)
     # The engine asks for the state right after adding a content, long before its periodic

@@ -16,10 +16,11 @@ from django.test import Client
 from accounts.models import User
 from btt_platform.broadcast import Member
 from creators.models import Creator
+from ledger import services as ledger
 from swarm import ingest, torrents
 from swarm.events import content_group
 from swarm.models import Content
-from swarm.services import active_passkey, grant_entitlement
+from swarm.services import active_passkey
 from swarm.tasks import ingest_content
 from swarm.webseed import webseed_url_for
 from tests.conftest import Child, wait_for
@@ -139,7 +140,7 @@ def test_a_paid_bundle_is_private_and_each_buyer_gets_their_own_torrent(
     content = uploaded(creator, files, access="paid", title="The Pack")
     ingest.publish_content(creator.user, content.pk)
     content = seeded(content)
-    grant_entitlement(fan, content, "grant")
+    ledger.grant(fan, content, "grant")
     client = Client()
     client.force_login(fan)
 

@@ -17,11 +17,12 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from creators.models import Creator
+from ledger import services as ledger
+from ledger.models import Grant
 from payments.money import Amount, Token
-from payments.services import set_content_price
+from purchases.services import set_content_price
 from swarm.events import StatsEvent, send_stats
-from swarm.models import Content, Entitlement
-from swarm.services import grant_entitlement
+from swarm.models import Content
 from tests.conftest import Chromium, assert_page_clean, outside_browser_loop, screenshots, wait_for
 from tests.swarm.conftest import Site
 
@@ -73,7 +74,7 @@ def test_library_lists_what_the_fan_may_download(
     )
     not_bought = publish(creator, {"other.bin": b"x" * 5000}, title="Other", access="paid")
     publish(creator, {"free.bin": b"y" * 5000}, title="Free sampler")
-    grant_entitlement(fan, bought, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, bought, Grant.Source.PURCHASE)
     with_cover(bought, (40, 110, 90))
     page = browser.open(site.url, fan)
 
@@ -206,7 +207,7 @@ def test_audio_plays_from_the_web_seed_and_seeks(
     content = publish(
         creator, {"tone.wav": wav_tone(4.0)}, title="A Tone", access=Content.Access.PAID
     )
-    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
     page = browser.open(site.url, fan)
     page.goto(f"/content/{content.pk}/")
     audio = page.get_by_label("Play tone.wav")

@@ -18,10 +18,11 @@ import libtorrent as lt
 
 from accounts.models import User
 from creators.models import Creator
+from ledger import services as ledger
+from ledger.models import Grant
 from staff.models import AuditEntry
 from swarm import services, torrents, webseed
-from swarm.models import Content, EngineNode, Entitlement
-from swarm.services import grant_entitlement
+from swarm.models import Content, EngineNode
 from tests.conftest import Child, free_port, wait_for
 from tests.staff.personas import staff_with_role
 from tests.swarm.clients import client_settings
@@ -105,7 +106,7 @@ def test_a_takedown_mid_download_stops_engine_web_seed_and_tracker_and_a_restore
     # web-seed response is still running when the takedown lands)
     film = os.urandom(32 * PIECE)
     content = publish(creator, {"film.mkv": film}, title="Film", access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
     settings.WEBSEED_RATE_LIMIT = WEBSEED_RATE  # type: ignore[attr-defined]
     webseed.clear_auth_cache()
     engine = site_engine()

@@ -16,14 +16,15 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import connections
 from django.test import AsyncClient, Client
-from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from accounts.models import User
 from creators.models import Creator
+from ledger import services as ledger
+from ledger.models import Grant
 from swarm import tracker
-from swarm.models import Content, EngineNode, Entitlement, TransferTotal
-from swarm.services import active_passkey, engine_passkey, grant_entitlement, rotate_passkey
+from swarm.models import Content, EngineNode, TransferTotal
+from swarm.services import active_passkey, engine_passkey, rotate_passkey
 from tests.conftest import AsgiServer, wait_for
 from tests.swarm.clients import client_settings
 
@@ -198,7 +199,7 @@ def test_paid_content_needs_an_entitlement(
 ) -> None:
     stranger_key = active_passkey(stranger).key
     fan_key = active_passkey(fan).key
-    grant_entitlement(fan, paid_content, Entitlement.Source.GRANT)
+    ledger.grant(fan, paid_content, Grant.Source.STAFF)
 
     refused = announce(stranger_key, info_hash_of(paid_content), left=0, port=7001)
     allowed = announce(fan_key, info_hash_of(paid_content), port=7002)
@@ -211,8 +212,8 @@ def test_paid_content_needs_an_entitlement(
 
 
 def test_revoked_entitlement_is_refused(fan: User, paid_content: Content) -> None:
-    entitlement = grant_entitlement(fan, paid_content, Entitlement.Source.GRANT)
-    Entitlement.objects.filter(pk=entitlement.pk).update(revoked_at=timezone.now())
+    entitlement = ledger.grant(fan, paid_content, Grant.Source.STAFF)
+    ledger.revoke_grant(entitlement.pk, "revoked by the test")
 
     reply = announce(active_passkey(fan).key, info_hash_of(paid_content))
 
@@ -781,7 +782,7 @@ def test_real_libtorrent_client_announces_and_scrapes(
         access=Content.Access.PAID,
         info_hash=bytes.fromhex(str(info.info_hashes().v1)),
     )
-    grant_entitlement(fan, content, Entitlement.Source.PURCHASE)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
 
     # when: a real libtorrent session seeds it
     session = lt.session(

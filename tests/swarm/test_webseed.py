@@ -26,9 +26,11 @@ from django.test import AsyncClient
 
 from accounts.models import User
 from creators.models import Creator
+from ledger import services as ledger
+from ledger.models import Grant
 from swarm import webseed
-from swarm.models import Content, ContentFile, Entitlement
-from swarm.services import grant_entitlement, rotate_passkey
+from swarm.models import Content, ContentFile
+from swarm.services import rotate_passkey
 from tests.conftest import BASE_DIR, AsgiServer, free_port, process_environment, wait_for
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes, every offset distinguishable
@@ -123,7 +125,7 @@ def test_paid_content_refuses_the_open_token(
     asgi_server: AsgiServer, creator: Creator, fan: User
 ) -> None:
     content = publish(creator, DATA, access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.GRANT)
+    ledger.grant(fan, content, Grant.Source.STAFF)
 
     response = httpx.get(f"{asgi_server.url}/webseed/{content.pk}/open/{content.name}")
 
@@ -134,7 +136,7 @@ def test_entitled_fan_and_the_creator_download_paid_content(
     asgi_server: AsgiServer, creator: Creator, fan: User
 ) -> None:
     content = publish(creator, DATA, access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.GRANT)
+    ledger.grant(fan, content, Grant.Source.STAFF)
 
     by_fan = httpx.get(file_url(asgi_server.url, fan, content))
     by_creator = httpx.get(file_url(asgi_server.url, creator.user, content))
@@ -162,7 +164,7 @@ def test_bad_tokens_get_403_and_no_bytes(
     content = publish(creator, DATA, access=Content.Access.PAID)
     other = publish(creator, DATA, name="other.bin", access=Content.Access.PAID)
     for entitled in (content, other):
-        grant_entitlement(fan, entitled, Entitlement.Source.GRANT)
+        ledger.grant(fan, entitled, Grant.Source.STAFF)
     good = webseed.issue_token(fan, content)
     token = {
         "forged": base64.urlsafe_b64encode(os.urandom(28)).rstrip(b"=").decode(),
@@ -191,7 +193,7 @@ def test_rotating_the_passkey_revokes_every_token(
     asgi_server: AsgiServer, creator: Creator, fan: User
 ) -> None:
     content = publish(creator, DATA, access=Content.Access.PAID)
-    grant_entitlement(fan, content, Entitlement.Source.GRANT)
+    ledger.grant(fan, content, Grant.Source.STAFF)
     used = file_url(asgi_server.url, fan, content)
     # Tokens issued in the same second are equal: take one from a minute earlier.
     earlier = webseed.issue_token(fan, content, now=time.time() - 60)
@@ -475,7 +477,7 @@ def test_x_accel_mode_hands_the_bytes_to_nginx(
     content = publish(
         creator, {"a b/c.mp4": b"video", "d.txt": b"d"}, name="show", access=Content.Access.PAID
     )
-    grant_entitlement(fan, content, Entitlement.Source.GRANT)
+    ledger.grant(fan, content, Grant.Source.STAFF)
 
     response = httpx.get(file_url(asgi_server.url, fan, content, "show/a%20b/c.mp4"))
     refused = httpx.get(f"{asgi_server.url}/webseed/{content.pk}/open/show/a%20b/c.mp4")
@@ -552,7 +554,7 @@ def test_through_nginx_with_x_accel(
     content = publish(
         creator, {"a b/c.bin": DATA, "d.bin": b"d"}, name="set", access=Content.Access.PAID
     )
-    grant_entitlement(fan, content, Entitlement.Source.GRANT)
+    ledger.grant(fan, content, Grant.Source.STAFF)
     url = file_url(nginx_front, fan, content, "set/a%20b/c.bin")
     stranger_url = file_url(nginx_front, stranger, content, "set/a%20b/c.bin")
 
