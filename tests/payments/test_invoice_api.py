@@ -284,9 +284,23 @@ def test_the_creator_prices_content_and_anyone_reads_the_price(fan: User, creato
     assert Client().get(path).json()["price"] == expected
 
 
+def test_a_price_is_trimmed_as_the_studio_trims_it(creator: Creator) -> None:
+    with_wallet(creator)
+    content = paid_content(creator)
+
+    response = client_for(creator.user).put(
+        f"/api/v1/contents/{content.pk}/price", {"amount": "  12.5 \t"}, "application/json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["price"]["value"] == "12.5"
+
+
 @pytest.mark.parametrize(
     ("amount", "token", "status"),
     [
+        ("990000000000000", "BTT", 400),  # with its tag, more than all the BTT there is
+        ("1 2", "BTT", 422),
         ("1.5e3", "BTT", 422),
         ("-1", "BTT", 422),
         ("1.0000000000000000001", "BTT", 422),
