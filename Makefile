@@ -33,6 +33,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	@# mypy's Django plugin imports the settings: give it development values and no Redis to start.
 	DEBUG=true REDIS_URL=redis://mypy.invalid $(VENV)/bin/mypy .
+	@# The layers and private names (pyproject.toml [tool.importlinter]); tools/ holds a contract type.
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 
 pytest: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -547,6 +547,11 @@ async def _redis() -> _Connection:
     return connection
 
 
+async def redis_client() -> aioredis.Redis:
+    """This event loop's Redis client of the tracker's pool, for the web seed's counters."""
+    return (await _redis()).client
+
+
 def _swarm_keys(infohash: str) -> tuple[str, str, str]:
     return f"trk:{infohash}:s", f"trk:{infohash}:l", f"trk:{infohash}:a"
 

@@ -616,8 +616,8 @@ async def count_served(content_id: int, count: int) -> None:
     """Add ``count`` to the content's counter; a counter never fails a response."""
     try:
         # The tracker's Redis pool for this event loop: one pool per loop, closed with it.
-        connection = await tracker._redis()
-        await connection.client.incrby(served_key(content_id), count)
+        client = await tracker.redis_client()
+        await client.incrby(served_key(content_id), count)
     except Exception:
         logger.warning("web seed: could not count %s bytes of content %s", count, content_id)
 
