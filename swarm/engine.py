@@ -4,6 +4,17 @@ One session per node, with seedbox settings. One loop pumps alerts, reconciles t
 what the database says is published, saves resume data, and reports stats and a heartbeat. The
 Seeder itself knows nothing of the ORM: ``runswarm`` hands it ``Published`` records and receives
 ``HealthReport``s and ``TorrentStats`` back.
+
+Paid (private) torrents are served only to admitted addresses: the session's ``ip_filter`` blocks
+every address but those ``runswarm`` passes to ``admit`` (``swarm.admission``), and only torrents
+with ``apply_ip_filter`` obey it — the private ones; free torrents have it cleared.
+
+Announces: libtorrent retries a failed announce 17 s after the first failure, 55 s after the
+second, 117 s after the third (its back-off, ``tracker_backoff``). An engine that starts before
+the web process answers (``make run`` starts both at once) stayed out of the tracker's replies
+for 72 s that way when the web process needed more than 17 s. The engine
+re-announces failed torrents itself instead: one probe a second while the tracker fails, and
+every failed torrent at once as soon as a probe gets through.
 """
 
 from __future__ import annotations
@@ -15,9 +26,10 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 import libtorrent as lt
 
@@ -38,6 +50,8 @@ class _Seeding:
     handle: lt.torrent_handle
     # True while a re-added unhealthy content is being checked; healthy once it seeds.
     verifying: bool = False
+    # A paid torrent (private flag in its info dict): served to admitted addresses only.
+    private: bool = True
 
     @property
     def content_id(self) -> int:
@@ -71,12 +85,33 @@ def seedbox_settings(listen_interfaces: str) -> lt.settings_pack:
             "active_seeds": -1,
             "active_limit": -1,
             "user_agent": f"btt-creators/{lt.__version__}",
+            # The ip_filter is the allow-list of peers for paid torrents; it must not keep the
+            # engine from its own tracker (libtorrent applies it to trackers by default).
+            "apply_ip_filter_to_trackers": False,
             "alert_mask": lt.alert_category.error
             | lt.alert_category.status
-            | lt.alert_category.storage,
+            | lt.alert_category.storage
+            | lt.alert_category.tracker,
         }
     )
     return pack
+
+
+_BLOCKED: Final = 1  # lt.ip_filter's access flag for a blocked range
+_ALL_IPV4: Final = ("0.0.0.0", "255.255.255.255")  # noqa: S104 - a range, not a bind
+_ALL_IPV6: Final = ("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+# While the tracker fails, one failed torrent re-announces this often.
+ANNOUNCE_PROBE_SECONDS: Final = 1.0
+
+
+def allow_only(addresses: frozenset[str]) -> lt.ip_filter:
+    """An ip_filter blocking every IPv4 and IPv6 address except ``addresses``."""
+    ip_filter = lt.ip_filter()
+    ip_filter.add_rule(*_ALL_IPV4, _BLOCKED)
+    ip_filter.add_rule(*_ALL_IPV6, _BLOCKED)
+    for address in sorted(addresses):
+        ip_filter.add_rule(address, address, 0)
+    return ip_filter
 
 
 def _file_signature(item: Published) -> tuple[tuple[str, int, float], ...]:
@@ -142,6 +177,13 @@ class Seeder:
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self.session.set_alert_fd(self._wake_write.fileno())
+        # Nobody is admitted until runswarm says otherwise: paid torrents start closed.
+        self.session.set_ip_filter(allow_only(frozenset()))
+        self._allowed: frozenset[str] = frozenset()
+        self._admitted: dict[str, frozenset[str]] = {}
+        # Torrents whose last announce failed, in the order they are probed.
+        self._unannounced: dict[str, None] = {}
+        self._next_probe = 0.0
         self.listen_addresses: list[str] = []
         self._seeding: dict[str, _Seeding] = {}  # infohash -> entry
         self._failed: dict[int, _Failure] = {}  # content id -> why it is not seeded
@@ -160,6 +202,76 @@ class Seeder:
 
     def infohashes(self) -> set[str]:
         return set(self._seeding)
+
+    def private_infohashes(self) -> set[str]:
+        """The paid torrents being seeded: those served to admitted addresses only."""
+        return {infohash for infohash, entry in self._seeding.items() if entry.private}
+
+    # --- admission ------------------------------------------------------------------------
+
+    def admit(self, admitted: Mapping[str, frozenset[str]]) -> None:
+        """Serve paid torrents to exactly the ``admitted`` addresses (per infohash).
+
+        The filter is the session's, one for all paid torrents: an address admitted for one of
+        them passes the filter for all (see ARCHITECTURE, "Admission"). libtorrent disconnects
+        the peers a new filter blocks. A torrent that gained an address re-announces, so that
+        the engine connects to the new peer at once: the peer's own first attempt may have come
+        before the filter let it in.
+        """
+        allowed = frozenset[str]().union(*admitted.values())
+        if allowed != self._allowed:
+            self.session.set_ip_filter(allow_only(allowed))
+            self._allowed = allowed
+            log.info("paid torrents: %s addresses admitted", len(allowed))
+        for infohash, addresses in admitted.items():
+            entry = self._seeding.get(infohash)
+            before = self._admitted.get(infohash)
+            # (A torrent just added announces anyway.)
+            if entry is not None and before is not None and addresses - before:
+                entry.handle.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
+                log.info("content %s: re-announcing to meet newly admitted peers", entry.content_id)
+        self._admitted = dict(admitted)
+
+    @property
+    def allowed_addresses(self) -> frozenset[str]:
+        return self._allowed
+
+    # --- announces ------------------------------------------------------------------------
+
+    def _announce_failed(self, handle: lt.torrent_handle, message: str) -> None:
+        found = self._entry_for(handle)
+        if found is None:
+            return
+        infohash = found[0]
+        if infohash not in self._unannounced:
+            log.warning("announce of %s failed, retrying every second: %s", infohash, message)
+        self._unannounced[infohash] = None
+
+    def _announced(self, handle: lt.torrent_handle) -> None:
+        found = self._entry_for(handle)
+        if found is None or found[0] not in self._unannounced:
+            return
+        del self._unannounced[found[0]]
+        log.info("announced %s", found[0])
+        # The tracker answers again: every torrent that failed announces now, not at its turn.
+        for infohash in self._unannounced:
+            self._seeding[infohash].handle.force_reannounce(
+                0, -1, lt.reannounce_flags_t.ignore_min_interval
+            )
+
+    def retry_announces(self) -> None:
+        """While announces fail, re-announce one failed torrent per ANNOUNCE_PROBE_SECONDS."""
+        now = time.monotonic()
+        if not self._unannounced or now < self._next_probe:
+            return
+        self._next_probe = now + ANNOUNCE_PROBE_SECONDS
+        infohash = next(iter(self._unannounced))
+        # To the back of the line: a torrent the tracker refuses must not starve the others.
+        del self._unannounced[infohash]
+        self._unannounced[infohash] = None
+        self._seeding[infohash].handle.force_reannounce(
+            0, -1, lt.reannounce_flags_t.ignore_min_interval
+        )
 
     def stats(self) -> EngineStats:
         statuses = [entry.handle.status() for entry in self._seeding.values()]
@@ -268,9 +380,17 @@ class Seeder:
         params.flags |= lt.torrent_flags.upload_mode
         params.flags &= ~lt.torrent_flags.auto_managed
         params.flags &= ~lt.torrent_flags.paused
+        # Paid torrents obey the allow-list; free ones are served to anyone who has the hash
+        # (add_torrent_params sets apply_ip_filter by default).
+        info = params.ti if params.ti is not None else lt.torrent_info(item.metainfo)
+        private = bool(info.priv())
+        if private:
+            params.flags |= lt.torrent_flags.apply_ip_filter
+        else:
+            params.flags &= ~lt.torrent_flags.apply_ip_filter
         params.save_path = str(item.save_path)
         handle = self.session.add_torrent(params)
-        self._seeding[item.infohash] = _Seeding(item, handle, verifying=verifying)
+        self._seeding[item.infohash] = _Seeding(item, handle, verifying=verifying, private=private)
         self._failed.pop(item.content_id, None)
         if from_scratch and not verifying:
             # Saved now, not at the next periodic save: an engine killed a moment later still
@@ -282,6 +402,7 @@ class Seeder:
 
     def _remove(self, infohash: str, *, delete_resume: bool) -> None:
         entry = self._seeding.pop(infohash)
+        self._unannounced.pop(infohash, None)
         self.session.remove_torrent(entry.handle)
         if delete_resume:
             self._resume_path(infohash).unlink(missing_ok=True)
@@ -331,6 +452,10 @@ class Seeder:
                 if is_tcp and address not in self.listen_addresses:
                     self.listen_addresses.append(address)
                     log.info("listening on %s", address)
+            elif isinstance(alert, lt.tracker_error_alert):
+                self._announce_failed(alert.handle, alert.message())
+            elif isinstance(alert, lt.tracker_reply_alert):
+                self._announced(alert.handle)
             elif isinstance(alert, lt.listen_failed_alert):
                 log.error("cannot listen on %s:%s: %s", alert.address, alert.port, alert.message())
             elif isinstance(alert, lt.file_error_alert | lt.torrent_error_alert):
@@ -404,6 +529,7 @@ class Seeder:
         while not stop.is_set():
             self.wait(timeout=min(0.25, tick_seconds))
             self.pump_alerts()
+            self.retry_announces()
             now = time.monotonic()
             if now >= next_tick:
                 on_tick(self)

@@ -13,6 +13,9 @@ Where things live:
   torrent, and the keys expire with the swarm. One Lua script does a whole announce, so an
   announce is one round trip and atomic.
 - Completions (scrape's ``downloaded``) are a counter per infohash in Redis.
+- Admission: an announce by a user's passkey for a paid (private) content also admits the
+  announcing address for that torrent (``swarm.admission``); the engine serves paid torrents
+  to admitted addresses only.
 - Transfer accounting: the last counters a peer reported are kept per (passkey, infohash,
   peer id); the script turns each report into non-negative deltas (a report below the last one
   is a client restart, whose counters begin at 0 again) and adds them to a pending hash. The
@@ -57,6 +60,7 @@ from django.http import HttpRequest, HttpResponse
 from redis.commands.core import AsyncScript
 
 from btt_platform.fastpath import ASGIApp, Receive, Scope, Send, secure_enough
+from swarm import admission
 from swarm.models import Content, Passkey, TransferTotal
 from swarm.services import may_download
 
@@ -244,6 +248,7 @@ def client_address(remote_addr: str) -> IPAddress:
 class Grant:
     content_id: int
     user_id: int | None  # None: a swarm engine, whose transfers are not a user's
+    private: bool = False  # a paid content: the engine admits the user's address (admission)
 
 
 @dataclass(frozen=True)
@@ -314,7 +319,7 @@ async def authorise(key: str, infohash: str) -> Grant | Refusal:
     )
     if not allowed:
         return Refusal("not entitled to this torrent")
-    return Grant(content_id=content.pk, user_id=passkey.user_id)
+    return Grant(content_id=content.pk, user_id=passkey.user_id, private=content.is_private)
 
 
 def _load_passkey(key: str) -> Passkey | None:
@@ -786,6 +791,16 @@ async def _announce(passkey: str, raw: bytes, remote_addr: str) -> Payload:
     if isinstance(decision, Refusal):
         raise TrackerError(decision.reason)
     swarm = await record_announce(query, passkey, address, decision)
+    if decision.user_id is not None and decision.private:
+        # The engine uploads a paid torrent only to addresses admitted here.
+        await admission.record(
+            (await _redis()).client,
+            infohash=query.info_hash.hex(),
+            user_id=decision.user_id,
+            address=address,
+            member=query.peer_id + passkey.encode("ascii"),
+            stopped=query.event == "stopped",
+        )
     if decision.user_id is not None:
         await _maybe_flush_transfer_totals()
     interval = settings.TRACKER_INTERVAL_SECONDS

@@ -7,6 +7,7 @@ taken out of the fan's .torrent, so every byte the fan gets came from the engine
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
@@ -30,6 +31,7 @@ from swarm.services import active_passkey
 from tests.conftest import Child, free_port, wait_for
 from tests.swarm.clients import client_settings
 from tests.swarm.conftest import Site
+from tests.swarm.proxy import TamperingProxy
 
 KIB = 1024
 # Pieces are at least 256 KiB (swarm.torrents.MIN_PIECE_LENGTH): 2 MiB makes 8 of them.
@@ -368,3 +370,53 @@ def test_a_file_changed_in_place_is_caught_when_a_piece_is_sent(
     client.wait_until_complete()
     assert (client.folder / "talk.mp3").read_bytes() == data
     assert engine.output().count(CHECKING.format(content.pk)) == 1
+
+
+# --- announces -------------------------------------------------------------------------------
+
+
+class RefusingProxy(TamperingProxy):
+    """In front of the live site: closes its first ``refuse`` connections without an answer, as
+    a web process that is not up yet does; passes everything on after that."""
+
+    def __init__(self, site: Site, refuse: int) -> None:
+        super().__init__(site.server.host, site.server.port)
+        self.refuse = refuse
+        self.refused = 0
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refused < self.refuse:
+            self.refused += 1
+            return  # the caller closes the connection
+        await super()._handle(reader, writer)
+
+
+def test_an_engine_that_found_the_tracker_down_is_listed_once_it_answers(
+    creator: Creator,
+    fan: User,
+    site: Site,
+    publish: Callable[..., Content],
+    engine_factory: Callable[..., Child],
+) -> None:
+    # given: the tracker does not answer the engine's first three announces (``make run``
+    # starts the engine and the web process at once; the engine may be first)
+    content = publish(creator, {"talk.mp3": os.urandom(PIECE)}, title="Talk")
+    proxy = RefusingProxy(site, refuse=3)
+    proxy.start()
+    try:
+        # when: the engine starts and announces through it
+        engine = engine_factory(**{**site.engine_env(), "SITE_URL": proxy.url})
+        address = listen_address(engine)
+
+        # then: the engine is in the tracker's replies a few passes after the tracker answers.
+        # (libtorrent's own back-off waits 17 s, 55 s, then 117 s before the fourth announce:
+        # this guard would run out long before that.)
+        wait_for(
+            lambda: address in tracker_peers(site, fan, content),
+            timeout=60,
+            what="the engine in the tracker's replies",
+        )
+        assert proxy.refused == 3
+        assert "retrying every second" in engine.output()
+    finally:
+        proxy.stop()

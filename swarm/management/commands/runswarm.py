@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from django.urls import reverse
 
-from swarm import services
+from swarm import admission, services
 from swarm.engine import EngineConfig, Seeder
 from swarm.models import EngineNode
 
@@ -27,7 +27,7 @@ RESUME_SAVE_SECONDS = 30.0
 
 
 class EngineLoop:
-    """What runswarm does on each tick: reconcile, stats, resume data, heartbeat."""
+    """What runswarm does on each tick: admissions, reconcile, stats, resume data, heartbeat."""
 
     def __init__(self, node: EngineNode, announce_url: str) -> None:
         self.node = node
@@ -43,6 +43,16 @@ class EngineLoop:
             if now >= self.next_reconcile:
                 engine.reconcile(services.published_content_for_engine(), self.announce_url)
                 self.next_reconcile = now + settings.SWARM_RECONCILE_SECONDS
+        except Exception:
+            log.exception("engine reconcile failed; retrying")
+        try:
+            # Paid torrents: let in the addresses the tracker admitted (swarm.admission). Right
+            # after the reconcile, so a torrent just added has its allow-list before its first
+            # tracker reply. Redis away for a moment keeps the last allow-list.
+            engine.admit(admission.admitted(engine.private_infohashes()))
+        except Exception:
+            log.exception("reading admissions failed; keeping the current allow-list")
+        try:
             services.apply_health_reports(engine.take_health_reports())
             persist = now >= self.next_persist
             services.record_content_stats(engine.torrent_stats(), persist=persist)
