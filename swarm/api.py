@@ -1,5 +1,8 @@
 """Contents in the JSON API: create, list, detail, publish, and per-user .torrent and magnet.
 
+Paid contents have no magnet (``magnet`` is null): their torrents are private, and no client
+serves a private torrent's metadata, so a magnet of one never starts. Their .torrent is the way.
+
 Files are uploaded with tus at /api/v1/uploads (``swarm.uploads``), naming the content in the
 upload's metadata; ``POST /contents/{id}/publish`` then turns the finished uploads into the
 content's files and queues the hashing. The content's ``state`` tells the rest.
@@ -80,7 +83,10 @@ class Error(Schema):
 
 
 class MagnetOut(Schema):
-    magnet: str
+    magnet: str | None = Field(
+        description="null for paid content: a private torrent's details cannot be fetched from "
+        "a magnet link by any client, so paid downloads use the .torrent file"
+    )
 
 
 def _user(request: HttpRequest) -> User:
@@ -244,8 +250,12 @@ def torrent_file(request: HttpRequest, content_id: int) -> HttpResponse | tuple[
 
 @router.get("/{content_id}/magnet", response={200: MagnetOut, 403: Error, 404: Error, 409: Error})
 def magnet(request: HttpRequest, content_id: int) -> tuple[int, Any]:
-    """Your magnet link: infohash, name, your tracker URL and your web seed (``ws``)."""
+    """Your magnet link: infohash, name, your tracker URL and your web seed (``ws``).
+
+    Null for paid content: use its .torrent (see ``MagnetOut``)."""
     content = _downloadable(request, content_id)
     if not isinstance(content, Content):
         return content
+    if content.is_private:
+        return 200, {"magnet": None}
     return 200, {"magnet": torrents.magnet_uri(content, _user(request))}

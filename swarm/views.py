@@ -44,7 +44,8 @@ class Links:
     """Everything a viewer allowed to download gets: only ever built after ``may_download``."""
 
     torrent_url: str
-    magnet: str
+    # None for paid content: no client can fetch a private torrent's details from a magnet.
+    magnet: str | None
     media: list[MediaFile]
 
 
@@ -64,7 +65,7 @@ def _links(content: Content, user: User) -> Links:
             media.append(MediaFile(label, base + quote(path), kind, content_type))
     return Links(
         torrent_url=reverse("api-v1:torrent_file", args=[content.pk]),
-        magnet=torrents.magnet_uri(content, user),
+        magnet=None if content.is_private else torrents.magnet_uri(content, user),
         media=media,
     )
 

@@ -510,7 +510,7 @@ class DownloadPanel {
   async start() {
     if (!window.isSecureContext || !crypto.subtle) {
       this.setState("error");
-      this.say("The browser download needs a secure (HTTPS) page. Use the .torrent or magnet link instead.");
+      this.say("The browser download needs a secure (HTTPS) page. Use the .torrent file instead.");
       return;
     }
     this.startButton.disabled = true;

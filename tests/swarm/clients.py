@@ -170,6 +170,16 @@ def aria2_download(metainfo: bytes, directory: Path) -> Aria2Download:
     directory.mkdir(parents=True, exist_ok=True)
     torrent = directory.parent / f"{directory.name}.torrent"
     torrent.write_bytes(metainfo)
+    return _aria2(str(torrent), directory)
+
+
+def aria2_magnet_download(magnet: str, directory: Path) -> Aria2Download:
+    """Run ``aria2c`` on a magnet link: it fetches the metadata from peers, then the files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return _aria2(magnet, directory)
+
+
+def _aria2(target: str, directory: Path) -> Aria2Download:
     log = directory.parent / f"{directory.name}.aria2.log"
     command = [
         "aria2c",
@@ -190,7 +200,7 @@ def aria2_download(metainfo: bytes, directory: Path) -> Aria2Download:
         "--console-log-level=warn",
         f"--log={log}",
         "--log-level=info",
-        str(torrent),
+        target,
     ]
     try:
         result = subprocess.run(
