@@ -158,7 +158,8 @@ def announce(passkey: str, content: Content) -> dict[bytes, object]:
         f"info_hash={info_hash}&peer_id=-LT2110-abcdefghijkl&port=6881"
         "&uploaded=0&downloaded=0&left=1&compact=1"
     )
-    reply: dict[bytes, object] = lt.bdecode(Client().get(f"/announce/{passkey}?{query}").content)
+    reply = lt.bdecode(Client().get(f"/announce/{passkey}?{query}").content)
+    assert isinstance(reply, dict)
     return reply
 
 
