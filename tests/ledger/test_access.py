@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote_from_bytes
 
 import libtorrent as lt
@@ -152,7 +153,7 @@ def test_a_grant_refuses_an_unknown_source_or_an_end_before_its_start(
 # --- the doors ---------------------------------------------------------------------------------
 
 
-def announce(passkey: str, content: Content) -> dict[bytes, object]:
+def announce(passkey: str, content: Content) -> dict[Any, Any]:
     info_hash = quote_from_bytes(bytes.fromhex(str(content.infohash)))
     query = (
         f"info_hash={info_hash}&peer_id=-LT2110-abcdefghijkl&port=6881"
