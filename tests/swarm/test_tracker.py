@@ -22,7 +22,7 @@ from accounts.models import User
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
-from swarm import tracker
+from swarm import admission, tracker
 from swarm.models import Content, EngineNode, TransferTotal
 from swarm.services import active_passkey, engine_passkey, rotate_passkey
 from tests.conftest import AsgiServer, wait_for
@@ -209,6 +209,45 @@ def test_paid_content_needs_an_entitlement(
     assert b"peers" in allowed
     assert compact_peers(own[b"peers"]) == {("127.0.0.1", 7002)}  # the stranger left no trace
     assert (own[b"complete"], own[b"incomplete"]) == (0, 2)
+
+
+def test_an_entitled_announce_admits_its_address_at_the_engine_until_stopped(
+    fan: User, stranger: User, paid_content: Content, free_content: Content
+) -> None:
+    # given: the fan's two clients behind one address announce the paid content
+    ledger.grant(fan, paid_content, Grant.Source.STAFF)
+    fan_key = active_passkey(fan).key
+    ih = info_hash_of(paid_content)
+    first, second = new_peer_id(), new_peer_id()
+    announce(fan_key, ih, first, ip="10.1.0.1", port=6001, event="started")
+    announce(fan_key, ih, second, ip="10.1.0.1", port=6002, event="started")
+    # and a dual-stack listener's IPv4-mapped address, a free content, a stranger, an engine
+    announce(fan_key, ih, ip="::ffff:10.1.0.3", port=6003)
+    announce(fan_key, info_hash_of(free_content), ip="10.9.9.9", port=6009)
+    announce(active_passkey(stranger).key, ih, ip="10.6.6.6", port=6666)
+    engine_key = engine_passkey(EngineNode.objects.create(name="node-1")).key
+    announce(engine_key, ih, ip="10.0.0.9", port=6881, left=0)
+
+    def admitted() -> frozenset[str]:
+        return admission.admitted([ih.hex()])[ih.hex()]
+
+    # then: only the fan's addresses are admitted, for the paid content only
+    assert admitted() == {"10.1.0.1", "10.1.0.3"}
+    assert admission.admitted([info_hash_of(free_content).hex()]) == {
+        info_hash_of(free_content).hex(): frozenset()
+    }
+
+    # when: one client leaves, the other still holds the address; when both left, it is gone
+    announce(fan_key, ih, first, ip="10.1.0.1", port=6001, event="stopped")
+    assert admitted() == {"10.1.0.1", "10.1.0.3"}
+    announce(fan_key, ih, second, ip="10.1.0.1", port=6002, event="stopped")
+    assert admitted() == {"10.1.0.3"}
+
+    # when: the fan's admissions are taken back, an announce within the tracker's decision
+    # cache does not admit them again
+    assert admission.forget(fan.pk) == 1
+    announce(fan_key, ih, ip="10.1.0.4", port=6004)
+    assert admitted() == frozenset()
 
 
 def test_revoked_entitlement_is_refused(fan: User, paid_content: Content) -> None:
