@@ -16,7 +16,7 @@ from accounts.tasks import send_email
 from ledger import access
 from staff import audit
 from staff.models import AuditEntry
-from swarm import events
+from swarm import admission, events
 from swarm.models import Content, EngineNode, Passkey
 from swarm.seeding import EngineStats, HealthReport, Published, TorrentStats
 
@@ -104,9 +104,24 @@ def engine_passkey(node: EngineNode) -> Passkey:
 
 @transaction.atomic
 def rotate_passkey(user: User) -> Passkey:
-    """Revoke the user's passkey (cutting off their torrents and web-seed links); issue anew."""
+    """Revoke the user's passkey (cutting off their torrents and web-seed links); issue anew.
+    The engine stops serving the user's addresses once the tracker sees the new passkey."""
     Passkey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    transaction.on_commit(lambda: admission.forget(user.pk), robust=True)
     return Passkey.objects.create(user=user)
+
+
+def access_revoked(user_id: int, content_id: int) -> None:
+    """Told by the ledger after a grant was revoked (``ledger.services.on_revoke``): unless
+    another grant still gives the user the content, the engine stops serving their addresses
+    for it (within about a second, dropping their connections)."""
+    content = Content.objects.select_related("creator").filter(pk=content_id).first()
+    user = User.objects.filter(pk=user_id).first()
+    if content is None or not content.infohash or user is None:
+        return
+    if access.may_fetch(user, content):
+        return
+    admission.forget(user_id, content.infohash)
 
 
 def may_download(user: User | None, content: Content) -> bool:

@@ -31,7 +31,8 @@ from tests.creators.studio import settled_sale
 # 3 MiB that are not all alike, so the pieces differ.
 DATA = hashlib.sha256(b"field recording").digest() * (3 * 1024 * 1024 // 32)
 # The total supply of BTT plus one base unit: no float survives it.
-EXACT_PRICE = "990000000000000.000000000000000001"
+# Every decimal in use, just under the supply (a price with its tag stays below it).
+EXACT_PRICE = "989999999999998.000000000000000001"
 
 
 # Elements that may be wider than the screen because their box scrolls sideways.

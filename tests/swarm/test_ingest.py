@@ -140,7 +140,7 @@ def test_a_paid_bundle_is_private_and_each_buyer_gets_their_own_torrent(
     content = uploaded(creator, files, access="paid", title="The Pack")
     ingest.publish_content(creator.user, content.pk)
     content = seeded(content)
-    ledger.grant(fan, content, "grant")
+    ledger.grant(fan, content, "purchase", "invoice-1")
     client = Client()
     client.force_login(fan)
 
