@@ -22,6 +22,7 @@ and clients reconnect and catch up from a fresh snapshot instead of silently mis
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
 import logging
@@ -44,6 +45,10 @@ log = logging.getLogger(__name__)
 # A WebSocket close code: the server is restarting its side, try again (RFC 6455 registry).
 SERVICE_RESTART = 1012
 JOIN_TIMEOUT = 10.0
+# The longest one socket may take to take a message: a client that stops reading would
+# otherwise hold up every later member of its group (and every later message). It is dropped
+# and closed instead.
+SEND_TIMEOUT = 5.0
 CLIENT_NAME_PREFIX = "broadcast-"
 
 
@@ -108,7 +113,11 @@ class Member:
         subscription is confirmed before ``accept``, and events arriving in between are held
         and sent right after it."""
         self.broadcast_group = group
-        await hub().join(group, self, accept)
+        try:
+            await hub().join(group, self, accept)
+        except BaseException:
+            self.broadcast_group = None
+            raise
 
     async def leave_broadcast(self) -> None:
         if self.broadcast_group is not None:
@@ -134,7 +143,12 @@ class CheckedMember(Member):
     async def deliver(self, text: str, payload: dict[str, Any]) -> None:
         if self._inbox is None:
             self._inbox = asyncio.Queue()
-            self._worker = asyncio.create_task(self._work(self._inbox))
+            # Called from the hub's reader: a fresh context, so that nothing of whichever
+            # request happened to start the reader (its thread-sensitive executor...) lives on
+            # in this socket's checks.
+            self._worker = asyncio.get_running_loop().create_task(
+                self._work(self._inbox), context=contextvars.Context()
+            )
         self._inbox.put_nowait(payload)
 
     async def _work(self, inbox: asyncio.Queue[dict[str, Any]]) -> None:
@@ -163,6 +177,7 @@ class Hub:
         self.lock = asyncio.Lock()
         self.pubsub: aredis.client.PubSub | None = None
         self.reader: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def join(
         self,
@@ -172,26 +187,42 @@ class Hub:
     ) -> None:
         channel = channel_for(group)
         held: list[tuple[str, dict[str, Any]]] = []
+        try:
+            # Shielded: the bookkeeping (and the SUBSCRIBE on the wire) completes as a whole
+            # even when the caller is cancelled, so that the clean-up below finds it complete.
+            confirmed = await asyncio.shield(self._add(channel, member, held))
+            # Once Redis confirms the subscription every later PUBLISH reaches this process.
+            await asyncio.wait_for(asyncio.shield(confirmed), JOIN_TIMEOUT)
+            if accept is not None:
+                await accept()
+            while held:
+                text, payload = held.pop(0)
+                await member.deliver(text, payload)
+        except BaseException:
+            # Cancelled (a timeout around the caller, a client gone mid-handshake) or failed:
+            # the member must not stay behind, holding its channel's subscription for ever.
+            await asyncio.shield(self._remove(channel, member))
+            raise
+        members = self.members.get(channel)
+        if members is not None and member in members:  # not lost meanwhile
+            members[member] = None
+
+    async def _add(
+        self, channel: str, member: Member, held: list[tuple[str, dict[str, Any]]]
+    ) -> asyncio.Future[None]:
         async with self.lock:
             if channel not in self.members:
                 self.members[channel] = {}
                 self.confirmed[channel] = asyncio.get_running_loop().create_future()
                 await self._subscribe(channel)
             self.members[channel][member] = held
-            confirmed = self.confirmed[channel]
-        # Once Redis confirms the subscription every later PUBLISH reaches this process.
-        await asyncio.wait_for(asyncio.shield(confirmed), JOIN_TIMEOUT)
-        if accept is not None:
-            await accept()
-        while held:
-            text, payload = held.pop(0)
-            await member.deliver(text, payload)
-        members = self.members.get(channel)
-        if members is not None and member in members:  # not lost meanwhile
-            members[member] = None
+            return self.confirmed[channel]
 
     async def leave(self, group: str, member: Member) -> None:
-        channel = channel_for(group)
+        # Shielded like joining: a leave cancelled halfway would leak the subscription.
+        await asyncio.shield(self._remove(channel_for(group), member))
+
+    async def _remove(self, channel: str, member: Member) -> None:
         async with self.lock:
             members = self.members.get(channel)
             if members is None:
@@ -200,7 +231,9 @@ class Hub:
             if members:
                 return
             del self.members[channel]
-            self.confirmed.pop(channel, None)
+            confirmed = self.confirmed.pop(channel, None)
+            if confirmed is not None and not confirmed.done():
+                confirmed.cancel()
             if self.pubsub is None:
                 return
             if self.members:
@@ -244,7 +277,12 @@ class Hub:
             self.pubsub = client.pubsub()
         await self.pubsub.subscribe(channel)
         if self.reader is None:
-            self.reader = asyncio.create_task(self._read(self.pubsub))
+            # Not a child of whichever request joined first: the reader serves every socket of
+            # this loop for as long as it has groups, so it must carry nothing of that request
+            # (its context variables, its thread-sensitive executor) along.
+            self.reader = asyncio.get_running_loop().create_task(
+                self._read(self.pubsub), context=contextvars.Context()
+            )
 
     async def _read(self, pubsub: aredis.client.PubSub) -> None:
         try:
@@ -275,10 +313,37 @@ class Hub:
                 held.append((text, payload))
                 continue
             try:
-                await member.deliver(text, payload)
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await member.deliver(text, payload)
+            except TimeoutError:
+                # A client that stopped reading: dropped, so the others (and the next
+                # messages) do not wait on it; it reconnects and reads a fresh snapshot.
+                log.info("dropping a socket that took no message for %.0f s", SEND_TIMEOUT)
+                self._drop(channel, member)
             except Exception:
                 # A socket already closing: it leaves when its disconnect is handled.
                 log.debug("broadcast to a closing socket dropped", exc_info=True)
+
+    def _drop(self, channel: str, member: Member) -> None:
+        members = self.members.get(channel)
+        if members is not None:
+            members.pop(member, None)
+        member.broadcast_group = None
+        # Closed off the reader's path (closing a stuck socket may block as well), and left
+        # out of its group at once; the last member gone unsubscribes.
+        task = asyncio.get_running_loop().create_task(
+            self._close_dropped(channel, member), context=contextvars.Context()
+        )
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_dropped(self, channel: str, member: Member) -> None:
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await member.close(code=SERVICE_RESTART)
+        except Exception:
+            log.debug("closing a socket that stopped reading failed", exc_info=True)
+        await self._remove(channel, member)
 
     async def _lost(self, pubsub: aredis.client.PubSub) -> None:
         async with self.lock:

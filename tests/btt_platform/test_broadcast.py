@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 from typing import Any
 
@@ -247,3 +249,120 @@ def test_a_publish_failing_after_commit_is_logged_and_fails_nothing(
     # the work is committed and the caller went on; the failure is in the log
     assert User.objects.get(pk=fan.pk).first_name == "Ada"
     assert any("on_commit" in record.getMessage() for record in caplog.records)
+
+
+# --- cancellation, the reader's context, members that stop reading ---------------------------
+
+
+async def test_a_join_cancelled_while_accepting_leaves_no_subscription_behind() -> None:
+    # A probe or handshake cancelled by a timeout around it, after subscribing.
+    accepting = asyncio.Event()
+
+    async def accept() -> None:
+        accepting.set()
+        await asyncio.Event().wait()  # a handshake that never completes
+
+    member = Collector()
+    joining = asyncio.create_task(member.join_broadcast("test.cancel.accept", accept=accept))
+    await asyncio.wait_for(accepting.wait(), 10)
+    joining.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await joining
+
+    assert hub().local_members("test.cancel.accept") == 0
+    assert member.broadcast_group is None
+    assert await sync_to_async(_subscribers)("test.cancel.accept") == 0
+    assert hub().pubsub is None
+
+
+async def test_a_join_cancelled_at_any_point_leaves_the_hub_as_it_was() -> None:
+    for yields in range(12):
+        group = f"test.cancel.{yields}"
+        member = Collector()
+        joining = asyncio.create_task(member.join_broadcast(group))
+        for _ in range(yields):
+            await asyncio.sleep(0)  # let the join run this far
+        joining.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await joining
+        assert hub().local_members(group) == 0, yields
+        assert hub().members == {}, yields
+        assert hub().pubsub is None, yields
+        assert await sync_to_async(_subscribers)(group) == 0, yields
+    # and the hub still works
+    member = Collector()
+    await member.join_broadcast("test.cancel.after")
+    try:
+        await sync_to_async(publish_now)("test.cancel.after", {"n": 1})
+        assert json.loads(await asyncio.wait_for(member.texts.get(), 5)) == {"n": 1}
+    finally:
+        await member.leave_broadcast()
+
+
+_request_value: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "_request_value", default=None
+)
+
+
+async def test_the_reader_and_checked_sockets_carry_nothing_of_the_request_that_joined_first() -> (
+    None
+):
+    class Checked(CheckedMember):
+        def __init__(self) -> None:
+            self.seen: asyncio.Queue[str | None] = asyncio.Queue()
+
+        async def broadcast_message(self, payload: dict[str, Any]) -> None:
+            self.seen.put_nowait(_request_value.get())
+
+    class Plain(Collector):
+        async def deliver(self, text: str, payload: dict[str, Any]) -> None:
+            self.texts.put_nowait(str(_request_value.get()))
+
+    checked, plain = Checked(), Plain()
+
+    async def a_request() -> None:
+        # e.g. a health probe: the first to join in this process, then gone
+        _request_value.set("the first request")
+        await checked.join_broadcast("test.context")
+
+    await asyncio.create_task(a_request())
+    await plain.join_broadcast("test.context")
+    try:
+        await sync_to_async(publish_now)("test.context", {"n": 1})
+        assert await asyncio.wait_for(checked.seen.get(), 5) is None
+        assert await asyncio.wait_for(plain.texts.get(), 5) == "None"
+    finally:
+        await checked.leave_broadcast()
+        await plain.leave_broadcast()
+
+
+async def test_a_socket_that_stops_reading_is_dropped_and_the_others_hear_every_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(broadcast, "SEND_TIMEOUT", 0.2)
+
+    class NotReading(Collector):
+        async def deliver(self, text: str, payload: dict[str, Any]) -> None:
+            await asyncio.Event().wait()  # its send never completes: the client reads nothing
+
+        async def close(self, code: int | bool | None = None, **kwargs: Any) -> None:
+            await super().close(code)
+            closed.set()
+
+    closed = asyncio.Event()
+    stuck, healthy = NotReading(), Collector()
+    await stuck.join_broadcast("test.stuck")  # first in the group's order
+    await healthy.join_broadcast("test.stuck")
+    try:
+        for n in range(3):
+            await sync_to_async(publish_now)("test.stuck", {"n": n})
+        for n in range(3):
+            assert json.loads(await asyncio.wait_for(healthy.texts.get(), 10)) == {"n": n}
+        await asyncio.wait_for(closed.wait(), 10)
+        assert stuck.closed_with == broadcast.SERVICE_RESTART
+        assert stuck.broadcast_group is None
+        assert hub().local_members("test.stuck") == 1
+    finally:
+        await stuck.leave_broadcast()
+        await healthy.leave_broadcast()
+    assert await sync_to_async(_subscribers)("test.stuck") == 0
