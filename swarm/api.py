@@ -21,9 +21,9 @@ from ninja.errors import AuthenticationError
 
 from accounts.models import User
 from accounts.services import authenticate_token
+from ledger import access
 from swarm import ingest, torrents
 from swarm.models import Content
-from swarm.services import may_download
 from swarm.uploads import UPLOAD_URL_NAME
 
 router = Router(tags=["contents"])
@@ -221,7 +221,7 @@ def _downloadable(request: HttpRequest, content_id: int) -> Content | tuple[int,
         return 404, {"detail": "No such content."}
     if content.metainfo is None:
         return 409, {"detail": f"Not published yet: the content is {content.state}."}
-    if not may_download(user, content):
+    if not access.may_fetch(user, content):
         return 403, {"detail": "You have no access to this content; buy it first."}
     return content
 

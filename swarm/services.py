@@ -124,11 +124,6 @@ def access_revoked(user_id: int, content_id: int) -> None:
     admission.forget(user_id, content.infohash)
 
 
-def may_download(user: User | None, content: Content) -> bool:
-    """Whether ``user`` (None: anonymous) may fetch ``content`` now: the ledger's decision."""
-    return access.may_fetch(user, content)
-
-
 # --- the engine's view of the database ------------------------------------------------------
 
 

@@ -22,9 +22,9 @@ Where things live:
   pending deltas are moved into ``TransferTotal`` in batches (``flush_transfer_totals``), so the
   database sees one UPDATE per user and content every few seconds instead of one per announce.
 - Authorisation: the passkey, the content and whether that passkey's user may download that
-  content (``swarm.services.may_download``) are looked up in the database and kept in the
-  process for ``AUTH_CACHE_SECONDS``: a revoked passkey, a removed content or a revoked
-  entitlement takes effect within that many seconds.
+  content (``ledger.access.decide``, the one access decision) are looked up in the database and
+  kept in the process for ``AUTH_CACHE_SECONDS``: a revoked passkey, a removed content or a
+  revoked grant takes effect within that many seconds, and a grant's end (``until``) at once.
 
 Everything is async: Redis is reached through ``redis.asyncio`` with one connection pool per
 event loop (connections belong to the loop that opened them; uvicorn runs one loop, Django's
@@ -60,9 +60,9 @@ from django.http import HttpRequest, HttpResponse
 from redis.commands.core import AsyncScript
 
 from btt_platform.fastpath import ASGIApp, Receive, Scope, Send, secure_enough
+from ledger import access
 from swarm import admission
 from swarm.models import Content, Passkey, TransferTotal
-from swarm.services import may_download
 
 logger = logging.getLogger(__name__)
 K = TypeVar("K")
@@ -249,6 +249,7 @@ class Grant:
     content_id: int
     user_id: int | None  # None: a swarm engine, whose transfers are not a user's
     private: bool = False  # a paid content: the engine admits the user's address (admission)
+    until: float | None = None  # a Unix time when the user's access ends (a rental, a period)
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,7 @@ class _Recent(Generic[K, V]):
 # content all its users, and the check between the two is then one query at most.
 _passkeys: _Recent[str, Passkey | None] = _Recent()
 _contents: _Recent[str, Content | None] = _Recent()
-_access: _Recent[tuple[str, str], bool] = _Recent()  # by (passkey, infohash)
+_access: _Recent[tuple[str, str], access.Access] = _Recent()  # by (passkey, infohash)
 
 
 async def authorise(key: str, infohash: str) -> Grant | Refusal:
@@ -314,12 +315,16 @@ async def authorise(key: str, infohash: str) -> Grant | Refusal:
         return Refusal("torrent not available")
     if passkey.engine_id is not None:
         return Grant(content_id=content.pk, user_id=None)
-    allowed = await _access.get(
-        (key, infohash), lambda: in_database(may_download, passkey.user, content)
+    decision = await _access.get(
+        (key, infohash), lambda: in_database(access.decide, passkey.user, content)
     )
-    if not allowed:
+    # A decision cached a moment ago still ends when the grant it rests on ends.
+    until = decision.until.timestamp() if decision.until is not None else None
+    if not decision.allowed or (until is not None and until <= time.time()):
         return Refusal("not entitled to this torrent")
-    return Grant(content_id=content.pk, user_id=passkey.user_id, private=content.is_private)
+    return Grant(
+        content_id=content.pk, user_id=passkey.user_id, private=content.is_private, until=until
+    )
 
 
 def _load_passkey(key: str) -> Passkey | None:
@@ -800,6 +805,7 @@ async def _announce(passkey: str, raw: bytes, remote_addr: str) -> Payload:
             address=address,
             member=query.peer_id + passkey.encode("ascii"),
             stopped=query.event == "stopped",
+            until=decision.until,
         )
     if decision.user_id is not None:
         await _maybe_flush_transfer_totals()

@@ -22,7 +22,6 @@ from ledger import access
 from purchases.services import open_purchase_invoice
 from swarm import torrents
 from swarm.models import Content, ContentFile
-from swarm.services import may_download
 from swarm.webseed import safe_content_type, torrent_paths, webseed_url_for
 
 PUBLISHED = (Content.State.SEEDING, Content.State.UNHEALTHY)
@@ -41,7 +40,8 @@ class MediaFile:
 
 @dataclass(frozen=True)
 class Links:
-    """Everything a viewer allowed to download gets: only ever built after ``may_download``."""
+    """Everything a viewer allowed to download gets: only ever built after the ledger allowed
+    it (``ledger.access.may_fetch``)."""
 
     torrent_url: str
     # None for paid content: no client can fetch a private torrent's details from a magnet.
@@ -88,7 +88,7 @@ def content_page(request: HttpRequest, content_id: int) -> HttpResponse:
     if content.state not in PUBLISHED and not is_owner:
         raise Http404("No such content.")
     files: list[ContentFile] = list(content.files.all())
-    allowed = viewer is not None and may_download(viewer, content)
+    allowed = viewer is not None and access.may_fetch(viewer, content)
     return render(
         request,
         "swarm/content.html",

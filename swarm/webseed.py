@@ -50,9 +50,10 @@ from django.utils.http import http_date, parse_http_date_safe
 
 from accounts.models import User
 from btt_platform.fastpath import ASGIApp, Receive, Scope, Send, secure_enough
+from ledger import access
 from swarm import tracker
 from swarm.models import Content, ContentFile, Passkey
-from swarm.services import active_passkey, may_download
+from swarm.services import active_passkey
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ def authorise(content_id: str, token: str, path: str) -> Target | int:
         user = token_user(token, content)
         if user is None:
             return 403
-    if not may_download(user, content):
+    if not access.may_fetch(user, content):
         return 403
     # Looked up among the content's own files, never joined onto a filesystem path as sent, so
     # no '..' or absolute path can reach outside the save path. Checked after authorisation so
