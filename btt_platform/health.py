@@ -1,21 +1,36 @@
-"""/healthz: one real probe per dependency, run concurrently, each with a short timeout."""
+"""Health: ``/healthz`` (cheap, public) and ``/healthz/deep`` (the round trips, authenticated).
+
+``/healthz`` answers from the processes' heartbeats (``btt_platform.heartbeats``: web, worker,
+beat, watcher, engine) and a Redis PING: one query, evaluated at most once a second per process
+however many callers ask at once, with no Celery ping and no pub/sub round trip. 503 names each
+process whose heartbeat is stale.
+
+``/healthz/deep`` (staff, or ``Authorization: Bearer <HEALTH_DEEP_TOKEN>``) runs one real probe
+per dependency, concurrently, each with a short timeout: the database, a Redis write and read, a
+round trip through Redis pub/sub and this process's hub, a Celery ping, the engines, the TRON
+node.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import httpx
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from btt_platform import heartbeats
 from btt_platform.broadcast import Member, publish_now
 from btt_platform.celery import app as celery_app
 from swarm.services import live_engines
@@ -60,8 +75,8 @@ async def _broadcast() -> Probe:
     # events take.
     group = f"healthz.{uuid.uuid4().hex}"
     echo = _Echo()
-    await echo.join_broadcast(group)
     try:
+        await echo.join_broadcast(group)
         await sync_to_async(publish_now)(group, {"type": "healthz.ping"})
         payload = await echo.heard
     finally:
@@ -129,7 +144,20 @@ PROBES: dict[str, Callable[[], Awaitable[Probe]]] = {
 }
 
 
-async def healthz(request: HttpRequest) -> JsonResponse:
+async def _deep_allowed(request: HttpRequest) -> bool:
+    token = settings.HEALTH_DEEP_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer "):
+        return hmac.compare_digest(header.removeprefix("Bearer ").encode(), token.encode())
+    user = await request.auser()
+    return bool(user.is_authenticated and user.is_staff)
+
+
+async def healthz_deep(request: HttpRequest) -> JsonResponse:
+    """Every dependency probed for real (a pub/sub round trip, a Celery ping...): for staff and
+    monitoring with the token, never for anyone who asks."""
+    if not await _deep_allowed(request):
+        return JsonResponse({"detail": "staff or the health token only"}, status=403)
     started = time.monotonic()
     results = await asyncio.gather(*(_run(probe) for probe in PROBES.values()))
     checks = {name: asdict(result) for name, result in zip(PROBES, results, strict=True)}
@@ -140,3 +168,82 @@ async def healthz(request: HttpRequest) -> JsonResponse:
         "elapsed_ms": round((time.monotonic() - started) * 1000),
     }
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+# --- /healthz: cheap ------------------------------------------------------------------------
+
+# An answer is reused this long: a storm of callers costs one evaluation a second.
+CACHE_SECONDS = 1.0
+
+
+def _redis_ping() -> Probe:
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=1.0, socket_timeout=1.0
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return Probe(True, "embedded" if settings.EMBEDDED_REDIS else "external")
+
+
+def _evaluate() -> tuple[dict[str, Any], int]:
+    started = time.monotonic()
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        found = heartbeats.freshness(list(settings.HEALTH_PROCESSES))
+    except Exception as exc:  # the database is down: every heartbeat is unknown
+        checks["database"] = asdict(Probe(False, f"{type(exc).__name__}: {exc}"))
+    else:
+        checks["database"] = asdict(Probe(True, connection.vendor))
+        for item in found:
+            checks[item.kind] = asdict(Probe(item.ok, item.detail))
+    try:
+        checks["redis"] = asdict(_redis_ping())
+    except Exception as exc:
+        checks["redis"] = asdict(Probe(False, f"{type(exc).__name__}: {exc}"))
+    stale = [name for name, check in checks.items() if not check["ok"]]
+    body = {
+        "status": "unhealthy" if stale else "ok",
+        "checks": checks,
+        "stale": stale,
+        "elapsed_ms": round((time.monotonic() - started) * 1000),
+    }
+    return body, 503 if stale else 200
+
+
+_answer: tuple[float, dict[str, Any], int] | None = None
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _recent() -> tuple[dict[str, Any], int] | None:
+    if _answer is not None and time.monotonic() - _answer[0] < CACHE_SECONDS:
+        return _answer[1], _answer[2]
+    return None
+
+
+def forget_answer() -> None:
+    """The next call evaluates afresh (tests that change a heartbeat)."""
+    global _answer
+    _answer = None
+
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when every process beats and Redis answers; 503 naming what does not."""
+    global _answer
+    answer = _recent()
+    if answer is None:
+        loop = asyncio.get_running_loop()
+        lock = _locks.get(loop)
+        if lock is None:
+            lock = _locks[loop] = asyncio.Lock()
+        async with lock:  # one evaluation; the callers waiting meanwhile take its answer
+            answer = _recent()
+            if answer is None:
+                # On the request's thread, where Django closes its database connection after.
+                answer = await sync_to_async(_evaluate, thread_sensitive=True)()
+                _answer = (time.monotonic(), *answer)
+    body, status = answer
+    return JsonResponse(body, status=status)

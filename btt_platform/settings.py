@@ -291,6 +291,16 @@ CONTENT_ROOT = env_path("CONTENT_ROOT", MEDIA_ROOT / "content")
 UPLOAD_ROOT = env_path("UPLOAD_ROOT", MEDIA_ROOT / "uploads")
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024**3, minimum=1)
 CREATOR_QUOTA_BYTES = env_int("CREATOR_QUOTA_BYTES", 200 * 1024**3, minimum=1)
+# --- Health ---------------------------------------------------------------------------------
+# Web, worker, beat and watcher processes write a heartbeat this often (btt_platform.heartbeats);
+# /healthz calls a process stale once its last one is older than HEARTBEAT_STALE_SECONDS.
+HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 5, minimum=1)
+HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 30, minimum=2)
+# The processes /healthz needs a fresh heartbeat of (engines beat on swarm.EngineNode).
+HEALTH_PROCESSES = env_list("HEALTH_PROCESSES", ["web", "worker", "beat", "watcher", "engine"])
+# A bearer token for /healthz/deep besides staff sessions; empty: staff only.
+HEALTH_DEEP_TOKEN = env_str("HEALTH_DEEP_TOKEN")
+
 # Torrents are v1-only unless asked: aria2 1.36 and Transmission 3 cannot read hybrids.
 TORRENT_HYBRID_DEFAULT = env_bool("TORRENT_HYBRID_DEFAULT", False)
 TRACKER_INTERVAL_SECONDS = env_int("TRACKER_INTERVAL_SECONDS", 1800, minimum=10)

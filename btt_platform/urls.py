@@ -4,10 +4,11 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from btt_platform.api import api
-from btt_platform.health import healthz
+from btt_platform.health import healthz, healthz_deep
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("healthz/deep", healthz_deep, name="healthz-deep"),
     path("admin/", admin.site.urls),
     path("", include("staff.urls")),
     path("api/v1/", api.urls),

@@ -1,103 +1,355 @@
-"""/healthz probes every dependency for real and turns red when one stops."""
+"""/healthz answers from the processes' heartbeats, cheaply; /healthz/deep probes every
+dependency for real."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import signal
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import redis
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from tests.conftest import AsgiServer, Child, Devnet, wait_for
+from accounts.models import User
+from btt_platform import broadcast, health, heartbeats
+from btt_platform.celery import app as celery_app
+from btt_platform.models import Heartbeat
+from creators.models import Creator
+from payments import services as payments
+from swarm.models import EngineNode
+from tests.btt_platform.test_asgi_server import session_cookie
+from tests.conftest import (
+    AsgiServer,
+    Child,
+    Devnet,
+    process_environment,
+    start_child,
+    wait_for,
+)
+from tests.payments.factories import paying, proven, purchase
+
+PROCESSES = {"web", "worker", "beat", "watcher", "engine"}
 
 
-def health(client: Client) -> tuple[int, dict[str, dict[str, object]]]:
-    response = client.get("/healthz")
-    return response.status_code, response.json()["checks"]
+@pytest.fixture(autouse=True)
+def _fresh_answer() -> Iterator[None]:
+    health.forget_answer()
+    yield
+    health.forget_answer()
 
 
-pytestmark = pytest.mark.usefixtures("tron_node")
+def health_of(client: Client, path: str = "/healthz") -> tuple[int, dict[str, Any]]:
+    health.forget_answer()
+    response = client.get(path)
+    return response.status_code, response.json()
 
 
-def test_all_green_with_worker_engine_and_node_running(
-    celery_worker: Child, swarm_engine: Child
+def everyone_beating() -> None:
+    for kind in ("web", "worker", "beat", "watcher"):
+        heartbeats.beat(kind, f"test-{kind}")
+    EngineNode.objects.create(name="test-engine", last_heartbeat=timezone.now())
+
+
+# --- /healthz --------------------------------------------------------------------------------
+
+
+def test_all_processes_beating_is_200_with_every_process_named(db: None) -> None:
+    everyone_beating()
+
+    status, body = health_of(Client())
+
+    assert status == 200, body
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == PROCESSES | {"database", "redis"}
+    assert all(check["ok"] for check in body["checks"].values()), body
+    assert body["stale"] == []
+    assert body["checks"]["watcher"]["detail"] == "test-watcher"
+    assert isinstance(body["elapsed_ms"], int)
+
+
+def test_a_stale_watcher_heartbeat_is_503_naming_the_watcher(db: None) -> None:
+    # The chain watcher died: payments would silently stop being credited.
+    everyone_beating()
+    long_ago = timezone.now() - timedelta(seconds=settings.HEARTBEAT_STALE_SECONDS + 1)
+    Heartbeat.objects.filter(kind="watcher").update(beat_at=long_ago)
+
+    status, body = health_of(Client())
+
+    assert status == 503
+    assert body["status"] == "unhealthy"
+    assert body["stale"] == ["watcher"]
+    assert body["checks"]["watcher"]["ok"] is False
+    assert "test-watcher: last heartbeat" in body["checks"]["watcher"]["detail"]
+    assert all(body["checks"][name]["ok"] for name in PROCESSES - {"watcher"})
+
+
+def test_a_process_never_seen_or_stopped_cleanly_is_named(db: None) -> None:
+    everyone_beating()
+    Heartbeat.objects.filter(kind="beat").delete()
+    heartbeats.mark_stopped("worker", "test-worker")
+    EngineNode.objects.update(stopped_at=timezone.now())
+
+    status, body = health_of(Client())
+
+    assert status == 503
+    assert body["stale"] == ["worker", "beat", "engine"]
+    assert body["checks"]["beat"]["detail"] == "no heartbeat"
+    assert body["checks"]["worker"]["detail"] == "test-worker stopped"
+
+
+def test_healthz_pings_no_worker_and_joins_no_group(
+    db: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    status, checks = health(Client())
+    everyone_beating()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("/healthz must not do this")
+
+    monkeypatch.setattr(celery_app.control, "ping", refuse)
+    monkeypatch.setattr(broadcast.Hub, "join", refuse)
+    monkeypatch.setattr(broadcast, "publish_now", refuse)
+
+    assert health_of(Client())[0] == 200
+
+
+def test_redis_down_is_reported_not_raised(settings: SettingsWrapper, db: None) -> None:
+    everyone_beating()
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    status, body = health_of(Client())
+
+    assert status == 503
+    assert body["stale"] == ["redis"]
+    assert body["checks"]["database"]["ok"] is True
+
+
+def _server_pubsub_clients() -> list[dict[str, Any]]:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    prefix = f"{broadcast.CLIENT_NAME_PREFIX}{os.getpid()}-"
+    return [
+        entry
+        for entry in client.client_list(_type="pubsub")
+        if str(entry.get("name", "")).startswith(prefix)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_storm_of_health_checks_all_answer_and_invoice_sockets_still_hear(
+    asgi_server: AsgiServer, fan: User, creator: Creator
+) -> None:
+    await sync_to_async(everyone_beating)()
+
+    # 50 callers at once, five times over
+    async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as client:
+        for _ in range(5):
+            answers = await asyncio.gather(*(client.get("/healthz") for _ in range(50)))
+            assert [answer.status_code for answer in answers] == [200] * 50
+
+    # no subscription was made for them, nor left behind
+    assert await sync_to_async(_server_pubsub_clients)() == []
+    assert not any(found.members for found in list(broadcast._hubs.values()))
+
+    # and an invoice page opened now hears its payment
+    invoice = await sync_to_async(purchase)(fan, creator)
+    socket = await websockets.connect(
+        f"ws://{asgi_server.host}:{asgi_server.port}/ws/invoice/{invoice.pk}/",
+        additional_headers={"Cookie": await sync_to_async(session_cookie)(fan)},
+        origin=websockets.Origin(asgi_server.url),
+    )
+    try:
+        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["event"] == "snapshot"
+        transfer = await sync_to_async(proven)(*paying(invoice))
+        await sync_to_async(payments.record_transfer)(transfer, solidified=False)
+        heard = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert (heard["event"], heard["txid"]) == ("payment", transfer.txid)
+    finally:
+        await socket.close()
+
+
+# --- the processes write their heartbeats ----------------------------------------------------
+
+
+def test_a_real_worker_beats_and_marks_itself_stopped(
+    celery_worker: Child, settings: SettingsWrapper
+) -> None:
+    wait_for(
+        lambda: Heartbeat.objects.filter(kind="worker", stopped_at__isnull=True).exists(),
+        what="the worker's heartbeat",
+    )
+    celery_worker.stop(signal.SIGTERM)
+    wait_for(
+        lambda: not Heartbeat.objects.filter(kind="worker", stopped_at__isnull=True).exists(),
+        what="the worker marked stopped",
+    )
+
+
+def test_the_chain_watcher_beats_and_healthz_names_it_once_it_stops(
+    tron_node: Devnet, transactional_db: None, tmp_path: Path
+) -> None:
+    everyone_beating()
+    Heartbeat.objects.filter(kind="watcher").delete()
+    watcher = start_child(
+        "watcher",
+        [sys.executable, "manage.py", "watch_chain"],
+        process_environment(TRON_API_URL=tron_node.url, HEARTBEAT_SECONDS="1"),
+        tmp_path,
+    )
+    try:
+        wait_for(
+            lambda: (
+                watcher.process.poll() is not None
+                or (
+                    # beating, and watching (its stop signal handled)
+                    Heartbeat.objects.filter(kind="watcher").exists()
+                    and "watching devnet" in watcher.output()
+                )
+            ),
+            timeout=60,
+            what="the watcher's heartbeat",
+        )
+        assert watcher.process.poll() is None, watcher.output()
+        assert health_of(Client())[0] == 200
+    finally:
+        assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
+
+    status, body = health_of(Client())
+    assert status == 503
+    assert body["stale"] == ["watcher"]
+    assert body["checks"]["watcher"]["detail"].endswith(" stopped")
+
+
+def test_the_web_process_beats_through_the_asgi_lifespan(transactional_db: None) -> None:
+    from btt_platform.asgi import application
+
+    async def lifespan() -> list[str]:
+        inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        sent: list[str] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message["type"])
+
+        for message in ("lifespan.startup", "lifespan.shutdown"):
+            inbox.put_nowait({"type": message})
+        await application({"type": "lifespan"}, inbox.get, send)
+        return sent
+
+    assert asyncio.run(lifespan()) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    beat = Heartbeat.objects.get(kind="web", name=heartbeats.process_name())
+    assert beat.stopped_at is not None
+
+
+# --- /healthz/deep ---------------------------------------------------------------------------
+
+
+def staff_client(staff: User) -> Client:
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_the_deep_check_is_for_staff_or_the_token_only(
+    fan: User, staff: User, settings: SettingsWrapper
+) -> None:
+    settings.HEALTH_DEEP_TOKEN = "a-long-monitoring-token"
+    fan_client = Client()
+    fan_client.force_login(fan)
+
+    assert Client().get("/healthz/deep").status_code == 403
+    assert fan_client.get("/healthz/deep").status_code == 403
+    wrong = Client(headers={"Authorization": "Bearer nope"})
+    assert wrong.get("/healthz/deep").status_code == 403
+    right = Client(headers={"Authorization": "Bearer a-long-monitoring-token"})
+    assert right.get("/healthz/deep").status_code in (200, 503)
+    assert staff_client(staff).get("/healthz/deep").status_code in (200, 503)
+
+
+@pytest.mark.usefixtures("tron_node")
+def test_deep_all_green_with_worker_engine_and_node_running(
+    celery_worker: Child, swarm_engine: Child, staff: User
+) -> None:
+    status, body = health_of(staff_client(staff), "/healthz/deep")
+    checks = body["checks"]
 
     assert status == 200, checks
     assert set(checks) == {"database", "redis", "broadcast", "celery", "swarm", "tron"}
     assert all(check["ok"] for check in checks.values()), checks
     assert swarm_engine.name in str(checks["swarm"]["detail"])
     assert str(checks["tron"]["detail"]).startswith("devnet block ")
+    # the round trip left no subscription behind
+    assert not any(found.members for found in list(broadcast._hubs.values()))
 
 
-def test_stopping_the_tron_node_turns_tron_red(tron_node: Devnet, db: None) -> None:
-    client = Client()
-    assert health(client)[1]["tron"]["ok"] is True
-
-    tron_node.stop(signal.SIGKILL)
-
-    status, checks = health(client)
-    assert status == 503
-    assert checks["tron"]["ok"] is False
-    assert "ConnectError" in str(checks["tron"]["detail"])
-
-
-def test_a_node_answering_garbage_is_red(
-    asgi_server: AsgiServer, settings: SettingsWrapper
+@pytest.mark.usefixtures("tron_node")
+def test_deep_stopping_the_worker_turns_celery_red(
+    celery_worker: Child, swarm_engine: Child, staff: User
 ) -> None:
-    # given: a "node" whose getnowblock is a page of HTML (here: the site's own 404)
-    settings.TRON_API_URL = asgi_server.url + "/not-a-node"
-
-    status, checks = health(Client())
-
-    assert status == 503
-    assert checks["tron"]["ok"] is False
-
-
-def test_stopping_the_worker_turns_celery_red(celery_worker: Child, swarm_engine: Child) -> None:
-    client = Client()
-    assert health(client)[0] == 200
+    client = staff_client(staff)
+    assert health_of(client, "/healthz/deep")[0] == 200
 
     celery_worker.stop(signal.SIGKILL)
 
-    status, checks = health(client)
+    status, body = health_of(client, "/healthz/deep")
     assert status == 503
-    assert checks["celery"]["ok"] is False
-    assert checks["swarm"]["ok"] is True
-    assert checks["database"]["ok"] is True
+    assert body["checks"]["celery"]["ok"] is False
+    assert body["checks"]["swarm"]["ok"] is True
 
 
-def test_stopping_the_engine_turns_swarm_red_at_once(
-    celery_worker: Child, swarm_engine: Child
+def test_deep_stopping_the_tron_node_turns_tron_red(tron_node: Devnet, staff: User) -> None:
+    client = staff_client(staff)
+    assert health_of(client, "/healthz/deep")[1]["checks"]["tron"]["ok"] is True
+
+    tron_node.stop(signal.SIGKILL)
+
+    status, body = health_of(client, "/healthz/deep")
+    assert status == 503
+    assert body["checks"]["tron"]["ok"] is False
+    assert "ConnectError" in str(body["checks"]["tron"]["detail"])
+
+
+def test_deep_a_node_answering_garbage_is_red(
+    asgi_server: AsgiServer, settings: SettingsWrapper, staff: User
 ) -> None:
-    client = Client()
-    assert health(client)[0] == 200
+    settings.TRON_API_URL = asgi_server.url + "/not-a-node"
 
-    # A clean stop marks the node stopped: red on the next probe.
-    assert swarm_engine.stop(signal.SIGTERM) == 0
+    status, body = health_of(staff_client(staff), "/healthz/deep")
 
-    status, checks = health(client)
     assert status == 503
-    assert checks["swarm"]["ok"] is False
-    assert checks["celery"]["ok"] is True
+    assert body["checks"]["tron"]["ok"] is False
 
 
-@pytest.mark.usefixtures("celery_worker")
-def test_a_killed_engine_turns_red_when_its_heartbeat_goes_stale(
-    swarm_engine: Child, settings: SettingsWrapper
+@pytest.mark.usefixtures("tron_node", "celery_worker")
+def test_deep_a_killed_engine_turns_red_when_its_heartbeat_goes_stale(
+    swarm_engine: Child, settings: SettingsWrapper, staff: User
 ) -> None:
     settings.SWARM_HEARTBEAT_STALE_SECONDS = 3
-    client = Client()
-    assert health(client)[0] == 200
+    client = staff_client(staff)
+    assert health_of(client, "/healthz/deep")[0] == 200
 
     swarm_engine.stop(signal.SIGKILL)  # no chance to say goodbye
 
-    wait_for(lambda: health(client)[0] == 503, timeout=30, what="the stale heartbeat")
-    assert health(client)[1]["swarm"]["ok"] is False
+    wait_for(
+        lambda: health_of(client, "/healthz/deep")[0] == 503,
+        timeout=30,
+        what="the stale heartbeat",
+    )
+    assert health_of(client, "/healthz/deep")[1]["checks"]["swarm"]["ok"] is False
 
 
-def test_redis_down_is_reported_not_raised(settings: SettingsWrapper, db: None) -> None:
+def test_deep_redis_down_is_reported_not_raised(settings: SettingsWrapper, staff: User) -> None:
+    client = staff_client(staff)
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -105,8 +357,8 @@ def test_redis_down_is_reported_not_raised(settings: SettingsWrapper, db: None) 
         }
     }
 
-    status, checks = health(Client())
+    status, body = health_of(client, "/healthz/deep")
 
     assert status == 503
-    assert checks["redis"]["ok"] is False
-    assert checks["database"]["ok"] is True
+    assert body["checks"]["redis"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
