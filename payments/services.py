@@ -48,12 +48,14 @@ Event = InvoiceEvent.Kind
 # BTCPay's invoice life. EXPIRED -> PROCESSING: a payment that was in a block before the expiry
 # but reached us after the expiry job ran (or a late payment the creator accepted).
 # PROCESSING -> INVALID: the paying transaction left the chain before it was solidified.
+# INVALID -> PROCESSING: that same transaction was mined again (a rebroadcast keeps its txid),
+# so the invoice is paid after all; a failed or reverted transfer never comes back this way.
 TRANSITIONS: dict[str, frozenset[str]] = {
     State.NEW: frozenset({State.PROCESSING, State.EXPIRED, State.INVALID}),
     State.PROCESSING: frozenset({State.SETTLED, State.INVALID}),
     State.EXPIRED: frozenset({State.PROCESSING}),
     State.SETTLED: frozenset(),
-    State.INVALID: frozenset(),
+    State.INVALID: frozenset({State.PROCESSING}),
 }
 
 # The unique-amount tag sits in the sixth decimal (1e-6 of a token, 1e12 base units of BTT):
@@ -636,7 +638,9 @@ def credit_payment(invoice: Invoice, payment: Payment) -> None:
     if invoice.state == State.NEW and payment.late:
         # The expiry job had not run yet; the chain says the payment came after it.
         move_invoice(invoice, State.EXPIRED, txid=payment.txid, reason="expired before payment")
-    if invoice.state in (State.NEW, State.EXPIRED) and on_time >= invoice.due:
+    if invoice.state in (State.NEW, State.EXPIRED, State.INVALID) and on_time >= invoice.due:
+        # (INVALID only through a dropped payment mined again: ``_match`` hands no new
+        # transfer to an invalid invoice.)
         move_invoice(invoice, State.PROCESSING, txid=payment.txid)
 
 

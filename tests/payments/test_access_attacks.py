@@ -249,3 +249,26 @@ def test_unpaid_invoices_are_capped_per_client_address(creator: Creator) -> None
         purchases.create_purchase_invoice(make_user("sock-last"), album, origin="203.0.113.9")
     # another address is not held back
     purchases.create_purchase_invoice(make_user("neighbour"), album, origin="203.0.113.10")
+
+
+def test_a_dropped_payment_mined_again_settles_its_invoice_and_grants(
+    fan: User, creator: Creator
+) -> None:
+    # given: a paid invoice whose payment left the chain (the invoice turned invalid)
+    with_wallet(creator)
+    album = paid_content(creator)
+    invoice, _ = purchases.create_purchase_invoice(fan, album)
+    transfer = proven(*paying(invoice, seq=41))
+    services.record_transfer(transfer, solidified=False)
+    services.drop_transfer(transfer.txid, transfer.log_index)
+    invoice.refresh_from_db()
+    assert invoice.state == Invoice.State.INVALID
+
+    # when: the same transaction is mined again, and its block is solidified
+    services.record_transfer(transfer, solidified=False)
+    services.record_transfer(transfer, solidified=True)
+
+    # then: paid in full in a final block: settled, and the fan has the album
+    invoice.refresh_from_db()
+    assert (invoice.state, invoice.amount_paid) == (Invoice.State.SETTLED, invoice.amount_due)
+    assert access.decide(fan, album).reason == "purchase"
