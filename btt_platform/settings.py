@@ -165,7 +165,18 @@ CELERY_RESULT_BACKEND = _kombu_url(REDIS_URL)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_ACKS_LATE = True  # tasks are idempotent; a worker killed mid-task re-runs it
+# Every intent is a database row first (a content in `hashing`, an outgoing email, a webhook
+# delivery) and a sweep re-queues what a lost queue dropped; the queue only makes it fast.
+# acks_late + reject_on_worker_lost: a task whose worker dies is handed out again (tasks are
+# idempotent; ingest runs claim their content, so a second delivery of a running hash skips).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis redelivers an unacknowledged task (its worker killed -9) only after the visibility
+# timeout, 1 h by default. 5 min brings such tasks back sooner, yet stays above the runtime of
+# the tasks here: a task still running past it is delivered a second time, which is harmless
+# but wasteful. Tasks must never be delayed (eta/countdown) past it: they would be delivered
+# again at each timeout; retries are sweeps, not countdowns.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -182,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-webhooks": {"task": "payments.deliver_due_webhooks", "schedule": 60.0},
     # Campaigns past their deadline close; all-or-nothing ones that met the goal invoice.
     "close-campaigns": {"task": "support.close_campaigns", "schedule": 60.0},
+    # Contents in `hashing` whose hashing went quiet (worker killed, queue lost) are queued again.
+    "requeue-stalled-hashing": {"task": "swarm.requeue_stalled_hashing", "schedule": 30.0},
 }
 
 # Events to WebSocket groups go through Redis pub/sub (btt_platform.broadcast), not a Channels
@@ -284,6 +297,13 @@ SWARM_RECONCILE_SECONDS = env_int("SWARM_RECONCILE_SECONDS", 2, minimum=1)
 SWARM_HEARTBEAT_SECONDS = env_int("SWARM_HEARTBEAT_SECONDS", 2, minimum=1)
 # An engine whose last heartbeat is older than this is reported down by /healthz.
 SWARM_HEARTBEAT_STALE_SECONDS = env_int("SWARM_HEARTBEAT_STALE_SECONDS", 10, minimum=2)
+
+# Hashing (swarm.ingest): a running hash refreshes its content's heartbeat this often; one
+# quiet for SWARM_HASH_STALE_SECONDS is queued again by the sweep; after SWARM_HASH_MAX_ATTEMPTS
+# runs that died, the content fails with a reason its creator sees (publishing again retries).
+SWARM_HASH_HEARTBEAT_SECONDS = env_int("SWARM_HASH_HEARTBEAT_SECONDS", 5, minimum=1)
+SWARM_HASH_STALE_SECONDS = env_int("SWARM_HASH_STALE_SECONDS", 60, minimum=2)
+SWARM_HASH_MAX_ATTEMPTS = env_int("SWARM_HASH_MAX_ATTEMPTS", 3, minimum=1)
 
 # Content files live under CONTENT_ROOT/<content id>/ (the torrent's save path); uploads in
 # progress under UPLOAD_ROOT. Both must be on one filesystem so publishing is a rename.

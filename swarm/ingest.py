@@ -20,7 +20,7 @@ import time
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
@@ -474,7 +474,9 @@ def publish_content(user: User, content_id: int) -> Content:
     """Turn a content's finished uploads into its files and queue the hashing.
 
     All or nothing: on any failure the content stays ``uploading`` with its uploads, and no
-    ContentFile rows or content folder exist. Raises NotFound, Conflict, OSError.
+    ContentFile rows or content folder exist. Publishing again is safe: a content in
+    ``hashing`` is left to its run (or queued again at once when its hashing went quiet), and a
+    ``failed`` one is hashed again from its files. Raises NotFound, Conflict, OSError.
     """
     from swarm.tasks import ingest_content
 
@@ -482,6 +484,10 @@ def publish_content(user: User, content_id: int) -> Content:
     try:
         with transaction.atomic():
             content = own_content(user, content_id, for_update=True)
+            if content.state in (Content.State.HASHING, Content.State.FAILED):
+                _hash_again(content)
+                content.refresh_from_db()
+                return content
             if content.state != Content.State.UPLOADING:
                 raise Conflict(f"Content {content.pk} is already {content.state}.")
             uploads = list(content.uploads.order_by("position"))
@@ -513,6 +519,9 @@ def publish_content(user: User, content_id: int) -> Content:
                 piece_length=torrents.piece_length_for(total),
                 hash_progress=0.0,
                 state_detail="",
+                hash_heartbeat_at=timezone.now(),
+                hash_runner="",
+                hash_attempts=0,
             )
             Upload.objects.filter(content=content).delete()
             part_files = [u.file_path for u in uploads]
@@ -526,6 +535,34 @@ def publish_content(user: User, content_id: int) -> Content:
         raise
     content.refresh_from_db()
     return content
+
+
+def _hash_again(content: Content) -> None:
+    """Publish of a content already published (inside the publishing transaction, row locked).
+
+    ``failed``: hashed again from its files, with a fresh count of attempts. ``hashing``: left
+    alone while its hashing shows signs of life; queued again at once when it went quiet.
+    """
+    from swarm.tasks import ingest_content
+
+    now = timezone.now()
+    if content.state == Content.State.HASHING and not _is_quiet(content.hash_heartbeat_at, now):
+        return
+    Content.objects.filter(pk=content.pk).update(
+        state=Content.State.HASHING,
+        hash_progress=0.0 if content.state == Content.State.FAILED else content.hash_progress,
+        state_detail="",
+        hash_heartbeat_at=now,
+        hash_runner="",
+        hash_attempts=0,
+    )
+    transaction.on_commit(lambda: ingest_content.delay(content.pk), robust=True)
+    events.send_ingest(content.pk, Content.State.HASHING, 0.0, "queued for hashing")
+
+
+def _is_quiet(heartbeat: datetime | None, now: datetime) -> bool:
+    stale = now - timedelta(seconds=settings.SWARM_HASH_STALE_SECONDS)
+    return heartbeat is None or heartbeat < stale
 
 
 def _file_row(path: str, upload: Upload, position: int) -> ContentFile:
@@ -547,15 +584,28 @@ def _remove_files(paths: list[Path]) -> None:
 # --- hashing ---------------------------------------------------------------------------------
 
 
-class ProgressReporter:
-    """Hashing progress to the database and the content's group: every 1% or every second."""
+class Superseded(Exception):
+    """This run no longer holds its content: it went quiet and the sweep queued another."""
 
-    def __init__(self, content_id: int, step: float = 0.01, interval: float = 1.0) -> None:
+
+class ProgressReporter:
+    """Hashing progress to the database and the content's group: every 1% or every second.
+
+    Each write is conditional on this run still holding the content (``hash_runner``) and,
+    every SWARM_HASH_HEARTBEAT_SECONDS, refreshes the heartbeat in the same statement: no
+    write of its own, and nothing per piece beyond a clock read.
+    """
+
+    def __init__(
+        self, content_id: int, runner: str = "", step: float = 0.01, interval: float = 1.0
+    ) -> None:
         self.content_id = content_id
+        self.runner = runner
         self.step = step
         self.interval = interval
         self.sent = -1.0
         self.sent_at = 0.0
+        self.beat_at = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
         progress = done / total if total else 1.0
@@ -563,34 +613,76 @@ class ProgressReporter:
         if progress - self.sent < self.step and now - self.sent_at < self.interval:
             return
         self.sent, self.sent_at = progress, now
-        Content.objects.filter(pk=self.content_id, state=Content.State.HASHING).update(
-            hash_progress=progress
-        )
+        fields: dict[str, object] = {"hash_progress": progress}
+        if now - self.beat_at >= settings.SWARM_HASH_HEARTBEAT_SECONDS:
+            fields["hash_heartbeat_at"] = timezone.now()
+            self.beat_at = now
+        changed = Content.objects.filter(
+            pk=self.content_id, state=Content.State.HASHING, hash_runner=self.runner
+        ).update(**fields)
+        if not changed:
+            raise Superseded(f"content {self.content_id}: no longer hashed by this run")
         events.send_ingest(
             self.content_id, Content.State.HASHING, progress, f"{done}/{total} pieces hashed"
         )
 
 
+def interrupted_reason(attempts: int) -> str:
+    return (
+        f"Hashing was interrupted {attempts} times (the worker stopped before it finished). "
+        "Publish again to retry; if it keeps failing, contact support."
+    )
+
+
+def _claim(content: Content) -> str | None:
+    """This run's token once it holds ``content`` for hashing; None when another run does (or
+    the content is no longer waiting). One more attempt is counted."""
+    if content.hash_runner and not _is_quiet(content.hash_heartbeat_at, timezone.now()):
+        return None  # a live run holds it; this is a second delivery
+    runner = uuid.uuid4().hex
+    claimed = Content.objects.filter(
+        pk=content.pk,
+        state=Content.State.HASHING,
+        hash_runner=content.hash_runner,
+        hash_attempts=content.hash_attempts,
+    ).update(
+        hash_runner=runner, hash_attempts=F("hash_attempts") + 1, hash_heartbeat_at=timezone.now()
+    )
+    return runner if claimed else None
+
+
 def hash_content(content_id: int) -> None:
-    """Hash a published content and make it seed; safe to run twice.
+    """Hash a published content and make it seed; safe to run twice, or after a run that died.
 
     Only content in state ``hashing`` is touched: anything seeding, failed or removed is left
-    alone. Errors about the files mark the content failed with the reason; database errors
-    propagate (the task may run again).
+    alone. A run first claims the content (``_claim``): a second delivery while a run is alive
+    does nothing, and a run that went quiet and lost its claim stops at its next progress write
+    without writing anything. The torrent is built from the files alone, so whichever run
+    finishes writes the same one. Errors about the files mark the content failed with the
+    reason; database errors propagate (the sweep queues it again).
     """
     content = Content.objects.select_related("creator").filter(pk=content_id).first()
     if content is None or content.state != Content.State.HASHING:
         logger.info("content %s: not waiting for hashing, nothing to do", content_id)
         return
-    reporter = ProgressReporter(content_id)
-    reporter(0, 1)
+    if content.hash_attempts >= settings.SWARM_HASH_MAX_ATTEMPTS:
+        _fail(content_id, content.hash_progress, interrupted_reason(content.hash_attempts))
+        return
+    runner = _claim(content)
+    if runner is None:
+        logger.info("content %s: another run is hashing it, nothing to do", content_id)
+        return
+    reporter = ProgressReporter(content_id, runner)
     try:
+        reporter(0, 1)
         metainfo = torrents.build_torrent(content, reporter)
         info = torrents.parse(metainfo)
         with transaction.atomic():
             if content.hybrid:
                 _follow_torrent_order(content, info.paths)
-            changed = Content.objects.filter(pk=content_id, state=Content.State.HASHING).update(
+            changed = Content.objects.filter(
+                pk=content_id, state=Content.State.HASHING, hash_runner=runner
+            ).update(
                 state=Content.State.SEEDING,
                 metainfo=metainfo,
                 infohash=info.infohash,
@@ -598,16 +690,50 @@ def hash_content(content_id: int) -> None:
                 hash_progress=1.0,
                 state_detail="",
                 published_at=timezone.now(),
+                hash_runner="",
             )
             if changed:
                 events.send_ingest(content_id, Content.State.SEEDING, 1.0, "")
+    except Superseded as exc:
+        logger.warning("%s; leaving it to the newer run", exc)
     except IntegrityError:
-        _fail(content_id, reporter.sent, "The same torrent is already published elsewhere.")
+        _fail(content_id, reporter.sent, "The same torrent is already published elsewhere.", runner)
     except DatabaseError:
         raise
     except (torrents.IngestError, OSError, RuntimeError) as exc:
         # RuntimeError: libtorrent's errors (its system_error) come out as that.
-        _fail(content_id, reporter.sent, f"Hashing failed: {exc}")
+        _fail(content_id, reporter.sent, f"Hashing failed: {exc}", runner)
+
+
+def requeue_stalled_hashing() -> int:
+    """The sweep (beat, every 30 s): contents in ``hashing`` whose hashing went quiet for
+    SWARM_HASH_STALE_SECONDS are queued again, or fail after SWARM_HASH_MAX_ATTEMPTS runs that
+    died. Covers a worker killed mid-hash and a queue that lost the task. Returns how many."""
+    from swarm.tasks import ingest_content
+
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.SWARM_HASH_STALE_SECONDS)
+    quiet = Content.objects.filter(state=Content.State.HASHING).filter(
+        Q(hash_heartbeat_at__lt=stale) | Q(hash_heartbeat_at__isnull=True)
+    )
+    handled = 0
+    for pk, attempts, heartbeat, progress in quiet.values_list(
+        "pk", "hash_attempts", "hash_heartbeat_at", "hash_progress"
+    ):
+        if attempts >= settings.SWARM_HASH_MAX_ATTEMPTS:
+            _fail(pk, progress, interrupted_reason(attempts))
+            handled += 1
+            continue
+        # Conditional on the heartbeat seen, so two sweeps never both queue it; the dead run's
+        # claim goes, so the new run may take it (and the old one, were it only stalled, stops).
+        if Content.objects.filter(
+            pk=pk, state=Content.State.HASHING, hash_heartbeat_at=heartbeat
+        ).update(hash_heartbeat_at=now, hash_runner=""):
+            logger.warning("content %s: hashing went quiet; queued again", pk)
+            ingest_content.delay(pk)
+            events.send_ingest(pk, Content.State.HASHING, progress, "queued again")
+            handled += 1
+    return handled
 
 
 def _follow_torrent_order(content: Content, paths: list[str]) -> None:
@@ -619,11 +745,12 @@ def _follow_torrent_order(content: Content, paths: list[str]) -> None:
             ContentFile.objects.filter(pk=file.pk).update(position=order[file.path])
 
 
-def _fail(content_id: int, progress: float, reason: str) -> None:
+def _fail(content_id: int, progress: float, reason: str, runner: str | None = None) -> None:
     logger.warning("content %s: ingest failed: %s", content_id, reason)
+    waiting = Content.objects.filter(pk=content_id, state=Content.State.HASHING)
+    if runner is not None:
+        waiting = waiting.filter(hash_runner=runner)
     with transaction.atomic():
-        changed = Content.objects.filter(pk=content_id, state=Content.State.HASHING).update(
-            state=Content.State.FAILED, state_detail=reason
-        )
+        changed = waiting.update(state=Content.State.FAILED, state_detail=reason, hash_runner="")
         if changed:
             events.send_ingest(content_id, Content.State.FAILED, max(progress, 0.0), reason)

@@ -90,6 +90,12 @@ class Content(models.Model):
     # replace those two keys, which sit outside the info dict, so the infohash never changes.
     metainfo = models.BinaryField(null=True, blank=True, editable=False)
     hash_progress = models.FloatField(default=0.0)
+    # The hashing intent lives here, not in the queue (swarm.ingest): the last sign of life of
+    # the hashing (queued, re-queued, or the running task's heartbeat), the running task's
+    # token, and how many runs started. A sweep re-queues what went quiet.
+    hash_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    hash_runner = models.CharField(max_length=32, blank=True)
+    hash_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
     # Live swarm totals, written by the engine periodically.

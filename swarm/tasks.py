@@ -25,3 +25,9 @@ def purge_expired_uploads() -> int:
 def flush_transfer_totals() -> int:
     """Write pending tracker deltas even when no announce arrives to trigger the flush."""
     return asyncio.run(tracker.flush_transfer_totals())
+
+
+@shared_task(name="swarm.requeue_stalled_hashing")
+def requeue_stalled_hashing() -> int:
+    """Queue again the hashing of contents whose run died or whose task the queue lost."""
+    return ingest.requeue_stalled_hashing()

@@ -136,30 +136,52 @@ def start_child(name: str, args: list[str], env: dict[str, str], tmp_path: Path)
     return Child(name, process, log)
 
 
-@pytest.fixture
-def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[Child]:
-    """A real ``celery worker`` process on the real broker, sharing the test database."""
+def start_worker(
+    tmp_path: Path,
+    *,
+    command: list[str] | None = None,
+    label: str = "worker",
+    extra: dict[str, str] | None = None,
+) -> Child:
+    """A real ``celery worker`` process on the real broker, sharing the test database; returns
+    once it answers a ping. ``command`` replaces ``python -m celery`` (e.g. a wrapper module)."""
     from btt_platform.celery import app
 
     name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
     env = process_environment(
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(tmp_path / "mail"),
+        **(extra or {}),
     )
     child = start_child(
-        "worker",
-        [sys.executable, "-m", "celery", "-A", "btt_platform", "worker", "-P", "solo",
-         "--without-mingle", "--without-gossip", "-n", name, "--loglevel=INFO"],
+        f"{label}-{name.split('@')[0]}",
+        [*(command or [sys.executable, "-m", "celery"]), "-A", "btt_platform", "worker",
+         "-P", "solo", "--without-mingle", "--without-gossip", "-n", name, "--loglevel=INFO"],
         env,
         tmp_path,
     )  # fmt: skip
     child.name = name
     try:
         wait_for(
-            lambda: app.control.ping(destination=[name], timeout=0.5),
+            lambda: (
+                child.process.poll() is not None
+                or app.control.ping(destination=[name], timeout=0.5)
+            ),
             timeout=60,
             what=f"celery worker {name}",
         )
+    except BaseException:
+        child.stop()
+        raise
+    assert child.process.poll() is None, child.output()
+    return child
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[Child]:
+    """A real ``celery worker`` process on the real broker, sharing the test database."""
+    child = start_worker(tmp_path)
+    try:
         yield child
     finally:
         child.stop()

@@ -27,6 +27,7 @@ def test_every_scheduled_task_is_registered() -> None:
         "payments.expire_invoices",
         "payments.deliver_due_webhooks",
         "support.close_campaigns",
+        "swarm.requeue_stalled_hashing",
     }
     assert scheduled <= set(app.tasks)
 

@@ -1,0 +1,190 @@
+"""Hashing is an intent in the database: it survives a worker killed mid-hash and a lost queue.
+
+Real worker processes on the real broker; the sweep is the function beat runs every 30 s.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from btt_platform.celery import app as celery_app
+from creators.models import Creator
+from swarm import ingest, torrents
+from swarm.models import Content
+from tests.conftest import Child, start_worker, wait_for
+from tests.swarm.conftest import uploaded
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The sweep's threshold in this test process and in the workers: seconds, not a minute.
+STALE = "2"
+
+
+@pytest.fixture
+def files(settings, tmp_path: Path) -> None:
+    settings.CONTENT_ROOT = tmp_path / "content"
+    settings.UPLOAD_ROOT = tmp_path / "uploads"
+    settings.SWARM_HASH_STALE_SECONDS = int(STALE)
+    settings.SWARM_HASH_HEARTBEAT_SECONDS = 1
+
+
+@pytest.fixture
+def tasks_run_here() -> Iterator[Callable[[bool], None]]:
+    """``run_here(True)``: queued tasks run in this process, as a worker would run them."""
+    eager = celery_app.conf.task_always_eager
+
+    def run_here(on: bool) -> None:
+        celery_app.conf.task_always_eager = on
+
+    try:
+        yield run_here
+    finally:
+        celery_app.conf.task_always_eager = eager
+
+
+def worker_env() -> dict[str, str]:
+    return {
+        "CONTENT_ROOT": str(settings.CONTENT_ROOT),
+        "UPLOAD_ROOT": str(settings.UPLOAD_ROOT),
+        "SWARM_HASH_STALE_SECONDS": STALE,
+        "SWARM_HASH_HEARTBEAT_SECONDS": "1",
+    }
+
+
+def clean_infohash(content: Content) -> str:
+    """The torrent a clean run builds from the same files, in this process."""
+    return torrents.parse(torrents.build_torrent(content)).infohash
+
+
+def state(content: Content) -> Content:
+    return Content.objects.get(pk=content.pk)
+
+
+def test_a_worker_killed_mid_hash_is_recovered_by_the_sweep(
+    files: None, creator: Creator, tmp_path: Path
+) -> None:
+    # given: a 64 MiB upload published, and a worker that gets half way through its hashing
+    data = os.urandom(64 * 1024 * 1024)
+    content = uploaded(creator, {"film.mkv": data}, access="free")
+    stalling = start_worker(
+        tmp_path,
+        command=[sys.executable, "-m", "tests.swarm.stalling_worker"],
+        label="stalling",
+        extra={**worker_env(), "STALL_AT": "0.5"},
+    )
+    workers: list[Child] = [stalling]
+    try:
+        ingest.publish_content(creator.user, content.pk)
+        wait_for(lambda: state(content).hash_progress >= 0.5, timeout=120, what="half the hash")
+        assert state(content).hash_runner
+
+        # when: the worker is killed -9 mid-hash, and a new worker starts
+        stalling.stop(signal.SIGKILL)
+        assert state(content).state == Content.State.HASHING
+        workers.append(start_worker(tmp_path, label="fresh", extra=worker_env()))
+
+        # then: the sweep queues it again once the heartbeat went quiet (the dead run's task
+        # is unacknowledged in Redis until the visibility timeout), and it seeds
+        wait_for(lambda: ingest.requeue_stalled_hashing() == 1, timeout=60, what="the sweep")
+        wait_for(lambda: state(content).state != Content.State.HASHING, timeout=120)
+    finally:
+        for worker in workers:
+            worker.stop()
+    content.refresh_from_db()
+    assert content.state == Content.State.SEEDING, content.state_detail
+    assert content.hash_attempts == 2
+    assert content.hash_runner == ""
+    # one torrent, the same a clean run builds from these bytes
+    assert content.infohash == clean_infohash(content)
+    assert torrents.parse(bytes(content.metainfo or b"")).infohash == content.infohash
+
+
+def test_a_publish_whose_queued_task_was_lost_is_hashed_after_the_sweep(
+    files: None, creator: Creator, tmp_path: Path
+) -> None:
+    # given: published while no worker ran, and the queue then lost (purged)
+    content = uploaded(creator, {"song.flac": os.urandom(300_000)}, access="free")
+    ingest.publish_content(creator.user, content.pk)
+    celery_app.control.purge()
+    worker = start_worker(tmp_path, extra=worker_env())
+    try:
+        # when: the sweep runs (beat, every 30 s) once the publish is older than the threshold
+        wait_for(lambda: ingest.requeue_stalled_hashing() == 1, timeout=60, what="the sweep")
+
+        # then
+        wait_for(lambda: state(content).state != Content.State.HASHING, timeout=120)
+    finally:
+        worker.stop()
+    content.refresh_from_db()
+    assert content.state == Content.State.SEEDING, content.state_detail
+    assert content.infohash == clean_infohash(content)
+
+
+def test_after_too_many_interrupted_runs_the_content_fails_and_publishing_again_retries(
+    files: None, creator: Creator, tasks_run_here: Callable[[bool], None]
+) -> None:
+    # given: a content whose hashing runs all died (the last one long quiet)
+    content = uploaded(creator, {"clip.mp4": os.urandom(100_000)}, access="free")
+    celery_app.control.purge()
+    tasks_run_here(False)
+    ingest.publish_content(creator.user, content.pk)
+    Content.objects.filter(pk=content.pk).update(
+        hash_attempts=settings.SWARM_HASH_MAX_ATTEMPTS, hash_runner="dead", hash_heartbeat_at=None
+    )
+    celery_app.control.purge()
+
+    # when: the sweep runs
+    assert ingest.requeue_stalled_hashing() == 1
+
+    # then: failed, with a reason the creator sees on the content's API
+    client = Client()
+    client.force_login(creator.user)
+    detail = client.get(f"/api/v1/contents/{content.pk}").json()
+    assert detail["state"] == "failed"
+    assert detail["state_detail"] == ingest.interrupted_reason(settings.SWARM_HASH_MAX_ATTEMPTS)
+
+    # and publishing again hashes it anew (the task run here, as a worker would)
+    tasks_run_here(True)
+    response = client.post(f"/api/v1/contents/{content.pk}/publish")
+    assert response.status_code == 202, response.content
+    content.refresh_from_db()
+    assert content.state == Content.State.SEEDING, content.state_detail
+    assert content.hash_attempts == 1
+    assert content.infohash == clean_infohash(content)
+
+
+def test_publishing_again_while_hashing_is_accepted_and_requeues_a_quiet_hash(
+    files: None, creator: Creator, tasks_run_here: Callable[[bool], None]
+) -> None:
+    # given: published, its task lost, no sign of life since
+    content = uploaded(creator, {"book.pdf": os.urandom(100_000)}, access="free")
+    tasks_run_here(False)
+    ingest.publish_content(creator.user, content.pk)
+    celery_app.control.purge()
+    client = Client()
+    client.force_login(creator.user)
+
+    # when: published again while the hashing shows signs of life: accepted, nothing queued
+    response = client.post(f"/api/v1/contents/{content.pk}/publish")
+    assert response.status_code == 202, response.content
+    assert response.json()["state"] == "hashing"
+    assert state(content).hash_attempts == 0
+
+    # when: published again once it went quiet: accepted, and hashed (run here, as a worker would)
+    Content.objects.filter(pk=content.pk).update(hash_heartbeat_at=None, hash_runner="dead")
+    tasks_run_here(True)
+    response = client.post(f"/api/v1/contents/{content.pk}/publish")
+
+    # then
+    assert response.status_code == 202, response.content
+    content.refresh_from_db()
+    assert content.state == Content.State.SEEDING, content.state_detail
+    assert content.infohash == clean_infohash(content)
