@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -202,13 +203,26 @@ CELERY_BEAT_SCHEDULE = {
 # The prefix keeps several sites on one Redis apart.
 BROADCAST_PREFIX = env_str("BROADCAST_PREFIX", "btt")
 
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "btt-cache",
     }
 }
+# A Redis that is away fails fast, and rate limits then count in the database (table btt_cache,
+# made by a migration) instead of failing the request: btt_platform.cache.FailoverCache.
+CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+CACHES["database"] = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "btt_cache",
+    "KEY_PREFIX": "btt-cache",
+}
+CACHES["ratelimit"] = {
+    "BACKEND": "btt_platform.cache.FailoverCache",
+    "OPTIONS": {"PRIMARY": "default", "FALLBACK": "database"},
+}
+RATELIMIT_USE_CACHE = "ratelimit"
 
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -289,6 +303,16 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Health ---------------------------------------------------------------------------------
+# Web, worker, beat and watcher processes write a heartbeat this often (btt_platform.heartbeats);
+# /healthz calls a process stale once its last one is older than HEARTBEAT_STALE_SECONDS.
+HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 5, minimum=1)
+HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 30, minimum=2)
+# The processes /healthz needs a fresh heartbeat of (engines beat on swarm.EngineNode).
+HEALTH_PROCESSES = env_list("HEALTH_PROCESSES", ["web", "worker", "beat", "watcher", "engine"])
+# A bearer token for /healthz/deep besides staff sessions; empty: staff only.
+HEALTH_DEEP_TOKEN = env_str("HEALTH_DEEP_TOKEN")
+
 # --- Swarm ----------------------------------------------------------------------------------
 SWARM_NODE_NAME = env_str("SWARM_NODE_NAME", socket.gethostname())
 SWARM_LISTEN_INTERFACES = env_str("SWARM_LISTEN_INTERFACES", "127.0.0.1:6881")
@@ -311,16 +335,6 @@ CONTENT_ROOT = env_path("CONTENT_ROOT", MEDIA_ROOT / "content")
 UPLOAD_ROOT = env_path("UPLOAD_ROOT", MEDIA_ROOT / "uploads")
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024**3, minimum=1)
 CREATOR_QUOTA_BYTES = env_int("CREATOR_QUOTA_BYTES", 200 * 1024**3, minimum=1)
-# --- Health ---------------------------------------------------------------------------------
-# Web, worker, beat and watcher processes write a heartbeat this often (btt_platform.heartbeats);
-# /healthz calls a process stale once its last one is older than HEARTBEAT_STALE_SECONDS.
-HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 5, minimum=1)
-HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 30, minimum=2)
-# The processes /healthz needs a fresh heartbeat of (engines beat on swarm.EngineNode).
-HEALTH_PROCESSES = env_list("HEALTH_PROCESSES", ["web", "worker", "beat", "watcher", "engine"])
-# A bearer token for /healthz/deep besides staff sessions; empty: staff only.
-HEALTH_DEEP_TOKEN = env_str("HEALTH_DEEP_TOKEN")
-
 # Torrents are v1-only unless asked: aria2 1.36 and Transmission 3 cannot read hybrids.
 TORRENT_HYBRID_DEFAULT = env_bool("TORRENT_HYBRID_DEFAULT", False)
 TRACKER_INTERVAL_SECONDS = env_int("TRACKER_INTERVAL_SECONDS", 1800, minimum=10)

@@ -1,0 +1,90 @@
+"""A cache that keeps working while Redis is away: the rate limits count in it.
+
+``FailoverCache`` sends every call to its primary cache (the Redis cache); when Redis cannot be
+reached it answers from its fallback (a ``DatabaseCache``, table ``btt_cache``, made by
+migration ``btt_platform.0002``) and leaves Redis alone for ``RETRY_SECONDS`` before trying it
+again. Counts made during an outage stay in the database; a limit may then allow up to twice
+its rate across the switch, never refuse a request with a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from django.core.cache import BaseCache, caches
+
+log = logging.getLogger(__name__)
+
+# After a failure, Redis is left alone this long (each try would cost its connect timeout).
+RETRY_SECONDS = 5.0
+
+T = TypeVar("T")
+
+
+class FailoverCache(BaseCache):
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        options = params.get("OPTIONS", {})
+        self.primary_alias: str = options.get("PRIMARY", "default")
+        self.fallback_alias: str = options.get("FALLBACK", "database")
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def primary(self) -> BaseCache:
+        return caches[self.primary_alias]
+
+    @property
+    def fallback(self) -> BaseCache:
+        return caches[self.fallback_alias]
+
+    def primary_is_down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def reset(self) -> None:
+        """Try the primary again on the next call."""
+        self._down_until = 0.0
+
+    def _call(self, method: Callable[[BaseCache], T]) -> T:
+        if not self.primary_is_down():
+            try:
+                return method(self.primary)
+            except (redis.RedisError, OSError) as error:
+                with self._lock:
+                    if not self.primary_is_down():
+                        log.warning(
+                            "cache: Redis unreachable (%s); the database for %.0f s",
+                            error,
+                            RETRY_SECONDS,
+                        )
+                    self._down_until = time.monotonic() + RETRY_SECONDS
+        return method(self.fallback)
+
+    def add(self, key: Any, value: Any, timeout: Any = None, version: int | None = None) -> bool:
+        return self._call(lambda cache: cache.add(key, value, timeout, version))
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._call(lambda cache: cache.get(key, default, version))
+
+    def set(self, key: Any, value: Any, timeout: Any = None, version: int | None = None) -> None:
+        self._call(lambda cache: cache.set(key, value, timeout, version))
+
+    def touch(self, key: Any, timeout: Any = None, version: int | None = None) -> bool:
+        return self._call(lambda cache: cache.touch(key, timeout, version))
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._call(lambda cache: cache.delete(key, version))
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self._call(lambda cache: cache.incr(key, delta, version))
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return self._call(lambda cache: cache.has_key(key, version))
+
+    def clear(self) -> None:
+        self._call(lambda cache: cache.clear())
