@@ -5,10 +5,13 @@ from django_ratelimit.decorators import ratelimit
 
 from accounts import views
 from accounts.forms import QueuedPasswordResetForm
+from accounts.ratelimits import login_username
 
 # Brute force and mail-bombing guards: per client address, and per account name for log-ins.
 by_ip = ratelimit(key="ip", rate=settings.AUTH_RATE, method="POST")
-by_username = ratelimit(key="post:username", rate=settings.AUTH_RATE, method="POST")
+# Keyed on the name as the login form normalises it: padding or full-width letters are the same
+# account, so the same count.
+by_username = ratelimit(key=login_username, rate=settings.AUTH_RATE, method="POST")
 
 urlpatterns = [
     path("signup/", by_ip(views.signup), name="signup"),
