@@ -43,8 +43,8 @@ class QueuedPasswordResetForm(PasswordResetForm):
             if html_email_template_name
             else None
         )
-        # robust: with the broker away the reset is still answered (the failure is logged),
-        # never a 500 after the request's work is done.
+        # A row in the outbox now; the worker sends it after commit. With the broker away the
+        # reset is still answered (never a 500) and the sweep sends the email.
         queue_email(subject, body, [to_email], from_email, html)
 
 

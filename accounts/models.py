@@ -87,3 +87,27 @@ class WalletChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"challenge for {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class OutgoingEmail(models.Model):
+    """An email the platform owes someone: written with the request that asked for it, sent by
+    the worker (``accounts.mail``), and by the sweep when its task was lost or the send failed.
+    A row is sent once: whoever sends it first claims it."""
+
+    subject = models.TextField()
+    body = models.TextField()
+    html = models.TextField(blank=True)
+    from_email = models.CharField(max_length=254, blank=True, help_text="blank: the default")
+    to = models.JSONField(help_text="recipient addresses")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Not before this: set on creation, moved on by each claim (the send's lease) and failure.
+    next_attempt_at = models.DateTimeField(db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {', '.join(self.to)}"

@@ -194,6 +194,8 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-webhooks": {"task": "payments.deliver_due_webhooks", "schedule": 60.0},
     # Campaigns past their deadline close; all-or-nothing ones that met the goal invoice.
     "close-campaigns": {"task": "support.close_campaigns", "schedule": 60.0},
+    # Outgoing emails whose task was lost (or failed) are sent from the outbox.
+    "send-unsent-emails": {"task": "accounts.send_unsent_emails", "schedule": 30.0},
     # Contents in `hashing` whose hashing went quiet (worker killed, queue lost) are queued again.
     "requeue-stalled-hashing": {"task": "swarm.requeue_stalled_hashing", "schedule": 30.0},
 }
@@ -261,6 +263,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Per mail-server operation; a send must end well within accounts.mail.CLAIM (90 s).
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 20.0, minimum=1.0)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "BTT Creators <noreply@localhost>")
 
 # --- Security -------------------------------------------------------------------------------

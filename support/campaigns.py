@@ -23,9 +23,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.mail import queue_email
 from accounts.models import User
 from accounts.notifications import notify_user
-from accounts.tasks import send_email
 from btt_platform.broadcast import broadcast
 from creators.models import Creator
 from payments import services as payments
@@ -394,7 +394,7 @@ def _tell_backer(pledge: Pledge, outcome: Literal["invoiced", "lapsed"]) -> None
         if outcome == "invoiced"
         else f"“{campaign.title}” did not reach its goal"
     )
-    transaction.on_commit(lambda: send_email.delay(subject, body.strip() + "\n", [email]))
+    queue_email(subject, body.strip() + "\n", [email])
 
 
 def issue_pledge_invoices(campaign: Campaign) -> int:

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.mail import queue_email
 from accounts.models import User
 from accounts.notifications import notify_user
-from accounts.tasks import send_email
 from ledger import access
 from staff import audit
 from staff.models import AuditEntry
@@ -257,7 +257,7 @@ def take_down_content(actor: User, content_id: int, reason: str) -> Content:
 def _email_creator(content: Content, subject: str, body: str) -> None:
     email = content.creator.user.email
     if email:
-        transaction.on_commit(lambda: send_email.delay(subject, body, [email]))
+        queue_email(subject, body, [email])
 
 
 def restore_content(actor: User, content_id: int, note: str = "") -> Content:

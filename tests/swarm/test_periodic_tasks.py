@@ -28,6 +28,7 @@ def test_every_scheduled_task_is_registered() -> None:
         "payments.deliver_due_webhooks",
         "support.close_campaigns",
         "swarm.requeue_stalled_hashing",
+        "accounts.send_unsent_emails",
     }
     assert scheduled <= set(app.tasks)
 
