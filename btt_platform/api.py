@@ -51,6 +51,7 @@ def model_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRe
 api.add_router("/", "accounts.api.router")
 api.add_router("/creators", "creators.api.router")
 api.add_router("/contents", "swarm.api.router")
+api.add_router("/", "swarm.passkey_api.router")
 api.add_router("/", "payments.api.router")
 api.add_router("/", "purchases.api.router")
 api.add_router("/webhooks", "payments.webhooks_api.router")

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("creators.urls")),
     path("", include("swarm.urls")),
+    path("", include("swarm.settings_urls")),
     path("", include("payments.urls")),
     path("", include("purchases.urls")),
     path("", include("support.urls")),

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from swarm import settings_views
+
+urlpatterns = [
+    path("settings/passkey/", settings_views.passkey_settings, name="passkey-settings"),
+    path("settings/passkey/rotate/", settings_views.rotate_passkey, name="rotate-passkey"),
+]

@@ -1,0 +1,47 @@
+"""The fan's passkey in their settings: what it is, and rotating it when it leaked.
+
+A passkey is in every .torrent (the announce URL) and every web-seed URL a fan downloaded.
+Rotating revokes it: the tracker refuses it and its web-seed links answer 403 at once; the
+fan downloads their torrents again to get the new one.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from swarm import services, webseed
+from swarm.models import Passkey
+
+
+def rotate_now(user: User) -> Passkey:
+    """Revoke ``user``'s passkey and issue a new one; this process's web seed forgets the
+    decisions it cached for the old one, so its links stop at once."""
+    passkey = services.rotate_passkey(user)
+    webseed.clear_auth_cache()
+    return passkey
+
+
+@login_required
+def passkey_settings(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    current = Passkey.objects.filter(user=request.user, revoked_at__isnull=True).first()
+    revoked = Passkey.objects.filter(user=request.user, revoked_at__isnull=False).count()
+    return render(request, "settings/passkey.html", {"passkey": current, "revoked": revoked})
+
+
+@login_required
+@require_POST
+def rotate_passkey(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    rotate_now(request.user)
+    messages.success(
+        request,
+        "New passkey issued. Your old torrents and download links no longer work: download "
+        "the .torrent of each release again from your library.",
+    )
+    return redirect("passkey-settings")
