@@ -1,0 +1,109 @@
+"""``make run`` (``manage.py runall``) supervises its processes: a crashed one comes back, the
+others keep running, and Ctrl-C stops them all, then the embedded Redis, with a save."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from btt_platform import embedded
+from btt_platform.management.commands.runall import parse_procfile
+from tests.conftest import process_environment, start_child, wait_for
+
+SLEEPER = """
+import os, sys, time
+with open(sys.argv[1], "a") as pids:
+    pids.write(f"{os.getpid()}\\n")
+while True:
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # Its own data folder, so its own embedded Redis (the test run's is not runall's to stop).
+    folder = Path(tempfile.mkdtemp(prefix="btt-run-", dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        embedded.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pids(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_killed_process_comes_back_and_the_others_keep_running(
+    data_dir: Path, tmp_path: Path, transactional_db: None
+) -> None:
+    # given: runall with two processes of a Procfile, on its own embedded Redis
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        f"# two stand-ins for web and worker\n"
+        f"alpha: python {script} {tmp_path / 'alpha.pids'}\n"
+        f"beta: python {script} {tmp_path / 'beta.pids'}\n"
+    )
+    assert list(parse_procfile(procfile.read_text())) == ["alpha", "beta"]
+    env = process_environment(BTT_DATA_DIR=str(data_dir))
+    env.pop("REDIS_URL", None)
+    runall = start_child(
+        "runall",
+        [sys.executable, "manage.py", "runall", "--no-setup", "--procfile", str(procfile)],
+        env,
+        tmp_path,
+    )
+    try:
+        wait_for(
+            lambda: pids(tmp_path / "alpha.pids") and pids(tmp_path / "beta.pids"),
+            timeout=60,
+            what="both processes",
+        )
+        assert embedded._answers(embedded.socket_path(data_dir))
+        (alpha,) = pids(tmp_path / "alpha.pids")
+        (beta,) = pids(tmp_path / "beta.pids")
+
+        # when: one is killed -9
+        os.kill(alpha, signal.SIGKILL)
+
+        # then: it comes back with a new pid, and the other kept its own
+        wait_for(lambda: len(pids(tmp_path / "alpha.pids")) == 2, what="alpha to come back")
+        new_alpha = pids(tmp_path / "alpha.pids")[1]
+        assert new_alpha != alpha
+        assert alive(new_alpha)
+        assert pids(tmp_path / "beta.pids") == [beta]
+        assert alive(beta)
+        assert runall.process.poll() is None
+
+        # when: Ctrl-C
+        runall.process.send_signal(signal.SIGINT)
+        assert runall.process.wait(60) == 0, runall.output()
+    finally:
+        runall.stop()
+
+    # then: every process stopped, and the embedded Redis too, after a save
+    assert not alive(new_alpha)
+    assert not alive(beta)
+    assert not embedded._answers(embedded.socket_path(data_dir))
+    assert (embedded.redis_dir(data_dir) / "dump.rdb").exists()
+    log = runall.output()
+    assert "exited: alpha (terminated by SIGKILL; not expected)" in log
+    assert "stopped: alpha (terminated by SIGTERM)" in log
+    assert "stopped: beta (terminated by SIGTERM)" in log
