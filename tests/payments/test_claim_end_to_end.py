@@ -3,6 +3,8 @@ worker proves it through the node's HTTP API: processing in a block, settled onc
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from tronpy.keys import PrivateKey
@@ -34,6 +36,14 @@ def send_btt(devnet: Devnet, payer: Wallet, to: str, units: int, contract: str) 
     return txid
 
 
+def signed_claim(payer: Wallet, invoice: dict[str, Any], txid: str) -> str:
+    """What the paying page sends: the paying wallet's signature of the invoice's claim
+    message for this txid (TronLink's signMessageV2)."""
+    message = invoice["claim_message"].replace("{txid}", txid.lower())
+    signature: str = payer.key.sign_msg(message.encode()).hex()
+    return signature
+
+
 def test_a_claimed_payment_settles_the_invoice_and_grants_the_content(
     node_and_worker: Devnet, fan: User, creator: Creator
 ) -> None:
@@ -54,7 +64,9 @@ def test_a_claimed_payment_settles_the_invoice_and_grants_the_content(
         invoice["token_contract"],
     )
     claim = client.post(
-        f"/api/v1/invoices/{invoice['id']}/claims", {"txid": txid}, "application/json"
+        f"/api/v1/invoices/{invoice['id']}/claims",
+        {"txid": txid, "signature": signed_claim(payer, invoice, txid)},
+        "application/json",
     )
     assert (claim.status_code, claim.json()["state"]) == (202, "pending")
 
@@ -97,7 +109,11 @@ def test_a_claimed_reverted_transfer_is_refused_and_grants_nothing(
         int(invoice["amount_due"]["units"]),
         invoice["token_contract"],
     )
-    client.post(f"/api/v1/invoices/{invoice['id']}/claims", {"txid": txid}, "application/json")
+    client.post(
+        f"/api/v1/invoices/{invoice['id']}/claims",
+        {"txid": txid, "signature": signed_claim(payer, invoice, txid)},
+        "application/json",
+    )
 
     # then
     wait_for(

@@ -14,7 +14,7 @@ from btt_platform.asgi import application
 from creators.models import Creator
 from payments import services
 from payments.models import Invoice
-from tests.payments.factories import STRANGER_ADDRESS, paying, proven, purchase
+from tests.payments.factories import STRANGER_ADDRESS, paying, proven, proven_claim, purchase
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,7 +98,7 @@ async def test_a_refused_claim_is_heard_by_the_payer(fan: User, creator: Creator
     transaction, info = paying(invoice, outcome="REVERT")
 
     def claim_and_check() -> None:
-        claim, _ = services.claim_transaction(fan, invoice, transaction["txID"])
+        claim, _ = proven_claim(fan, invoice, transaction["txID"])
         services.check_claim(claim.pk, transaction, info, solidified=True)
 
     await sync_to_async(claim_and_check)()
