@@ -18,6 +18,7 @@ from django.test import Client
 from btt_platform.celery import app as celery_app
 from creators.models import Creator
 from swarm import ingest, torrents
+from swarm import tasks as swarm_tasks
 from swarm.models import Content
 from tests.conftest import Child, start_worker, wait_for
 from tests.swarm.conftest import uploaded
@@ -48,6 +49,25 @@ def tasks_run_here() -> Iterator[Callable[[bool], None]]:
         yield run_here
     finally:
         celery_app.conf.task_always_eager = eager
+
+
+class LostQueue:
+    """Stands in for the ingest task: what is sent to it is lost, as a Redis restarted without
+    persistence or a purge lost it (and nothing reaches a broker other test runs may share)."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def delay(self, content_id: int) -> None:
+        self.sent.append(content_id)
+
+
+@pytest.fixture
+def lost_queue(monkeypatch: pytest.MonkeyPatch) -> LostQueue:
+    """While in use, the ingest tasks queued are lost; ``monkeypatch.undo()`` ends it."""
+    lost = LostQueue()
+    monkeypatch.setattr(swarm_tasks, "ingest_content", lost)
+    return lost
 
 
 def worker_env() -> dict[str, str]:
@@ -108,12 +128,17 @@ def test_a_worker_killed_mid_hash_is_recovered_by_the_sweep(
 
 
 def test_a_publish_whose_queued_task_was_lost_is_hashed_after_the_sweep(
-    files: None, creator: Creator, tmp_path: Path
+    files: None,
+    creator: Creator,
+    tmp_path: Path,
+    lost_queue: LostQueue,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given: published while no worker ran, and the queue then lost (purged)
+    # given: published, and its queued task lost
     content = uploaded(creator, {"song.flac": os.urandom(300_000)}, access="free")
     ingest.publish_content(creator.user, content.pk)
-    celery_app.control.purge()
+    assert lost_queue.sent == [content.pk]
+    monkeypatch.undo()
     worker = start_worker(tmp_path, extra=worker_env())
     try:
         # when: the sweep runs (beat, every 30 s) once the publish is older than the threshold
@@ -129,20 +154,23 @@ def test_a_publish_whose_queued_task_was_lost_is_hashed_after_the_sweep(
 
 
 def test_after_too_many_interrupted_runs_the_content_fails_and_publishing_again_retries(
-    files: None, creator: Creator, tasks_run_here: Callable[[bool], None]
+    files: None,
+    creator: Creator,
+    tasks_run_here: Callable[[bool], None],
+    lost_queue: LostQueue,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # given: a content whose hashing runs all died (the last one long quiet)
     content = uploaded(creator, {"clip.mp4": os.urandom(100_000)}, access="free")
-    celery_app.control.purge()
-    tasks_run_here(False)
     ingest.publish_content(creator.user, content.pk)
     Content.objects.filter(pk=content.pk).update(
         hash_attempts=settings.SWARM_HASH_MAX_ATTEMPTS, hash_runner="dead", hash_heartbeat_at=None
     )
-    celery_app.control.purge()
 
     # when: the sweep runs
     assert ingest.requeue_stalled_hashing() == 1
+    assert lost_queue.sent == [content.pk]  # the publish's only: the sweep queued nothing
+    monkeypatch.undo()
 
     # then: failed, with a reason the creator sees on the content's API
     client = Client()
@@ -162,13 +190,15 @@ def test_after_too_many_interrupted_runs_the_content_fails_and_publishing_again_
 
 
 def test_publishing_again_while_hashing_is_accepted_and_requeues_a_quiet_hash(
-    files: None, creator: Creator, tasks_run_here: Callable[[bool], None]
+    files: None,
+    creator: Creator,
+    tasks_run_here: Callable[[bool], None],
+    lost_queue: LostQueue,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given: published, its task lost, no sign of life since
+    # given: published, and its queued task lost
     content = uploaded(creator, {"book.pdf": os.urandom(100_000)}, access="free")
-    tasks_run_here(False)
     ingest.publish_content(creator.user, content.pk)
-    celery_app.control.purge()
     client = Client()
     client.force_login(creator.user)
 
@@ -177,9 +207,11 @@ def test_publishing_again_while_hashing_is_accepted_and_requeues_a_quiet_hash(
     assert response.status_code == 202, response.content
     assert response.json()["state"] == "hashing"
     assert state(content).hash_attempts == 0
+    assert lost_queue.sent == [content.pk]
 
     # when: published again once it went quiet: accepted, and hashed (run here, as a worker would)
     Content.objects.filter(pk=content.pk).update(hash_heartbeat_at=None, hash_runner="dead")
+    monkeypatch.undo()
     tasks_run_here(True)
     response = client.post(f"/api/v1/contents/{content.pk}/publish")
 
