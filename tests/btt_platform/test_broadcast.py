@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import contextvars
 import json
+import os
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
+import uvicorn
 import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -21,7 +26,7 @@ from accounts.notifications import notify_user
 from btt_platform import broadcast
 from btt_platform.broadcast import CheckedMember, Hub, Member, channel_for, hub, publish_now
 from tests.btt_platform.test_asgi_server import _connect, session_cookie
-from tests.conftest import AsgiServer
+from tests.conftest import AsgiServer, free_port, wait_for
 
 
 class Collector(Member):
@@ -366,3 +371,77 @@ async def test_a_socket_that_stops_reading_is_dropped_and_the_others_hear_every_
         await stuck.leave_broadcast()
         await healthy.leave_broadcast()
     assert await sync_to_async(_subscribers)("test.stuck") == 0
+
+
+@pytest.fixture
+def server_without_pings(transactional_db: None) -> Iterator[AsgiServer]:
+    """The live server without WebSocket keepalive pings: uvicorn's would close a page that
+    stops reading after some 40 s, on its own, and hide whether the hub drops it."""
+    from btt_platform.asgi import application
+
+    port = free_port()
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout=30, what="uvicorn to start")
+    try:
+        yield AsgiServer(url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_browser_that_stops_reading_is_dropped_and_the_users_other_page_hears_on(
+    server_without_pings: AsgiServer, fan: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asgi_server = server_without_pings
+    monkeypatch.setattr(broadcast, "SEND_TIMEOUT", 0.5)
+    cookie = await sync_to_async(session_cookie)(fan)
+
+    async def open_page(max_queue: int) -> websockets.ClientConnection:
+        return await websockets.connect(
+            f"ws://{asgi_server.host}:{asgi_server.port}/ws/notifications/",
+            additional_headers={"Cookie": cookie},
+            origin=websockets.Origin(asgi_server.url),
+            compression=None,  # random padding would not shrink anyway
+            max_queue=max_queue,
+            max_size=None,
+            ping_interval=None,  # nor the client's: a ping unanswered would close it after 40 s
+        )
+
+    # the first page joins first, so the fan-out reaches it first; it never reads
+    stuck = await open_page(max_queue=1)
+    reading = await open_page(max_queue=16)
+    group = user_group(fan.pk)
+    count = 400  # ~35 MB: far beyond what the socket buffers hold for the stuck page
+
+    async def read_all() -> list[int]:
+        heard: list[int] = []
+        while len(heard) < count:
+            heard.append(json.loads(await reading.recv())["n"])
+        return heard
+
+    def publish_many() -> None:
+        for n in range(count):
+            pad = base64.b64encode(os.urandom(64 * 1024)).decode()
+            publish_now(group, {"type": "bulk", "n": n, "pad": pad})
+
+    reader = asyncio.create_task(read_all())
+    try:
+        await sync_to_async(publish_many)()
+        assert await asyncio.wait_for(reader, 60) == list(range(count))
+        assert _hub_holding(group).local_members(group) == 1  # the stuck page was dropped
+    finally:
+        reader.cancel()
+        await reading.close()
+        await stuck.close()
