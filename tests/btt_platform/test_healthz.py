@@ -196,6 +196,32 @@ def test_a_real_worker_beats_and_marks_itself_stopped(
     )
 
 
+def test_a_real_beat_beats_and_marks_itself_stopped(transactional_db: None, tmp_path: Path) -> None:
+    beat = start_child(
+        "beat",
+        [sys.executable, "-m", "celery", "-A", "btt_platform", "beat", "--loglevel=INFO",
+         "--schedule", str(tmp_path / "celerybeat-schedule")],
+        process_environment(HEARTBEAT_SECONDS="1"),
+        tmp_path,
+    )  # fmt: skip
+    try:
+        wait_for(
+            lambda: (
+                beat.process.poll() is not None
+                or Heartbeat.objects.filter(kind="beat", stopped_at__isnull=True).exists()
+            ),
+            timeout=60,
+            what="beat's heartbeat",
+        )
+        assert beat.process.poll() is None, beat.output()
+    finally:
+        beat.stop(signal.SIGTERM)
+    wait_for(
+        lambda: Heartbeat.objects.filter(kind="beat", stopped_at__isnull=False).exists(),
+        what="beat marked stopped",
+    )
+
+
 def test_the_chain_watcher_beats_and_healthz_names_it_once_it_stops(
     tron_node: Devnet, transactional_db: None, tmp_path: Path
 ) -> None:
