@@ -179,6 +179,45 @@ async def test_a_storm_of_health_checks_all_answer_and_invoice_sockets_still_hea
         await socket.close()
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_deep_checks_cut_short_mid_join_leave_no_subscription_behind(
+    asgi_server: AsgiServer,
+    fan: User,
+    creator: Creator,
+    settings: SettingsWrapper,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Probes timing out at once: each round trip's join is cancelled wherever it got to.
+    settings.HEALTH_DEEP_TOKEN = "monitoring"
+    monkeypatch.setattr(health, "PROBE_TIMEOUT", 0.005)
+    headers = {"Authorization": "Bearer monitoring"}
+    async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30, headers=headers) as client:
+        for _ in range(3):
+            answers = await asyncio.gather(*(client.get("/healthz/deep") for _ in range(50)))
+            assert {answer.status_code for answer in answers} <= {200, 503}
+
+    def settled() -> bool:
+        return not any(found.members for found in list(broadcast._hubs.values())) and not (
+            _server_pubsub_clients()
+        )
+
+    await sync_to_async(wait_for)(settled, 30, "the cut-short joins to be taken back")
+    invoice = await sync_to_async(purchase)(fan, creator)
+    socket = await websockets.connect(
+        f"ws://{asgi_server.host}:{asgi_server.port}/ws/invoice/{invoice.pk}/",
+        additional_headers={"Cookie": await sync_to_async(session_cookie)(fan)},
+        origin=websockets.Origin(asgi_server.url),
+    )
+    try:
+        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["event"] == "snapshot"
+        transfer = await sync_to_async(proven)(*paying(invoice))
+        await sync_to_async(payments.record_transfer)(transfer, solidified=False)
+        heard = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert (heard["event"], heard["txid"]) == ("payment", transfer.txid)
+    finally:
+        await socket.close()
+
+
 # --- the processes write their heartbeats ----------------------------------------------------
 
 
