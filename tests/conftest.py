@@ -142,9 +142,11 @@ def start_worker(
     command: list[str] | None = None,
     label: str = "worker",
     extra: dict[str, str] | None = None,
+    broker: str | None = None,
 ) -> Child:
     """A real ``celery worker`` process on the real broker, sharing the test database; returns
-    once it answers a ping. ``command`` replaces ``python -m celery`` (e.g. a wrapper module)."""
+    once it answers a ping. ``command`` replaces ``python -m celery`` (e.g. a wrapper module);
+    ``broker`` (a kombu URL) says its ``extra`` environment points it at another broker."""
     from btt_platform.celery import app
 
     name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
@@ -161,12 +163,16 @@ def start_worker(
         tmp_path,
     )  # fmt: skip
     child.name = name
+
+    def ready() -> object:
+        if broker is None:
+            return app.control.ping(destination=[name], timeout=0.5)
+        # On another broker than this process's: its log says so once it consumes.
+        return f"{name} ready." in child.output()
+
     try:
         wait_for(
-            lambda: (
-                child.process.poll() is not None
-                or app.control.ping(destination=[name], timeout=0.5)
-            ),
+            lambda: child.process.poll() is not None or ready(),
             timeout=60,
             what=f"celery worker {name}",
         )

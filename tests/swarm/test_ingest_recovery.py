@@ -6,8 +6,10 @@ Real worker processes on the real broker; the sweep is the function beat runs ev
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from btt_platform import embedded
 from btt_platform.celery import app as celery_app
 from creators.models import Creator
 from swarm import ingest, torrents
@@ -219,4 +222,57 @@ def test_publishing_again_while_hashing_is_accepted_and_requeues_a_quiet_hash(
     assert response.status_code == 202, response.content
     content.refresh_from_db()
     assert content.state == Content.State.SEEDING, content.state_detail
+    assert content.infohash == clean_infohash(content)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[Path]:
+    """An embedded Redis of its own (a short folder: the socket path is limited), so that
+    restarting it disturbs no connection of this test run."""
+    folder = Path(tempfile.mkdtemp(prefix="btt-q-", dir="/tmp"))
+    embedded.ensure_running(folder)
+    try:
+        yield folder
+    finally:
+        embedded.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_publish_queued_before_redis_stops_and_starts_is_hashed_from_the_queue(
+    files: None,
+    creator: Creator,
+    tmp_path: Path,
+    own_redis: Path,
+    lost_queue: LostQueue,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: a publish whose ingest task waits in the embedded Redis, no worker running
+    content = uploaded(creator, {"show.mkv": os.urandom(300_000)}, access="free")
+    ingest.publish_content(creator.user, content.pk)
+    monkeypatch.undo()
+    broker = "redis+socket://" + str(embedded.socket_path(own_redis))
+    with celery_app.connection_for_write(broker) as connection:
+        swarm_tasks.ingest_content.apply_async((content.pk,), connection=connection)  # type: ignore[call-arg]
+
+    # when: Redis is stopped and started again (as `make run` does on Ctrl-C and the next run)
+    embedded.stop(own_redis)
+    embedded.ensure_running(own_redis)
+    worker = start_worker(
+        tmp_path,
+        extra={
+            **worker_env(),
+            "REDIS_URL": embedded.url(own_redis),
+            # no sweep here, and none would find this content quiet
+            "SWARM_HASH_STALE_SECONDS": "3600",
+        },
+        broker=broker,
+    )
+    try:
+        # then: the worker finds the task and hashes it
+        wait_for(lambda: state(content).state != Content.State.HASHING, timeout=120)
+    finally:
+        worker.stop()
+    content.refresh_from_db()
+    assert content.state == Content.State.SEEDING, content.state_detail
+    assert content.hash_attempts == 1
     assert content.infohash == clean_infohash(content)
