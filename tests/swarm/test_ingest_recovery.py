@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 
 from btt_platform import embedded
 from btt_platform.celery import app as celery_app
@@ -275,4 +276,37 @@ def test_a_publish_queued_before_redis_stops_and_starts_is_hashed_from_the_queue
     content.refresh_from_db()
     assert content.state == Content.State.SEEDING, content.state_detail
     assert content.hash_attempts == 1
+    assert content.infohash == clean_infohash(content)
+
+
+def test_the_creator_sees_why_hashing_failed_and_publishes_again_from_the_studio(
+    files: None,
+    creator: Creator,
+    tasks_run_here: Callable[[bool], None],
+) -> None:
+    # given: a content whose hashing failed after too many interrupted runs
+    tasks_run_here(True)
+    content = uploaded(creator, {"track.ogg": os.urandom(100_000)}, access="free")
+    ingest.publish_content(creator.user, content.pk)
+    reason = ingest.interrupted_reason(settings.SWARM_HASH_MAX_ATTEMPTS)
+    Content.objects.filter(pk=content.pk).update(
+        state=Content.State.FAILED, state_detail=reason, metainfo=None, infohash=None
+    )
+    client = Client()
+    client.force_login(creator.user)
+
+    # when: the creator opens the content's page
+    page = client.get(reverse("studio-upload", args=[content.pk])).content.decode()
+
+    # then: the reason, and a way to try again
+    assert reason in page
+    assert "data-publish-again" in page
+
+    # when: pressed (the task run here, as a worker would)
+    response = client.post(reverse("studio-publish", args=[content.pk]))
+
+    # then
+    assert response.status_code == 302
+    content.refresh_from_db()
+    assert content.state == Content.State.SEEDING, content.state_detail
     assert content.infohash == clean_infohash(content)
