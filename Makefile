@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 # The JavaScript clients the tests drive (TronWeb): reinstalled only when the lock file changes.
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha1sum | cut -c1-12)
 
-.PHONY: setup system-packages run test lint pytest test-embedded stop clean
+.PHONY: setup system-packages run status test lint pytest test-embedded stop clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ system-packages:
 # Development defaults (DEBUG on, embedded SQLite and Redis) unless the environment says otherwise.
 run: setup
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runall
+
+# The processes of a running `make run`, as supervisor sees them (it restarts crashed ones;
+# `supervisorctl -c <the same file> restart worker` restarts one by hand).
+status: setup
+	$(VENV)/bin/supervisorctl -c $${BTT_DATA_DIR:-var}/supervisor/supervisord.conf status
 
 lint: setup
 	$(VENV)/bin/ruff check .
