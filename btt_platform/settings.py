@@ -181,6 +181,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Creator webhooks call endpoints the platform does not control: they run on a queue of their
+# own, consumed by the `webhooks` worker (Procfile), so a hanging endpoint never holds up ingest,
+# payments or emails on the default queue (`celery`).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "payments.deliver_webhook": {"queue": "webhooks"},
+    "payments.deliver_endpoint_webhooks": {"queue": "webhooks"},
+    "payments.deliver_due_webhooks": {"queue": "webhooks"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Unfinished uploads past their expiry hold disk space and creator quota.
@@ -191,7 +200,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-invoices": {"task": "payments.expire_invoices", "schedule": 60.0},
     # First attempts lost with a worker and retries that are due (a sweep, not countdowns:
     # Redis re-delivers tasks delayed past its visibility timeout).
-    "deliver-webhooks": {"task": "payments.deliver_due_webhooks", "schedule": 60.0},
+    # Every 5 s, on the webhooks queue: each endpoint with due deliveries gets a task of its own.
+    "deliver-webhooks": {"task": "payments.deliver_due_webhooks", "schedule": 5.0},
     # Campaigns past their deadline close; all-or-nothing ones that met the goal invoice.
     "close-campaigns": {"task": "support.close_campaigns", "schedule": 60.0},
     # Outgoing emails whose task was lost (or failed) are sent from the outbox.
@@ -386,6 +396,18 @@ PAYMENTS_WEBHOOK_RETRY_SECONDS = env_int_list(
     minimum=1,
 )
 PAYMENTS_WEBHOOK_TIMEOUT_SECONDS = env_float("PAYMENTS_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# Connecting gets less: an endpoint that does not accept within it is down.
+PAYMENTS_WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_float(
+    "PAYMENTS_WEBHOOK_CONNECT_TIMEOUT_SECONDS", 3.0, minimum=0.1
+)
+# Circuit breaker: after this many failed attempts in a row an endpoint is paused (no calls);
+# after the cool-down one trial delivery is sent, which resumes it or pauses it again.
+PAYMENTS_WEBHOOK_BREAKER_FAILURES = env_int("PAYMENTS_WEBHOOK_BREAKER_FAILURES", 5, minimum=1)
+PAYMENTS_WEBHOOK_BREAKER_COOLDOWN_SECONDS = env_int(
+    "PAYMENTS_WEBHOOK_BREAKER_COOLDOWN_SECONDS", 600, minimum=1
+)
+# The retry sweep takes at most this many due deliveries of each endpoint per pass (fairness).
+PAYMENTS_WEBHOOK_SWEEP_PER_ENDPOINT = env_int("PAYMENTS_WEBHOOK_SWEEP_PER_ENDPOINT", 10, minimum=1)
 # Loopback/private/plain-http endpoints; DEBUG allows them too. Never in production: a creator
 # could make the platform call into its own network.
 PAYMENTS_WEBHOOK_ALLOW_PRIVATE = env_bool("PAYMENTS_WEBHOOK_ALLOW_PRIVATE", False)

@@ -34,4 +34,14 @@ urlpatterns = [
         views.webhook_toggle,
         name="studio-webhook-toggle",
     ),
+    path(
+        "studio/webhooks/<int:webhook_id>/resume/",
+        views.webhook_resume,
+        name="studio-webhook-resume",
+    ),
+    path(
+        "studio/webhooks/<int:webhook_id>/deliveries/",
+        views.webhook_deliveries,
+        name="studio-webhook-deliveries",
+    ),
 ]

@@ -17,6 +17,7 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
+    HttpResponseBadRequest,
     JsonResponse,
     StreamingHttpResponse,
 )
@@ -37,7 +38,13 @@ from creators.forms import (
 )
 from creators.models import Creator
 from payments import webhooks as payment_webhooks
-from payments.models import ContentPrice, Invoice, Webhook
+from payments.models import (
+    ContentPrice,
+    Invoice,
+    Webhook,
+    WebhookDelivery,
+    every_webhook_event,
+)
 from payments.money import Amount
 from payments.services import PaymentRefused
 from purchases.services import price_of
@@ -396,6 +403,9 @@ def _webhook_action(
         if action == "delete":
             payment_webhooks.delete_webhook(user, webhook_id)
             messages.success(request, "Webhook deleted.")
+        elif action == "resume":
+            payment_webhooks.resume_webhook(user, webhook_id)
+            messages.success(request, "Webhook resumed: its waiting deliveries go out now.")
         elif action == "rotate":
             webhook = payment_webhooks.rotate_secret(user, webhook_id)
             messages.success(request, "New secret made; the old one no longer signs anything.")
@@ -425,6 +435,46 @@ def webhook_rotate(request: HttpRequest, creator: Creator, webhook_id: int) -> H
 @creator_required
 def webhook_toggle(request: HttpRequest, creator: Creator, webhook_id: int) -> HttpResponse:
     return _webhook_action(request, creator, webhook_id, "toggle")
+
+
+@require_POST
+@creator_required
+def webhook_resume(request: HttpRequest, creator: Creator, webhook_id: int) -> HttpResponse:
+    return _webhook_action(request, creator, webhook_id, "resume")
+
+
+@creator_required
+def webhook_deliveries(request: HttpRequest, creator: Creator, webhook_id: int) -> HttpResponse:
+    """A webhook's deliveries, newest first, a page at a time, filtered by state and event."""
+    state = request.GET.get("state", "")
+    event = request.GET.get("event", "")
+    try:
+        webhook = payment_webhooks.webhook_of(_user(request), webhook_id)
+        deliveries = payment_webhooks.deliveries_of(
+            _user(request), webhook_id, state=state, event=event
+        )
+    except payment_webhooks.NotFound:
+        raise Http404("No such webhook of yours.") from None
+    except payment_webhooks.WebhookRefused as error:
+        return HttpResponseBadRequest(error.message)
+    page = Paginator(deliveries, payment_webhooks.RECENT_DELIVERIES).get_page(
+        request.GET.get("page")
+    )
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    return render(
+        request,
+        "creators/studio/webhook_deliveries.html",
+        {
+            "webhook": webhook,
+            "page": page,
+            "state": state,
+            "event": event,
+            "states": [value for value, _ in WebhookDelivery.State.choices],
+            "events": [*every_webhook_event(), WebhookDelivery.PING],
+            "filters": filters.urlencode(),
+        },
+    )
 
 
 # --- covers (public once published) -----------------------------------------------------------

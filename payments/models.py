@@ -291,6 +291,17 @@ class Webhook(models.Model):
     description = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    # Circuit breaker: failed attempts in a row; past PAYMENTS_WEBHOOK_BREAKER_FAILURES the
+    # endpoint is paused (no calls) until the creator resumes it or a trial after the cool-down
+    # succeeds.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    # One attempt in flight per endpoint: the worker sending holds this lease (a conditional
+    # UPDATE); another may call the endpoint once it has run out (the first one died).
+    busy_until = models.DateTimeField(null=True, blank=True)
+    # The sweep queued a task for this endpoint that has not started yet: no second one until.
+    queued_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -330,7 +341,10 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+            models.Index(fields=["webhook", "state", "next_attempt_at"]),
+        ]
         constraints = [
             # However often an invoice event is handed over, each webhook hears it once.
             models.UniqueConstraint(

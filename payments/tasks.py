@@ -43,16 +43,32 @@ def verify_claim(self: Any, claim_id: int) -> str:
 
 @shared_task(name="payments.deliver_webhook")
 def deliver_webhook(delivery_id: int) -> str:
-    """One attempt at a webhook delivery, queued after commit; later attempts come from
-    ``deliver_due_webhooks``. A delivery already sent or being sent is skipped."""
+    """One attempt at a webhook delivery, queued after commit (on the ``webhooks`` queue);
+    later attempts come from ``deliver_due_webhooks``. A delivery already sent or being sent,
+    or whose endpoint is busy or paused, is left to the sweep."""
     return webhooks.deliver(delivery_id)
 
 
 @shared_task(name="payments.deliver_due_webhooks")
 def deliver_due_webhooks(at: str | None = None) -> int:
-    """Retry the webhook deliveries that are due (beat, every minute); ``at`` (ISO 8601) is
-    the time to be due by, default now."""
-    return webhooks.deliver_due(datetime.fromisoformat(at) if at else None)
+    """The retry sweep (beat, every 5 s): a ``deliver_endpoint_webhooks`` task for each
+    endpoint with due deliveries, so one slow endpoint never holds up another's; how many were
+    queued. ``at`` (ISO 8601) is the time to be due by, default now."""
+    queued = webhooks.endpoints_to_queue(_when(at))
+    for webhook_id in queued:
+        deliver_endpoint_webhooks.delay(webhook_id, at)
+    return len(queued)
+
+
+@shared_task(name="payments.deliver_endpoint_webhooks")
+def deliver_endpoint_webhooks(webhook_id: int, at: str | None = None) -> int:
+    """An endpoint's due deliveries, a few at most, one at a time: how many were delivered."""
+    outcomes = webhooks.deliver_endpoint(webhook_id, _when(at))
+    return sum(outcome == "delivered" for outcome in outcomes)
+
+
+def _when(at: str | None) -> datetime | None:
+    return datetime.fromisoformat(at) if at else None
 
 
 def _unsolidified(txid: str) -> bool:

@@ -25,6 +25,17 @@ is retried after ``PAYMENTS_WEBHOOK_RETRY_SECONDS`` (default 1 min, 5 min, 30 mi
 12 h, 24 h, 24 h: nine attempts over about three days), then the delivery is ``failed``. Order
 is not guaranteed: a receiver reads ``invoice.state`` rather than trusting arrival order.
 
+Isolation: deliveries run on the ``webhooks`` Celery queue, consumed by a worker of their own,
+so an endpoint that hangs never holds up uploads, payments or emails. Connecting times out after
+``PAYMENTS_WEBHOOK_CONNECT_TIMEOUT_SECONDS`` (3 s), each write or read after
+``PAYMENTS_WEBHOOK_TIMEOUT_SECONDS`` (10 s). One attempt is in flight per endpoint at a time (a
+lease on the ``Webhook`` row). After ``PAYMENTS_WEBHOOK_BREAKER_FAILURES`` failed attempts in a
+row the endpoint is *paused*: nothing is sent to it (deliveries wait, their attempts not spent)
+until the creator resumes it, or the cool-down (``PAYMENTS_WEBHOOK_BREAKER_COOLDOWN_SECONDS``)
+has passed and one trial delivery succeeds. The retry sweep runs every 5 s and is fair: each
+endpoint with due deliveries gets a task of its own, which sends at most
+``PAYMENTS_WEBHOOK_SWEEP_PER_ENDPOINT`` of them.
+
 Safety: each attempt first claims the row with a conditional UPDATE, so two workers never send
 the same delivery at once and a delivered one is never sent again. Endpoints must be HTTPS on
 public addresses; the address is resolved and checked at registration and again at every
@@ -50,7 +61,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -73,8 +84,9 @@ USER_AGENT = "BTT-Creators-Webhooks/1"
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a label, not a secret)
 SIGNATURE_TOLERANCE_SECONDS = 300
 MAX_WEBHOOKS_PER_CREATOR = 10
-RECENT_DELIVERIES = 50
-SWEEP_BATCH = 100
+RECENT_DELIVERIES = 50  # a page of the deliveries list
+MAX_PAGE_SIZE = 100
+SWEEP_ENDPOINTS = 1000  # endpoints given a task per sweep pass (5 s apart), longest waiting first
 MAX_URL_LENGTH = 500  # Webhook.url
 
 
@@ -94,6 +106,23 @@ def max_attempts() -> int:
 def request_timeout() -> float:
     """``PAYMENTS_WEBHOOK_TIMEOUT_SECONDS`` (default 10): connect, write and each read."""
     return float(settings.PAYMENTS_WEBHOOK_TIMEOUT_SECONDS)
+
+
+def connect_timeout() -> float:
+    """``PAYMENTS_WEBHOOK_CONNECT_TIMEOUT_SECONDS`` (default 3), at most the request timeout."""
+    return min(float(settings.PAYMENTS_WEBHOOK_CONNECT_TIMEOUT_SECONDS), request_timeout())
+
+
+def breaker_failures() -> int:
+    return int(settings.PAYMENTS_WEBHOOK_BREAKER_FAILURES)
+
+
+def breaker_cooldown() -> timedelta:
+    return timedelta(seconds=settings.PAYMENTS_WEBHOOK_BREAKER_COOLDOWN_SECONDS)
+
+
+def per_endpoint_batch() -> int:
+    return int(settings.PAYMENTS_WEBHOOK_SWEEP_PER_ENDPOINT)
 
 
 def private_targets_allowed() -> bool:
@@ -285,10 +314,38 @@ def rotate_secret(user: User, webhook_id: int) -> Webhook:
     return webhook
 
 
+def resume_webhook(user: User, webhook_id: int) -> Webhook:
+    """Close the breaker of a paused endpoint: its waiting deliveries go with the next sweep.
+    Raises NotACreator, NotFound."""
+    webhook = webhook_of(user, webhook_id)
+    Webhook.objects.filter(pk=webhook.pk).update(
+        paused_at=None, paused_reason="", consecutive_failures=0
+    )
+    webhook.refresh_from_db()
+    return webhook
+
+
+def deliveries_of(
+    user: User, webhook_id: int, *, state: str | None = None, event: str | None = None
+) -> QuerySet[WebhookDelivery]:
+    """The webhook's deliveries, newest first, of one state and/or event if given. Raises
+    NotACreator, NotFound, WebhookRefused (an unknown state or event)."""
+    webhook = webhook_of(user, webhook_id)
+    deliveries = webhook.deliveries.order_by("-created_at", "-pk")
+    if state:
+        if state not in Delivery.values:
+            raise WebhookRefused(f"Unknown state: {state}.")
+        deliveries = deliveries.filter(state=state)
+    if event:
+        if event not in [*every_webhook_event(), WebhookDelivery.PING]:
+            raise WebhookRefused(f"Unknown event: {event}.")
+        deliveries = deliveries.filter(event=event)
+    return deliveries
+
+
 def recent_deliveries(user: User, webhook_id: int) -> list[WebhookDelivery]:
     """The webhook's latest deliveries, newest first. Raises NotACreator, NotFound."""
-    webhook = webhook_of(user, webhook_id)
-    return list(webhook.deliveries.order_by("-created_at", "-pk")[:RECENT_DELIVERIES])
+    return list(deliveries_of(user, webhook_id)[:RECENT_DELIVERIES])
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -447,6 +504,63 @@ def _claim(delivery_pk: int, now: datetime) -> int | None:
     return attempts
 
 
+def _take_endpoint(webhook_pk: int, held: datetime | None = None) -> datetime | None:
+    """The endpoint's lease for one attempt (when it runs out), renewed if ``held`` is ours; None
+    while another attempt holds it. Wall-clock time, whatever clock deliveries are due by."""
+    clock = timezone.now()
+    until = clock + attempt_lease()
+    free = Q(busy_until=held) if held else Q(busy_until__isnull=True) | Q(busy_until__lt=clock)
+    taken = Webhook.objects.filter(free, pk=webhook_pk).update(busy_until=until)
+    return until if taken == 1 else None
+
+
+def _release_endpoint(webhook_pk: int, held: datetime) -> None:
+    Webhook.objects.filter(pk=webhook_pk, busy_until=held).update(busy_until=None)
+
+
+def is_paused(webhook: Webhook) -> bool:
+    return webhook.paused_at is not None
+
+
+def _trial_due(webhook: Webhook) -> bool:
+    """A paused endpoint whose cool-down is over: one trial delivery may go (half-open)."""
+    return webhook.paused_at is not None and webhook.paused_at + breaker_cooldown() <= (
+        timezone.now()
+    )
+
+
+def _endpoint_answered(webhook_pk: int) -> None:
+    Webhook.objects.filter(pk=webhook_pk).update(
+        consecutive_failures=0, paused_at=None, paused_reason=""
+    )
+
+
+def _endpoint_failed(webhook_pk: int, error: str) -> None:
+    """One more failure in a row; the breaker opens at the threshold, and a failed trial starts
+    a new cool-down."""
+    Webhook.objects.filter(pk=webhook_pk).update(consecutive_failures=F("consecutive_failures") + 1)
+    failures = (
+        Webhook.objects.filter(pk=webhook_pk).values_list("consecutive_failures", flat=True).first()
+    )
+    if failures is None:
+        return
+    reason = f"{failures} failed attempts in a row; the last: {error}"
+    Webhook.objects.filter(
+        Q(paused_at__isnull=False) | Q(consecutive_failures__gte=breaker_failures()), pk=webhook_pk
+    ).update(paused_at=timezone.now(), paused_reason=reason[:300])
+
+
+def _due(webhook: Webhook, now: datetime) -> QuerySet[WebhookDelivery]:
+    """The endpoint's due deliveries, oldest due first: only pings while it is paused and its
+    cool-down runs."""
+    due = WebhookDelivery.objects.filter(
+        webhook=webhook, state=Delivery.PENDING, next_attempt_at__lte=now
+    ).order_by("next_attempt_at", "pk")
+    if is_paused(webhook) and not _trial_due(webhook):
+        due = due.filter(event=WebhookDelivery.PING)
+    return due
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     """POST ``body`` to an address ``url`` resolves to, as checked (the next one when one
     refuses the connection); the status. Raises UnsafeUrl and httpx.HTTPError."""
@@ -455,7 +569,8 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     host_header = parts.netloc.rpartition("@")[2]
     # No environment proxies (they would resolve the name again), no redirects (a 3xx could
     # point anywhere), and the body is never read: the status says it all.
-    with httpx.Client(timeout=request_timeout(), trust_env=False, follow_redirects=False) as client:
+    timeout = httpx.Timeout(request_timeout(), connect=connect_timeout())
+    with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
         for index, address in enumerate(addresses):
             pinned_host = f"[{address}]" if ":" in address else address
             netloc = pinned_host if parts.port is None else f"{pinned_host}:{parts.port}"
@@ -479,10 +594,60 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 def deliver(delivery_pk: int, now: datetime | None = None) -> str:
     """One attempt at a due delivery: ``delivered``, ``retry`` (failed, tried again later),
-    ``failed`` (given up), or ``skipped`` (not due, done already, being sent elsewhere, gone).
-    Safe to run twice and from several workers at once; the network call is made outside any
-    database transaction. ``now`` is the clock the attempt is due by (default: now)."""
+    ``failed`` (given up), ``paused`` (its endpoint's breaker is open: it waits, no attempt
+    spent) or ``skipped`` (not due, done already, being sent elsewhere, another attempt at the
+    endpoint in flight, gone). Safe to run twice and from several workers at once; the network
+    call is made outside any database transaction. ``now`` is the clock the attempt is due by
+    (default: now)."""
     now = now or timezone.now()
+    delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_pk).first()
+    if delivery is None:
+        return "skipped"
+    webhook = delivery.webhook
+    if is_paused(webhook) and delivery.event != WebhookDelivery.PING and not _trial_due(webhook):
+        return "paused"
+    lease = _take_endpoint(webhook.pk)
+    if lease is None:
+        return "skipped"  # the sweep sends it once the endpoint is free
+    try:
+        return _attempt(delivery_pk, now)
+    finally:
+        _release_endpoint(webhook.pk, lease)
+
+
+def deliver_endpoint(webhook_pk: int, now: datetime | None = None) -> list[str]:
+    """The endpoint's due deliveries, one after another, at most
+    ``PAYMENTS_WEBHOOK_SWEEP_PER_ENDPOINT`` (only one trial while paused past its cool-down,
+    none while it cools down): their outcomes. Nothing if another attempt at it is in flight."""
+    now = now or timezone.now()
+    Webhook.objects.filter(pk=webhook_pk).update(queued_until=None)
+    lease = _take_endpoint(webhook_pk)
+    if lease is None:
+        return []
+    outcomes: list[str] = []
+    tried: list[int] = []
+    try:
+        for _ in range(per_endpoint_batch()):
+            webhook = Webhook.objects.filter(pk=webhook_pk).first()
+            if webhook is None:
+                break
+            delivery_pk = _due(webhook, now).exclude(pk__in=tried).values_list("pk", flat=True)
+            next_pk = delivery_pk.first()
+            if next_pk is None:
+                break
+            renewed = _take_endpoint(webhook_pk, held=lease)
+            if renewed is None:
+                break  # our lease ran out and another worker holds the endpoint now
+            lease = renewed
+            tried.append(next_pk)
+            outcomes.append(_attempt(next_pk, now))
+    finally:
+        _release_endpoint(webhook_pk, lease)
+    return outcomes
+
+
+def _attempt(delivery_pk: int, now: datetime) -> str:
+    """The attempt itself, the endpoint's lease held."""
     attempt = _claim(delivery_pk, now)
     if attempt is None:
         return "skipped"
@@ -490,9 +655,10 @@ def deliver(delivery_pk: int, now: datetime | None = None) -> str:
     if delivery is None:
         return "skipped"  # its webhook was deleted meanwhile
     webhook = delivery.webhook
+    ping = delivery.event == WebhookDelivery.PING
     status: int | None = None
     error = ""
-    if not webhook.active and delivery.event != WebhookDelivery.PING:
+    if not webhook.active and not ping:
         return _give_up(delivery, attempt, "the webhook is disabled")
     body = body_of(delivery)
     headers = {
@@ -516,10 +682,14 @@ def deliver(delivery_pk: int, now: datetime | None = None) -> str:
             last_status_code=status,
             last_error="",
         )
+        if not ping:  # a ping is the creator's test: it does not move the breaker
+            _endpoint_answered(webhook.pk)
         return "delivered"
     if status is not None:
         error = f"answered {status}"
-    if delivery.event == WebhookDelivery.PING or attempt >= max_attempts():
+    if not ping:
+        _endpoint_failed(webhook.pk, error)
+    if ping or attempt >= max_attempts():
         return _give_up(delivery, attempt, error, status)
     WebhookDelivery.objects.filter(pk=delivery_pk, attempts=attempt).update(
         next_attempt_at=now + retry_delays()[attempt - 1],
@@ -536,13 +706,47 @@ def _give_up(delivery: WebhookDelivery, attempt: int, error: str, status: int | 
     return "failed"
 
 
-def deliver_due(now: datetime | None = None) -> int:
-    """Attempt the deliveries whose retry is due (and any whose first attempt was lost with a
-    worker); how many were delivered. For beat, every minute."""
+def due_endpoints(now: datetime | None = None) -> list[int]:
+    """The webhooks with deliveries due by ``now`` that may be called now (not cooling down
+    after their breaker opened, no attempt in flight), the longest waiting first."""
     now = now or timezone.now()
-    due = list(
+    clock = timezone.now()
+    rows = (
         WebhookDelivery.objects.filter(state=Delivery.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
+        .filter(
+            Q(webhook__paused_at__isnull=True)
+            | Q(webhook__paused_at__lte=clock - breaker_cooldown())
+            | Q(event=WebhookDelivery.PING)
+        )
+        .filter(Q(webhook__busy_until__isnull=True) | Q(webhook__busy_until__lt=clock))
+        .values("webhook_id")
+        .annotate(oldest=Min("next_attempt_at"))
+        .order_by("oldest", "webhook_id")
     )
-    return sum(deliver(delivery_pk, now) == "delivered" for delivery_pk in due)
+    return [row["webhook_id"] for row in rows[:SWEEP_ENDPOINTS]]
+
+
+def endpoints_to_queue(now: datetime | None = None) -> list[int]:
+    """``due_endpoints`` less those whose task from an earlier pass has not started yet; each
+    one returned is marked queued (for a lease's length)."""
+    clock = timezone.now()
+    chosen: list[int] = []
+    for webhook_pk in due_endpoints(now):
+        marked = Webhook.objects.filter(
+            Q(queued_until__isnull=True) | Q(queued_until__lt=clock), pk=webhook_pk
+        ).update(queued_until=clock + attempt_lease())
+        if marked == 1:
+            chosen.append(webhook_pk)
+    return chosen
+
+
+def deliver_due(now: datetime | None = None) -> int:
+    """One pass of the sweep here and now, endpoint after endpoint (at most
+    ``PAYMENTS_WEBHOOK_SWEEP_PER_ENDPOINT`` each): how many were delivered. Workers fan the
+    pass out instead, a task per endpoint (``payments.deliver_due_webhooks``)."""
+    now = now or timezone.now()
+    return sum(
+        outcome == "delivered"
+        for webhook_pk in due_endpoints(now)
+        for outcome in deliver_endpoint(webhook_pk, now)
+    )

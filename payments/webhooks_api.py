@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
 
 from accounts.models import User
@@ -52,6 +52,10 @@ class WebhookOut(Schema):
     description: str
     created_at: datetime
     secret_rotated_at: datetime | None
+    paused: bool = Field(description="its circuit breaker is open: nothing is sent until resumed")
+    paused_at: datetime | None
+    paused_reason: str
+    consecutive_failures: int
 
 
 class WebhookWithSecret(WebhookOut):
@@ -86,6 +90,10 @@ def _webhook_out(webhook: Webhook, *, secret: bool = False) -> dict[str, Any]:
         "description": webhook.description,
         "created_at": webhook.created_at,
         "secret_rotated_at": webhook.secret_rotated_at,
+        "paused": webhooks.is_paused(webhook),
+        "paused_at": webhook.paused_at,
+        "paused_reason": webhook.paused_reason,
+        "consecutive_failures": webhook.consecutive_failures,
     }
     if secret:
         out["secret"] = webhook.secret
@@ -169,14 +177,46 @@ def rotate_secret(request: HttpRequest, webhook_id: int) -> tuple[int, Any]:
     return 200, _webhook_out(webhook, secret=True)
 
 
-@router.get("/{webhook_id}/deliveries", response={200: list[DeliveryOut], 403: Error, 404: Error})
-def list_deliveries(request: HttpRequest, webhook_id: int) -> tuple[int, Any]:
-    """The latest deliveries, newest first, with their attempts and the last answer."""
+@router.post("/{webhook_id}/resume", response={200: WebhookOut, 403: Error, 404: Error})
+def resume(request: HttpRequest, webhook_id: int) -> tuple[int, Any]:
+    """Close the circuit breaker of a paused endpoint; its waiting deliveries go out next."""
     try:
-        deliveries = webhooks.recent_deliveries(_user(request), webhook_id)
+        webhook = webhooks.resume_webhook(_user(request), webhook_id)
     except webhooks.WebhookRefused as error:
         return _refused(error)
-    return 200, [_delivery_out(delivery) for delivery in deliveries]
+    return 200, _webhook_out(webhook)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response={200: list[DeliveryOut], 400: Error, 403: Error, 404: Error},
+)
+def list_deliveries(
+    request: HttpRequest,
+    response: HttpResponse,
+    webhook_id: int,
+    state: Literal["pending", "delivered", "failed"] | None = None,
+    event: str | None = None,
+    page: int = 1,
+    page_size: int = webhooks.RECENT_DELIVERIES,
+) -> tuple[int, Any]:
+    """The deliveries, newest first, with their attempts and the last answer: a page of them
+    (``page``, ``page_size``), of one ``state`` and/or ``event`` if given. ``X-Total-Count``
+    says how many match; ``Link: <...>; rel="next"`` names the next page if there is one."""
+    if page < 1 or not 1 <= page_size <= webhooks.MAX_PAGE_SIZE:
+        return 400, {"detail": f"page from 1, page_size from 1 to {webhooks.MAX_PAGE_SIZE}."}
+    try:
+        deliveries = webhooks.deliveries_of(_user(request), webhook_id, state=state, event=event)
+    except webhooks.WebhookRefused as error:
+        return _refused(error)
+    total = deliveries.count()
+    start = (page - 1) * page_size
+    response["X-Total-Count"] = str(total)
+    if start + page_size < total:
+        query = request.GET.copy()
+        query["page"] = str(page + 1)
+        response["Link"] = f'<{request.path}?{query.urlencode()}>; rel="next"'
+    return 200, [_delivery_out(delivery) for delivery in deliveries[start : start + page_size]]
 
 
 @router.post("/{webhook_id}/ping", response={202: DeliveryOut, 403: Error, 404: Error})

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +24,9 @@ from accounts.models import User
 from creators.models import Creator
 from payments import services, webhooks
 from payments.models import Invoice, Webhook, WebhookDelivery
-from payments.tasks import deliver_due_webhooks, deliver_webhook
-from tests.conftest import Child, make_user, wait_for
+from payments.tasks import deliver_webhook
+from tests.conftest import Child, make_user, start_worker, wait_for
+from tests.creators.studio import logged_in
 from tests.payments.factories import OTHER_ADDRESS, paying, proven, purchase
 from tests.payments.test_invoice_api import client_for, numbers_in
 
@@ -128,6 +130,16 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
 
 
 @pytest.fixture
+def celery_worker(transactional_db: None, tmp_path: Path) -> Iterator[Child]:
+    """A real worker on the default queue and on ``webhooks``, where deliveries run."""
+    child = start_worker(tmp_path, extra={"CELERY_WORKER_QUEUES": "celery,webhooks"})
+    try:
+        yield child
+    finally:
+        child.stop()
+
+
+@pytest.fixture
 def loopback_allowed(settings: Any) -> None:
     """Receivers live on 127.0.0.1 over plain HTTP; the test process runs with DEBUG off."""
     settings.PAYMENTS_WEBHOOK_ALLOW_PRIVATE = True
@@ -189,9 +201,9 @@ def wait_for_attempt(delivery: WebhookDelivery, attempts: int) -> WebhookDeliver
 
 
 def sweep_at(when: datetime) -> int:
-    """Run the retry sweep on the worker as beat would at ``when``."""
-    delivered: int = deliver_due_webhooks.delay(when.isoformat()).get(timeout=60)
-    return delivered
+    """One pass of the retry sweep here, as of ``when``: how many were delivered (workers fan
+    it out per endpoint; test_webhook_isolation runs that)."""
+    return webhooks.deliver_due(when)
 
 
 def a_delivery(webhook: Webhook) -> WebhookDelivery:
@@ -484,8 +496,11 @@ def test_an_endpoint_that_never_answers_is_given_up_after_the_last_attempt(
     fan: User,
     receivers: Callable[..., Receiver],
     loopback_allowed: None,
+    settings: Any,
 ) -> None:
-    # given: an endpoint that hangs up on every request
+    # given: an endpoint that hangs up on every request (its breaker never opens, to see every
+    # attempt; the sweeps run here)
+    settings.PAYMENTS_WEBHOOK_BREAKER_FAILURES = 100
     attempts = webhooks.max_attempts()
     receiver = receivers(*[CLOSE] * attempts)
     webhook = register(creator, receiver.url)
@@ -812,3 +827,255 @@ def test_the_schema_lists_the_webhook_endpoints(db: None) -> None:
     assert "post" in paths["/api/v1/webhooks/{webhook_id}/secret"]
     assert "get" in paths["/api/v1/webhooks/{webhook_id}/deliveries"]
     assert "post" in paths["/api/v1/webhooks/{webhook_id}/ping"]
+
+
+# --- the circuit breaker, fairness, the deliveries list --------------------------------------
+
+
+def test_the_breaker_opens_after_n_failures_in_a_row_and_the_creator_sees_it_paused(
+    transactional_db: None,
+    creator: Creator,
+    receivers: Callable[..., Receiver],
+    loopback_allowed: None,
+    settings: Any,
+) -> None:
+    # given: an endpoint that answers 500 to everything, and three deliveries more than the
+    # breaker's threshold
+    settings.PAYMENTS_WEBHOOK_BREAKER_FAILURES = 3
+    receiver = receivers(*[500] * 10)
+    webhook = register(creator, receiver.url)
+    deliveries = [a_delivery(webhook) for _ in range(6)]
+
+    # when: the sweep passes
+    sweep_at(timezone.now())
+
+    # then: three calls, then paused; the rest wait with no attempt spent
+    webhook.refresh_from_db()
+    assert len(receiver.received) == 3
+    assert webhook.paused_at is not None
+    assert webhook.consecutive_failures == 3
+    assert "answered 500" in webhook.paused_reason
+    untried = WebhookDelivery.objects.filter(webhook=webhook, attempts=0)
+    assert untried.count() == 3
+    listed = client_for(creator.user).get("/api/v1/webhooks").json()
+    assert (listed[0]["paused"], listed[0]["consecutive_failures"]) == (True, 3)
+    assert "answered 500" in listed[0]["paused_reason"]
+    page = logged_in(creator.user).get("/studio/webhooks/")
+    assert b"Paused" in page.content
+    assert f"/studio/webhooks/{webhook.pk}/resume/".encode() in page.content
+
+    # when: more sweeps, later on (the first attempts' retries due too), and direct attempts
+    later = timezone.now() + timedelta(hours=1)
+    assert sweep_at(later) == 0
+    assert {webhooks.deliver(delivery.pk, later) for delivery in deliveries} == {"paused"}
+
+    # then: a paused endpoint gets no calls
+    assert len(receiver.received) == 3
+    assert untried.count() == 3
+
+
+def test_a_resumed_endpoint_gets_its_waiting_deliveries(
+    transactional_db: None,
+    creator: Creator,
+    receivers: Callable[..., Receiver],
+    loopback_allowed: None,
+    settings: Any,
+) -> None:
+    # given: a paused endpoint with deliveries waiting, that answers again
+    settings.PAYMENTS_WEBHOOK_BREAKER_FAILURES = 2
+    receiver = receivers(500, 500)
+    webhook = register(creator, receiver.url)
+    for _ in range(4):
+        a_delivery(webhook)
+    sweep_at(timezone.now())
+    webhook.refresh_from_db()
+    assert webhook.paused_at is not None
+
+    # when: the creator resumes it (from the studio page), and the sweep passes
+    response = logged_in(creator.user).post(f"/studio/webhooks/{webhook.pk}/resume/")
+    assert response.status_code == 302
+    delivered = sweep_at(timezone.now() + timedelta(hours=1))
+
+    # then: all four delivered (two on their retry), the breaker closed
+    resumed = Webhook.objects.get(pk=webhook.pk)
+    assert delivered == 4
+    assert (resumed.paused_at, resumed.consecutive_failures, resumed.paused_reason) == (None, 0, "")
+    assert not WebhookDelivery.objects.filter(webhook=webhook).exclude(state=Delivery.DELIVERED)
+    assert len(receiver.received) == 6
+    assert client_for(creator.user).get("/api/v1/webhooks").json()[0]["paused"] is False
+
+
+def test_the_api_resumes_a_paused_endpoint(creator: Creator, loopback_allowed: None) -> None:
+    webhook = register(creator, "https://8.8.8.8/hook")
+    Webhook.objects.filter(pk=webhook.pk).update(
+        paused_at=timezone.now(), paused_reason="5 failed", consecutive_failures=5
+    )
+
+    response = client_for(creator.user).post(f"/api/v1/webhooks/{webhook.pk}/resume")
+    other = client_for(other_creator().user).post(f"/api/v1/webhooks/{webhook.pk}/resume")
+
+    assert response.status_code == 200
+    assert (response.json()["paused"], response.json()["paused_at"]) == (False, None)
+    assert other.status_code == 404
+
+
+def test_after_the_cool_down_one_trial_delivery_decides(
+    transactional_db: None,
+    creator: Creator,
+    receivers: Callable[..., Receiver],
+    loopback_allowed: None,
+    settings: Any,
+) -> None:
+    # given: a paused endpoint whose cool-down is over, that fails the first trial
+    settings.PAYMENTS_WEBHOOK_BREAKER_FAILURES = 1
+    receiver = receivers(500)
+    webhook = register(creator, receiver.url)
+    for _ in range(3):
+        a_delivery(webhook)
+    cooled = timezone.now() - webhooks.breaker_cooldown() - timedelta(seconds=1)
+    Webhook.objects.filter(pk=webhook.pk).update(paused_at=cooled, consecutive_failures=1)
+
+    # when: the sweep passes twice
+    first = sweep_at(timezone.now())
+    webhook.refresh_from_db()
+    paused_again = webhook.paused_at
+    second = sweep_at(timezone.now())
+
+    # then: one trial, failed: paused again, with a new cool-down, and nothing more sent
+    assert (first, second, len(receiver.received)) == (0, 0, 1)
+    assert paused_again is not None
+    assert paused_again > cooled
+
+    # when: the cool-down is over again and the trial succeeds
+    Webhook.objects.filter(pk=webhook.pk).update(paused_at=cooled)
+    delivered = sweep_at(timezone.now() + timedelta(hours=1))
+
+    # then: closed, and the rest went out in the same pass
+    webhook.refresh_from_db()
+    assert delivered == 3
+    assert webhook.paused_at is None
+
+
+def test_the_sweep_is_fair_across_endpoints(
+    transactional_db: None,
+    creator: Creator,
+    receivers: Callable[..., Receiver],
+    loopback_allowed: None,
+    settings: Any,
+) -> None:
+    # given: endpoint A with 50 due deliveries, older than endpoint B's one
+    settings.PAYMENTS_WEBHOOK_SWEEP_PER_ENDPOINT = 10
+    a_receiver, b_receiver = receivers(), receivers()
+    a = register(creator, a_receiver.url)
+    b = register(other_creator(), b_receiver.url)
+    for _ in range(50):
+        a_delivery(a)
+    b_delivery = a_delivery(b)
+
+    # when: one pass of the sweep, as the workers run it (a task per endpoint)
+    queued = webhooks.endpoints_to_queue()
+    again = webhooks.endpoints_to_queue()
+    outcomes = {webhook_pk: webhooks.deliver_endpoint(webhook_pk) for webhook_pk in queued}
+
+    # then: both endpoints got a task of their own, once; A at most its share, B its delivery
+    assert sorted(queued) == sorted([a.pk, b.pk])
+    assert again == []
+    assert outcomes[a.pk] == ["delivered"] * 10
+    assert outcomes[b.pk] == ["delivered"]
+    b_delivery.refresh_from_db()
+    assert b_delivery.state == Delivery.DELIVERED
+    assert len(a_receiver.received) == 10
+
+    # when: the sweep passes four times more
+    for _ in range(4):
+        sweep_at(timezone.now())
+
+    # then: A's deliveries all went, 10 a pass
+    assert len(a_receiver.received) == 50
+
+
+def test_one_attempt_at_a_time_per_endpoint(
+    transactional_db: None,
+    creator: Creator,
+    receivers: Callable[..., Receiver],
+    loopback_allowed: None,
+) -> None:
+    # given: the endpoint holds the first request
+    receiver = receivers(HOLD)
+    webhook = register(creator, receiver.url)
+    first, second = a_delivery(webhook), a_delivery(webhook)
+    outcomes: list[str] = []
+
+    def first_worker() -> None:
+        try:
+            outcomes.append(webhooks.deliver(first.pk))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    wait_for(lambda: len(receiver.received) == 1, what="the first request")
+
+    # when: another delivery to the same endpoint is attempted meanwhile
+    during = webhooks.deliver(second.pk)
+    swept = webhooks.due_endpoints()
+    receiver.released.set()
+    thread.join(timeout=60)
+
+    # then: it waited (no attempt spent) and goes once the endpoint is free
+    second.refresh_from_db()
+    assert (during, swept, second.attempts) == ("skipped", [], 0)
+    assert outcomes == ["delivered"]
+    assert sweep_at(timezone.now()) == 1
+    assert len(receiver.received) == 2
+
+
+def test_the_deliveries_list_is_paged_and_filtered(
+    creator: Creator, loopback_allowed: None
+) -> None:
+    # given: 120 deliveries, 5 of them failed pings
+    webhook = register(creator, "https://8.8.8.8/hook")
+    for _ in range(115):
+        a_delivery(webhook)
+    for _ in range(5):
+        WebhookDelivery.objects.create(
+            webhook=webhook, event="ping", payload={}, state=Delivery.FAILED
+        )
+    client = client_for(creator.user)
+    base = f"/api/v1/webhooks/{webhook.pk}/deliveries"
+
+    # when/then: pages of the API
+    first = client.get(base)
+    assert (len(first.json()), first["X-Total-Count"]) == (50, "120")
+    assert 'rel="next"' in first["Link"]
+    assert "page=2" in first["Link"]
+    third = client.get(base, {"page": 3})
+    assert len(third.json()) == 20
+    assert not third.has_header("Link")
+    ids = {d["delivery_id"] for page in (1, 2, 3) for d in client.get(base, {"page": page}).json()}
+    assert len(ids) == 120
+    assert len(client.get(base, {"page_size": 100}).json()) == 100
+    assert client.get(base, {"page_size": 1000}).status_code == 400
+    assert client.get(base, {"page": 0}).status_code == 400
+
+    # and filters
+    failed = client.get(base, {"state": "failed"}).json()
+    assert [d["event"] for d in failed] == ["ping"] * 5
+    pings = client.get(base, {"event": "ping", "state": "pending"})
+    assert (pings.json(), pings["X-Total-Count"]) == ([], "0")
+    assert client.get(base, {"event": "invoice.created"})["X-Total-Count"] == "115"
+    assert client.get(base, {"state": "lost"}).status_code == 422
+    assert client.get(base, {"event": "nope"}).status_code == 400
+
+    # and the studio page
+    client = logged_in(creator.user)
+    studio = client.get(f"/studio/webhooks/{webhook.pk}/deliveries/", {"state": "failed"})
+    assert studio.status_code == 200
+    assert studio.content.count(b'class="delivery"') == 5
+    paged = client.get(f"/studio/webhooks/{webhook.pk}/deliveries/", {"page": 3})
+    assert paged.content.count(b'class="delivery"') == 20
+    assert client.get(f"/studio/webhooks/{webhook.pk}/deliveries/", {"event": "x"}).status_code == (
+        400
+    )
+    other = logged_in(other_creator().user)
+    assert other.get(f"/studio/webhooks/{webhook.pk}/deliveries/").status_code == 404
