@@ -335,6 +335,9 @@ SWARM_RECONCILE_SECONDS = env_int("SWARM_RECONCILE_SECONDS", 2, minimum=1)
 SWARM_HEARTBEAT_SECONDS = env_int("SWARM_HEARTBEAT_SECONDS", 2, minimum=1)
 # An engine whose last heartbeat is older than this is reported down by /healthz.
 SWARM_HEARTBEAT_STALE_SECONDS = env_int("SWARM_HEARTBEAT_STALE_SECONDS", 10, minimum=2)
+# On SIGTERM the engine waits this long at most for libtorrent's resume data, writes what it
+# has and exits: well inside the 10 s docker and systemd's default give before SIGKILL.
+SWARM_STOP_GRACE_SECONDS = env_float("SWARM_STOP_GRACE_SECONDS", 5.0, minimum=0.5)
 
 # Hashing (swarm.ingest): a running hash refreshes its content's heartbeat this often; one
 # quiet for SWARM_HASH_STALE_SECONDS is queued again by the sweep; after SWARM_HASH_MAX_ATTEMPTS

@@ -81,9 +81,27 @@ class FanClient:
         wait_for(lambda: self.status().is_seeding, timeout=120, what="the download to complete")
 
 
-def resume_file(tmp_path: Path, engine: Child, content: Content) -> Path:
+def state_dir(tmp_path: Path, engine: Child) -> Path:
     # launch_engine (tests/conftest.py) gives each node name its own state folder.
-    return tmp_path / f"swarm-{engine.name}" / f"{content.infohash}.resume"
+    return tmp_path / f"swarm-{engine.name}"
+
+
+def resume_file(tmp_path: Path, engine: Child) -> Path:
+    """The engine's one file of resume data: bencoded, infohash -> libtorrent resume buffer."""
+    return state_dir(tmp_path, engine) / "resume.batch"
+
+
+def saved_states(tmp_path: Path, engine: Child) -> dict[str, bytes]:
+    try:
+        entries = lt.bdecode(resume_file(tmp_path, engine).read_bytes())
+    except FileNotFoundError:
+        return {}
+    assert isinstance(entries, dict)
+    return {cast(bytes, key).decode(): cast(bytes, value) for key, value in entries.items()}
+
+
+def saved_state(tmp_path: Path, engine: Child, content: Content) -> bytes | None:
+    return saved_states(tmp_path, engine).get(str(content.infohash))
 
 
 def listen_address(engine: Child) -> str:
@@ -160,10 +178,12 @@ def test_a_killed_engine_restarts_from_saved_state_and_the_fan_completes(
     content = publish(creator, {"song.flac": song}, title="Song", access=Content.Access.PAID)
     ledger.grant(fan, content, Grant.Source.PURCHASE)
     engine = site_engine()
-    resume = resume_file(tmp_path, engine, content)
     # The engine asks for the state right after adding a content, long before its periodic
     # save (30 s): an engine killed a moment after publishing must not re-hash on restart.
-    wait_for(resume.exists, what="the state saved on adding")
+    wait_for(
+        lambda: saved_state(tmp_path, engine, content) is not None,
+        what="the state saved on adding",
+    )
     old_address = listen_address(engine)
     # and the fan's client downloading from the engine, slowly, so the kill lands mid-way
     client = FanClient(content, fan, tmp_path / "fan")
@@ -175,7 +195,8 @@ def test_a_killed_engine_restarts_from_saved_state_and_the_fan_completes(
     assert engine.stop(signal.SIGKILL) == -signal.SIGKILL
     have = client.status().num_pieces
     since_kill = len(client.events)
-    saved = lt.read_resume_data(resume.read_bytes())  # the write was atomic: it parses
+    # the write was atomic: it parses
+    saved = lt.read_resume_data(saved_state(tmp_path, engine, content) or b"")
     # and comes back under the same node name, on another port (launch_engine picks a free one)
     restarted = site_engine(name=engine.name)
     new_address = listen_address(restarted)
@@ -213,10 +234,14 @@ def test_a_corrupt_state_file_is_ignored_and_the_content_still_seeds(
     data = os.urandom(2 * PIECE)
     content = publish(creator, {"clip.mp4": data}, title="Clip")
     engine = site_engine()
-    resume = resume_file(tmp_path, engine, content)
-    wait_for(resume.exists, what="the state saved on adding")
+    resume = resume_file(tmp_path, engine)
+    wait_for(
+        lambda: saved_state(tmp_path, engine, content) is not None,
+        what="the state saved on adding",
+    )
     engine.stop(signal.SIGKILL)
-    resume.write_bytes(b"d8:not a resume file")
+    corrupt: dict[str, Any] = {str(content.infohash): b"d8:not a resume file"}
+    resume.write_bytes(lt.bencode(corrupt))
     leftover = resume.with_name(resume.name + "abc123.tmp")
     leftover.write_bytes(b"d4:half")
 
@@ -231,10 +256,14 @@ def test_a_corrupt_state_file_is_ignored_and_the_content_still_seeds(
     assert f"ignoring resume data for {content.infohash}" in log
     assert CHECKING.format(content.pk) not in log
     assert not leftover.exists()
-    wait_for(
-        lambda: str(lt.read_resume_data(resume.read_bytes()).info_hashes.v1) == content.infohash,
-        what="a valid state file",
-    )
+
+    def valid() -> bool:
+        state = saved_state(tmp_path, restarted, content)
+        return state is not None and (
+            str(lt.read_resume_data(state).info_hashes.v1) == content.infohash
+        )
+
+    wait_for(valid, what="a valid state file")
 
 
 # --- files going bad -------------------------------------------------------------------------
@@ -317,7 +346,7 @@ def test_sigterm_saves_the_state_and_exits_cleanly(
         what="the engine to count its upload",
     )
     counted = Content.objects.get(pk=content.pk).bytes_uploaded
-    resume = resume_file(tmp_path, engine, content)
+    resume = resume_file(tmp_path, engine)
     # The state saved on adding holds no upload; take it away so only the shutdown writes one.
     wait_for(resume.exists, what="the state saved on adding")
     resume.unlink()
@@ -327,11 +356,116 @@ def test_sigterm_saves_the_state_and_exits_cleanly(
 
     # then: a clean exit, with the state written on the way out, upload counter and all
     assert code == 0, engine.output()
-    saved = lt.read_resume_data(resume.read_bytes())
+    saved = lt.read_resume_data(saved_state(tmp_path, engine, content) or b"")
     assert str(saved.info_hashes.v1) == content.infohash
     assert saved.total_uploaded >= counted > 0
     assert "saved the state of 1 contents" in engine.output()
     assert EngineNode.objects.get(name=engine.name).stopped_at is not None
+
+
+def seeding_count(engine: Child) -> int:
+    return EngineNode.objects.get(name=engine.name).torrents
+
+
+def test_a_stop_saves_every_content_in_one_file_and_a_restart_resumes_them_all(
+    creator: Creator,
+    publish: Callable[..., Content],
+    site_engine: Callable[..., Child],
+    tmp_path: Path,
+) -> None:
+    # given: an engine seeding a few contents
+    contents = [
+        publish(creator, {f"track{i}.flac": os.urandom(PIECE + i)}, title=f"Track {i}")
+        for i in range(6)
+    ]
+    engine = site_engine()
+    wait_for(lambda: seeding_count(engine) == len(contents), what="all contents seeding")
+    folder = state_dir(tmp_path, engine)
+
+    # when: it is stopped
+    assert engine.stop(signal.SIGTERM) == 0, engine.output()
+
+    # then: one file holds the state of every content (written once: one fsync), nothing else
+    # is left in the folder
+    assert sorted(p.name for p in folder.iterdir()) == ["resume.batch"]
+    states = saved_states(tmp_path, engine)
+    assert set(states) == {c.infohash for c in contents}
+    for infohash, state in states.items():
+        assert str(lt.read_resume_data(state).info_hashes.v1) == infohash
+    assert f"saved the state of {len(contents)} contents" in engine.output()
+
+    # when: it restarts
+    restarted = site_engine(name=engine.name)
+    wait_for(lambda: seeding_count(restarted) == len(contents), what="all contents seeding")
+
+    # then: every content came back from its saved state, none was checked
+    log = restarted.output()
+    for content in contents:
+        assert RESUMING.format(content.pk) in log
+        assert CHECKING.format(content.pk) not in log
+
+    # when: it is stopped, and its state folder is put back the way an engine that wrote one
+    # file per content left it (a node upgraded in place)
+    assert restarted.stop(signal.SIGTERM) == 0, restarted.output()
+    for infohash, state in saved_states(tmp_path, restarted).items():
+        (folder / f"{infohash}.resume").write_bytes(state)
+    resume_file(tmp_path, restarted).unlink()
+    upgraded = site_engine(name=engine.name)
+    wait_for(lambda: seeding_count(upgraded) == len(contents), what="all contents seeding")
+
+    # then: it resumed every content from those files, and moved them into its one file
+    log = upgraded.output()
+    for content in contents:
+        assert RESUMING.format(content.pk) in log
+        assert CHECKING.format(content.pk) not in log
+    wait_for(
+        lambda: sorted(p.name for p in folder.iterdir()) == ["resume.batch"],
+        what="the per-content files folded into one",
+    )
+    assert set(saved_states(tmp_path, upgraded)) == {c.infohash for c in contents}
+
+
+def test_a_torn_state_file_is_ignored_and_every_content_still_seeds(
+    creator: Creator,
+    fan: User,
+    publish: Callable[..., Content],
+    site_engine: Callable[..., Child],
+    tmp_path: Path,
+) -> None:
+    # given: an engine that saved the state of three contents, then died in a way that left
+    # the file cut short (a disk that lied about a write)
+    data = [os.urandom(PIECE + i) for i in range(3)]
+    contents = [
+        publish(creator, {f"clip{i}.mp4": d}, title=f"Clip {i}") for i, d in enumerate(data)
+    ]
+    engine = site_engine()
+    wait_for(
+        lambda: len(saved_states(tmp_path, engine)) == len(contents),
+        what="the states saved on adding",
+    )
+    engine.stop(signal.SIGKILL)
+    resume = resume_file(tmp_path, engine)
+    whole = resume.read_bytes()
+    resume.write_bytes(whole[: len(whole) // 2])
+
+    # when
+    restarted = site_engine(name=engine.name)
+
+    # then: the engine lives, seeds every content as freshly published (no check: each piece
+    # is verified the first time it is sent), and a good file replaces the torn one
+    wait_for(lambda: seeding_count(restarted) == len(contents), what="all contents seeding")
+    assert restarted.process.poll() is None
+    log = restarted.output()
+    assert "ignoring the saved state file" in log
+    for content in contents:
+        assert CHECKING.format(content.pk) not in log
+    wait_for(
+        lambda: set(saved_states(tmp_path, restarted)) == {c.infohash for c in contents},
+        what="a good state file",
+    )
+    client = FanClient(contents[1], fan, tmp_path / "fan")
+    client.wait_until_complete()
+    assert (client.folder / "clip1.mp4").read_bytes() == data[1]
 
 
 def test_a_file_changed_in_place_is_caught_when_a_piece_is_sent(

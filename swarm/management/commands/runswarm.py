@@ -97,7 +97,8 @@ class Command(BaseCommand):
         try:
             seeder.run(stop, EngineLoop(node, announce_url), tick_seconds=1.0)
         finally:
-            seeder.close()
+            # Bounded: whatever resume data is not in after the grace keeps its last save.
+            seeder.close(timeout=settings.SWARM_STOP_GRACE_SECONDS)
             close_old_connections()
             services.mark_stopped(node)
             self.stdout.write("swarm engine stopped")
