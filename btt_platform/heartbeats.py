@@ -15,7 +15,6 @@ stopped. Who starts it:
 from __future__ import annotations
 
 import asyncio
-import atexit
 import logging
 import os
 import socket
@@ -36,9 +35,6 @@ log = logging.getLogger(__name__)
 
 # A row nobody has written for this long is a process gone for good (a restart has a new pid).
 FORGET_AFTER = timedelta(days=1)
-
-# manage.py commands that are long-running processes of the Procfile, by heartbeat kind.
-COMMAND_KINDS = {"watch_chain": Heartbeat.Kind.WATCHER}
 
 
 def process_name() -> str:
@@ -122,14 +118,6 @@ def stop(timeout: float = 5.0) -> None:
     for pulse in pulses:
         if pulse is not threading.current_thread():
             pulse.join(timeout)
-
-
-def start_for_command(argv: list[str]) -> None:
-    """Called as Django starts: a long-running command of the Procfile beats from now on."""
-    kind = COMMAND_KINDS.get(argv[1]) if len(argv) > 1 else None
-    if kind is not None and os.path.basename(argv[0]) in ("manage.py", "django-admin"):
-        start(kind)
-        atexit.register(stop)  # a clean stop is marked, so /healthz names it at once
 
 
 # --- reading ---------------------------------------------------------------------------------

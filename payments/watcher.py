@@ -52,6 +52,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from btt_platform import heartbeats
+from btt_platform.models import Heartbeat
 from payments import reconciliation, services
 from payments.models import ChainCursor, Payment
 from payments.money import Token
@@ -376,6 +378,10 @@ class Watcher:
         self.stats = WatcherStats()
         self.solid: int = -1  # the highest solidified head the node has told us
         self._solid_asked_at = 0.0
+        # Set by ``serve`` (the process): the name this watcher beats its heartbeat under.
+        self._heartbeat: str | None = None
+        self._next_beat = 0.0
+        self._started_at = timezone.now()
 
     @classmethod
     def from_settings(cls) -> Watcher:
@@ -730,17 +736,42 @@ class Watcher:
         return caught_up
 
     def serve(self, stop: threading.Event, *, until_caught_up: bool = False) -> None:
-        """``run``, then close this thread's database connection (what ``watch_chain`` does)."""
+        """``run`` as the watcher process (what ``watch_chain`` does): beating its heartbeat from
+        the loop itself, so that /healthz calls a watcher stuck in its loop stale, not only a dead
+        one; marked stopped on the way out; this thread's database connection closed."""
+        self._heartbeat = heartbeats.process_name()
         try:
             self.run(stop, until_caught_up=until_caught_up)
         finally:
+            try:
+                heartbeats.mark_stopped(Heartbeat.Kind.WATCHER, self._heartbeat)
+            except DatabaseError:
+                log.warning("marking the watcher's heartbeat stopped failed", exc_info=True)
             connection.close()
+
+    def _beat(self) -> None:
+        if self._heartbeat is None or time.monotonic() < self._next_beat:
+            return
+        self._next_beat = time.monotonic() + settings.HEARTBEAT_SECONDS
+        try:
+            heartbeats.beat(Heartbeat.Kind.WATCHER, self._heartbeat, started_at=self._started_at)
+        except DatabaseError:
+            # The next pass tries again; /healthz calls the watcher stale meanwhile.
+            log.warning("writing the watcher's heartbeat failed", exc_info=True)
+
+    def _wait(self, stop: threading.Event, seconds: float) -> None:
+        # In slices, beating between them: a long back-off is a live watcher, not a dead one.
+        end = time.monotonic() + seconds
+        while not stop.is_set() and (left := end - time.monotonic()) > 0:
+            stop.wait(min(left, settings.HEARTBEAT_SECONDS))
+            self._beat()
 
     def run(self, stop: threading.Event, *, until_caught_up: bool = False) -> None:
         """Watch until ``stop`` is set (or, with ``until_caught_up``, until no block is left to
         read). Waits and tries again on any failure; never raises."""
         failures = 0
         while not stop.is_set():
+            self._beat()
             try:
                 caught_up = self.step()
             except NodeUnavailable as error:
@@ -764,5 +795,5 @@ class Watcher:
                     break
                 delay = self.pacer.delay(self.clock()) if caught_up else 0.0
             if delay:
-                stop.wait(delay)
+                self._wait(stop, delay)
         self.node.close()
