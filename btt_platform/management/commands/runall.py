@@ -128,6 +128,8 @@ class Command(BaseCommand):
             if (not only or name in only) and name not in skip
         }
 
+        if settings.EMBEDDED_REDIS:
+            embedded.persist(settings.DATA_DIR)  # up already: the settings started it
         folder = Path(settings.DATA_DIR) / "supervisor"
         folder.mkdir(parents=True, exist_ok=True)
         conf = folder / "supervisord.conf"
