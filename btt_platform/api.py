@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import HttpError
+from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
+from ninja.types import DictStrAny
 
 from accounts.models import User
 from accounts.services import authenticate_token
@@ -27,7 +31,29 @@ class PersonalTokenAuth(HttpBearer):
         return user
 
 
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+class TextParser(Parser):
+    """JSON bodies, refusing any text with a NUL character (``\u0000``) in it: PostgreSQL cannot
+    store one, so it would otherwise end as a 500 wherever the text is saved."""
+
+    def parse_body(self, request: HttpRequest) -> DictStrAny:
+        data = super().parse_body(request)
+        if _holds_nul(data):
+            raise HttpError(400, "Text may not contain NUL (\\u0000) characters.")
+        return data
+
+
 api = NinjaAPI(
+    parser=TextParser(),
     title="BTT Creators API",
     version="1",
     description="Everything a creator or a fan can do in the pages. Amounts are strings.",
@@ -46,6 +72,14 @@ def model_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRe
     else:
         errors.extend({"loc": ["body"], "msg": msg} for msg in exc.messages)
     return api.create_response(request, {"detail": errors}, status=422)
+
+
+@api.exception_handler(RequestDataTooBig)
+def body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # JSON like every other answer here, not Django's HTML 400 page.
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    detail = f"The request body is larger than the {limit} bytes allowed."
+    return api.create_response(request, {"detail": detail}, status=413)
 
 
 api.add_router("/", "accounts.api.router")

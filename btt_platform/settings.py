@@ -302,6 +302,14 @@ TIP_RATE = env_str("TIP_RATE", "20/m")
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 SECURE_REFERRER_POLICY = "same-origin"
 
+# What pages may open connections to besides their own origin ('self' covers its ws:/wss: in
+# current browsers): the site's WebSocket origin, spelled out for those that do not, and any
+# more given (e.g. "wss://ws.example.org"). The live page adds its HLS origin itself.
+_site_parts = urlsplit(SITE_URL)
+CSP_CONNECT_ORIGINS = env_list(
+    "CSP_CONNECT_ORIGINS",
+    [("wss" if _site_parts.scheme == "https" else "ws") + "://" + _site_parts.netloc],
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -309,7 +317,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "media-src": ["'self'"],
-        "connect-src": ["'self'", "ws:", "wss:"],
+        "connect-src": ["'self'", *CSP_CONNECT_ORIGINS],
         "frame-ancestors": ["'none'"],
         "form-action": ["'self'"],
         "base-uri": ["'self'"],

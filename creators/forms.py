@@ -36,6 +36,8 @@ class CreatorProfileForm(forms.ModelForm[Creator]):
         if isinstance(avatar, UploadedFile) and (avatar.size or 0) > settings.AVATAR_MAX_BYTES:
             limit = settings.AVATAR_MAX_BYTES // 1024
             raise forms.ValidationError(f"The avatar must be at most {limit} KiB.")
+        if isinstance(avatar, UploadedFile):
+            too_many_pixels(avatar, "avatar")
         return avatar
 
 
@@ -50,6 +52,21 @@ class CreatorProfileEditForm(CreatorProfileForm):
 COVER_MAX_BYTES = 5 * 1024 * 1024
 # Formats every browser shows. Pillow opens many more (TIFF, BMP, PSD...), which would not show.
 COVER_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
+# A few kilobytes of PNG can claim 12000x12000 pixels: every thumbnail and browser showing it
+# would decode 576 MB. Covers and avatars stay within this (4096x4096 is 16.8 Mpx).
+IMAGE_MAX_PIXELS = 25_000_000
+IMAGE_MAX_SIDE = 8192
+
+
+def too_many_pixels(upload: UploadedFile, what: str) -> None:
+    """Raises ValidationError when the image Django's ImageField read is larger than allowed."""
+    image = getattr(upload, "image", None)
+    width, height = getattr(image, "size", (0, 0))
+    if width * height > IMAGE_MAX_PIXELS or max(width, height) > IMAGE_MAX_SIDE:
+        raise forms.ValidationError(
+            f"The {what} is {width}x{height} pixels; at most {IMAGE_MAX_SIDE} pixels a side and "
+            f"{IMAGE_MAX_PIXELS // 1_000_000} megapixels in all (e.g. 4096x4096)."
+        )
 
 
 class ContentDetailsForm(forms.ModelForm[Content]):
@@ -123,6 +140,7 @@ class ContentDetailsForm(forms.ModelForm[Content]):
         extension = COVER_FORMATS.get(getattr(image, "format", None) or "")
         if extension is None:
             raise forms.ValidationError("The cover must be a JPEG, PNG, WebP or GIF image.")
+        too_many_pixels(cover, "cover")
         # The stored name follows what the bytes are, not what the browser called the file.
         cover.name = f"cover.{extension}"
         return cover

@@ -880,6 +880,11 @@ async def scrape_view(request: HttpRequest, passkey: str = "") -> HttpResponse:
 
 # The same paths as swarm/urls.py routes to the views.
 _ROUTE = re.compile(r"/(?P<action>announce|scrape)(?:/|/(?P<passkey>[^/]+))?")
+# Any other path under /announce or /scrape (``/announce/..%2f..``, ``/scrape/a/b``) and any
+# method: still a BitTorrent client's, so a bencoded refusal rather than an HTML 404 or 405.
+_ODD_ROUTE = re.compile(r"/(?:announce|scrape)(?:/.*)?", re.DOTALL)
+_ODD_PAYLOAD: Payload = {b"failure reason": b"unknown tracker path or method"}
+_ODD_REPLY: Final = lt.bencode(_ODD_PAYLOAD)
 
 
 class TrackerRouter:
@@ -898,7 +903,11 @@ class TrackerRouter:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = _ROUTE.fullmatch(scope["path"]) if scope["type"] == "http" else None
         if match is None or scope["method"] != "GET" or not secure_enough(scope):
-            await self.app(scope, receive, send)
+            odd = scope["type"] == "http" and match is None and _ODD_ROUTE.fullmatch(scope["path"])
+            if odd and secure_enough(scope):
+                await self._reply(send, bytes(_ODD_REPLY))
+            else:
+                await self.app(scope, receive, send)
             return
         passkey = match["passkey"] or ""
         query: bytes = scope.get("query_string", b"")
@@ -907,6 +916,10 @@ class TrackerRouter:
             body = await announce(passkey, query, client[0] if client else "")
         else:
             body = await scrape(passkey, query)
+        await self._reply(send, body)
+
+    @staticmethod
+    async def _reply(send: Send, body: bytes) -> None:
         await send(
             {
                 "type": "http.response.start",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import format_datetime
@@ -147,6 +148,26 @@ def _metadata(header: str) -> dict[str, str]:
     return result
 
 
+# Windows refuses these as a file or folder name whatever follows the first dot ("NUL.tar.gz",
+# "com1.txt"), and with trailing dots or spaces ("NUL .txt" is NUL too).
+WINDOWS_DEVICE_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"COM{i}" for i in range(1, 10)}
+    | {f"LPT{i}" for i in range(1, 10)}
+)
+
+
+def windows_safe(name: str) -> str:
+    """The uploaded name with each part ('/' or '\\' separated) that Windows reads as a
+    device renamed (``NUL.tar.gz`` -> ``NUL_.tar.gz``); the torrent's names come from this."""
+    parts = re.split(r"([/\\])", name)
+    for index, part in enumerate(parts):
+        head, dot, rest = part.partition(".")
+        if head.rstrip(" .").upper() in WINDOWS_DEVICE_NAMES:
+            parts[index] = head.rstrip(" .") + "_" + dot + rest
+    return "".join(parts)
+
+
 def _int_header(request: HttpRequest, name: str) -> int:
     raw = request.headers.get(name, "")
     if not raw.isdigit() or not raw.isascii():
@@ -178,7 +199,7 @@ def collection(request: HttpRequest) -> HttpResponse:
             raise ingest.Refused(
                 "Upload-Metadata must carry 'content_id' (create one with POST /api/v1/contents)."
             )
-        upload = ingest.create_upload(user, int(content_id), filename, length)
+        upload = ingest.create_upload(user, int(content_id), windows_safe(filename), length)
     except ingest.Refused as error:
         return refused(error)
     location = request.build_absolute_uri(reverse(UPLOAD_URL_NAME, args=[upload.pk]))
