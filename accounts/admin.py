@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.models import ApiToken, User, VerifiedWallet, WalletChallenge
+from accounts.models import ApiToken, OutgoingEmail, User, VerifiedWallet, WalletChallenge
 from staff.admin import ReadOnlyAdmin
 
 
@@ -33,3 +33,15 @@ class WalletChallengeAdmin(ReadOnlyAdmin[WalletChallenge]):
 
     list_display = ("user", "created_at", "expires_at")
     search_fields = ("user__username",)
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(ReadOnlyAdmin[OutgoingEmail]):
+    """The outbox: written by the request that asked for an email, sent by the worker or the
+    sweep; shown so staff can see what is owed or failing, never edited (its body may hold a
+    password-reset link, so it is not listed)."""
+
+    list_display = ("subject", "created_at", "attempts", "sent_at", "next_attempt_at")
+    list_filter = ("sent_at",)
+    search_fields = ("subject",)
+    exclude = ("body", "html")
