@@ -28,11 +28,12 @@ is not guaranteed: a receiver reads ``invoice.state`` rather than trusting arriv
 Isolation: deliveries run on the ``webhooks`` Celery queue, consumed by a worker of their own,
 so an endpoint that hangs never holds up uploads, payments or emails. Connecting times out after
 ``PAYMENTS_WEBHOOK_CONNECT_TIMEOUT_SECONDS`` (3 s), each write or read after
-``PAYMENTS_WEBHOOK_TIMEOUT_SECONDS`` (10 s). One attempt is in flight per endpoint at a time (a
-lease on the ``Webhook`` row). After ``PAYMENTS_WEBHOOK_BREAKER_FAILURES`` failed attempts in a
-row the endpoint is *paused*: nothing is sent to it (deliveries wait, their attempts not spent)
-until the creator resumes it, or the cool-down (``PAYMENTS_WEBHOOK_BREAKER_COOLDOWN_SECONDS``)
-has passed and one trial delivery succeeds. The retry sweep runs every 5 s and is fair: each
+``PAYMENTS_WEBHOOK_TIMEOUT_SECONDS`` (10 s), the whole attempt after twice that. One attempt is
+in flight per endpoint at a time (a lease on the ``Webhook`` row). After
+``PAYMENTS_WEBHOOK_BREAKER_FAILURES`` failed attempts in a row the endpoint is *paused*: nothing
+is sent to it (deliveries wait, their attempts not spent) until the creator resumes it, or the
+cool-down (``PAYMENTS_WEBHOOK_BREAKER_COOLDOWN_SECONDS``) has passed and one trial delivery
+succeeds. The retry sweep runs every 5 s and is fair: each
 endpoint with due deliveries gets a task of its own, which sends at most
 ``PAYMENTS_WEBHOOK_SWEEP_PER_ENDPOINT`` of them.
 
@@ -46,12 +47,14 @@ answer differently), without following redirects. ``DEBUG`` or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import json
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -111,6 +114,11 @@ def request_timeout() -> float:
 def connect_timeout() -> float:
     """``PAYMENTS_WEBHOOK_CONNECT_TIMEOUT_SECONDS`` (default 3), at most the request timeout."""
     return min(float(settings.PAYMENTS_WEBHOOK_CONNECT_TIMEOUT_SECONDS), request_timeout())
+
+
+def total_timeout() -> float:
+    """The most one attempt may take in all: twice ``PAYMENTS_WEBHOOK_TIMEOUT_SECONDS``."""
+    return request_timeout() * 2
 
 
 def breaker_failures() -> int:
@@ -561,6 +569,36 @@ def _due(webhook: Webhook, now: datetime) -> QuerySet[WebhookDelivery]:
     return due
 
 
+class _Deadline:
+    """Cuts the connections of one attempt once ``seconds`` have passed: the read timeout holds
+    for each read, so an endpoint trickling a byte at a time would otherwise hold on for ever."""
+
+    def __init__(self, seconds: float) -> None:
+        self.sockets: list[socket.socket] = []
+        self.passed = False
+        self.timer = threading.Timer(seconds, self._cut)
+        self.timer.daemon = True
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            connected = info["return_value"].get_extra_info("socket")
+            if isinstance(connected, socket.socket):
+                self.sockets.append(connected)
+
+    def _cut(self) -> None:
+        self.passed = True
+        for connected in self.sockets:
+            with contextlib.suppress(OSError):
+                connected.shutdown(socket.SHUT_RDWR)  # wakes a read blocked on it
+
+    def __enter__(self) -> _Deadline:
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.cancel()
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     """POST ``body`` to an address ``url`` resolves to, as checked (the next one when one
     refuses the connection); the status. Raises UnsafeUrl and httpx.HTTPError."""
@@ -570,7 +608,8 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     # No environment proxies (they would resolve the name again), no redirects (a 3xx could
     # point anywhere), and the body is never read: the status says it all.
     timeout = httpx.Timeout(request_timeout(), connect=connect_timeout())
-    with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
+    deadline = _Deadline(total_timeout())
+    with deadline, httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
         for index, address in enumerate(addresses):
             pinned_host = f"[{address}]" if ":" in address else address
             netloc = pinned_host if parts.port is None else f"{pinned_host}:{parts.port}"
@@ -579,7 +618,10 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
                 urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
                 content=body,
                 headers={**headers, "Host": host_header},
-                extensions={"sni_hostname": host} if parts.scheme == "https" else {},
+                extensions={
+                    "trace": deadline.trace,
+                    **({"sni_hostname": host} if parts.scheme == "https" else {}),
+                },
             )
             try:
                 response = client.send(request, stream=True)
@@ -587,6 +629,12 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
                 if index == len(addresses) - 1:
                     raise
                 continue
+            except httpx.HTTPError:
+                if deadline.passed:
+                    raise httpx.TimeoutException(
+                        f"no answer within {total_timeout():g} s in all", request=request
+                    ) from None
+                raise
             response.close()
             return response.status_code
     raise AssertionError("resolve_target returns at least one address")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -1079,3 +1081,44 @@ def test_the_deliveries_list_is_paged_and_filtered(
     )
     other = logged_in(other_creator().user)
     assert other.get(f"/studio/webhooks/{webhook.pk}/deliveries/").status_code == 404
+
+
+def test_an_endpoint_that_trickles_its_answer_is_cut_off_at_the_total_timeout(
+    transactional_db: None, creator: Creator, loopback_allowed: None, settings: Any
+) -> None:
+    # given: an endpoint that sends a byte of its status line every 0.2 s, never finishing:
+    # each read is well inside the 1 s read timeout
+    settings.PAYMENTS_WEBHOOK_TIMEOUT_SECONDS = 1.0
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100):
+                if stop.wait(0.2):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    delivery = a_delivery(register(creator, url))
+
+    # when
+    try:
+        outcome = webhooks.deliver(delivery.pk)
+    finally:
+        stop.set()
+        listener.close()
+
+    # then: given up on after twice the timeout (2 s), not held for as long as it trickles
+    delivery.refresh_from_db()
+    assert outcome == "retry"
+    assert "no answer within 2 s in all" in delivery.last_error
