@@ -134,8 +134,9 @@ def freshness(kinds: list[str], *, now: datetime | None = None) -> list[Freshnes
     """Each kind of process: fresh when at least one of its processes beat within
     ``HEARTBEAT_STALE_SECONDS`` and did not stop. One query for all of them (and one more
     for engines, on their own table)."""
-    from swarm.models import EngineNode  # the engine's own heartbeat row
-
+    # The engine keeps its heartbeat on its own row (swarm's EngineNode), looked up through the
+    # app registry: the foundation imports no app above it.
+    engine_nodes = apps.get_model("swarm", "EngineNode")
     now = now or timezone.now()
     stale_after = timedelta(seconds=settings.HEARTBEAT_STALE_SECONDS)
     rows = list(
@@ -145,7 +146,7 @@ def freshness(kinds: list[str], *, now: datetime | None = None) -> list[Freshnes
     )
     if "engine" in kinds:
         engine_stale = timedelta(seconds=settings.SWARM_HEARTBEAT_STALE_SECONDS)
-        for name, beat_at, stopped_at in EngineNode.objects.filter(
+        for name, beat_at, stopped_at in engine_nodes.objects.filter(
             last_heartbeat__gte=now - FORGET_AFTER
         ).values_list("name", "last_heartbeat", "stopped_at"):
             if beat_at is not None:
