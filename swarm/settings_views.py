@@ -14,15 +14,19 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from swarm import services, webseed
+from swarm import services, tracker, webseed
 from swarm.models import Passkey
 
 
 def rotate_now(user: User) -> Passkey:
-    """Revoke ``user``'s passkey and issue a new one; this process's web seed forgets the
-    decisions it cached for the old one, so its links stop at once."""
+    """Revoke ``user``'s passkey and issue a new one; this process's web seed and tracker
+    forget the decisions they cached for the old one, so its links and announces stop at once."""
+    old = Passkey.objects.filter(user=user, revoked_at__isnull=True).values_list("key", flat=True)
+    revoked = list(old)
     passkey = services.rotate_passkey(user)
     webseed.clear_auth_cache()
+    for key in revoked:
+        tracker.forget_passkey(key)
     return passkey
 
 

@@ -289,12 +289,23 @@ class _Recent(Generic[K, V]):
             del self._loading[slot]
             done.set()
 
+    def forget(self, matches: Callable[[K], bool]) -> None:
+        for key in [key for key in self._values if matches(key)]:
+            del self._values[key]
+
 
 # Cached separately, as announces arrive: a user's passkey serves all their torrents, a popular
 # content all its users, and the check between the two is then one query at most.
 _passkeys: _Recent[str, Passkey | None] = _Recent()
 _contents: _Recent[str, Content | None] = _Recent()
 _access: _Recent[tuple[str, str], access.Access] = _Recent()  # by (passkey, infohash)
+
+
+def forget_passkey(key: str) -> None:
+    """Drop what this process cached about passkey ``key`` (rotated, revoked): its next
+    announce here is decided afresh. Other web processes follow within AUTH_CACHE_SECONDS."""
+    _passkeys.forget(lambda cached: cached == key)
+    _access.forget(lambda cached: cached[0] == key)
 
 
 async def authorise(key: str, infohash: str) -> Grant | Refusal:

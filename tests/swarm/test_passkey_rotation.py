@@ -78,6 +78,8 @@ def test_rotating_from_the_settings_stops_the_old_passkey_at_once(
     old_key = active_passkey(fan).key
     old_url = file_url(asgi_server.url, fan, content)
     assert httpx.get(old_url).content == DATA  # used, so its decision is cached
+    # announced just before, so the tracker holds a decision for it too
+    assert b"failure reason" not in announce(old_key, bytes.fromhex(str(content.infohash)))
 
     response = logged_in(fan).post("/settings/passkey/rotate/")
 
