@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from tests.conftest import free_port, wait_for
 
 # Hang guards only: a few MiB over loopback take well under a second.
 DOWNLOAD_TIMEOUT = 60.0
+# How long a finished client waits for the answer to its "stopped" announce (see _download).
+STOP_ANNOUNCE_WAIT = 10.0
 
 
 def without_web_seeds(metainfo: bytes) -> bytes:
@@ -47,6 +50,8 @@ def client_settings(listen_port: int, **extra: object) -> lt.settings_pack:
         "webtorrent_stun_server": "",
         # The engine and this client share 127.0.0.1.
         "allow_multiple_connections_per_ip": True,
+        # The destructor's wait for "stopped" answers holds the GIL our in-process tracker needs.
+        "stop_tracker_timeout": 1,
         "alert_mask": (
             lt.alert_category.error | lt.alert_category.status | lt.alert_category.tracker
         ),
@@ -124,14 +129,18 @@ def _download(session: lt.session, metainfo: bytes, save_path: Path) -> Libtorre
 
     # Our tracker answers from a thread of this process, and the session's destructor holds the
     # GIL while it waits (up to stop_tracker_timeout) for the "stopped" announce: so announce it
-    # here, by pausing, and wait for the answer first.
+    # here, by pausing, and wait for the answer first. libtorrent sends no "stopped" for a
+    # tracker it holds no completed announce with (one still in flight when the download
+    # finished, under load): then there is nothing to wait for, and the destructor's own wait
+    # is bounded by the client's short stop_tracker_timeout.
     handle.pause()
 
     def stop_acknowledged() -> bool:
         pump()
         return stop_answered
 
-    wait_for(stop_acknowledged, timeout=DOWNLOAD_TIMEOUT, what="the stopped announce")
+    with contextlib.suppress(AssertionError):
+        wait_for(stop_acknowledged, timeout=STOP_ANNOUNCE_WAIT, what="the stopped announce")
     session.remove_torrent(handle)
     return LibtorrentDownload(
         web_seeds=web_seeds,
