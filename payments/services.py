@@ -263,9 +263,8 @@ def _origin_key(origin: str) -> str:
 
 def _check_caps(payer: User | None, origin_key: str) -> None:
     now = timezone.now()
-    unpaid = Invoice.objects.filter(_holding_tag(now), amount_paid=0).exclude(
-        state__in=[State.PROCESSING, State.SETTLED]
-    )
+    # (Processing and settled invoices are paid, so amount_paid=0 leaves them out already.)
+    unpaid = Invoice.objects.filter(_holding_tag(now), amount_paid=0)
     if payer is not None and unpaid.filter(payer=payer).count() >= MAX_OPEN_INVOICES_PER_PAYER:
         raise TooManyOpenInvoices(
             "Too many unpaid invoices; pay one of them, or try again tomorrow."
