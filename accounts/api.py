@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from accounts import services, wallets
-from accounts.models import ApiToken, User, VerifiedWallet
+from accounts.http import AuthenticatedHttpRequest
+from accounts.models import ApiToken, VerifiedWallet
 
 router = Router(tags=["account"])
 
@@ -43,14 +43,9 @@ class IssuedTokenOut(TokenOut):
     token: str
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # every route here requires authentication
-    return request.user
-
-
 @router.get("/me", response=MeOut)
-def me(request: HttpRequest) -> MeOut:
-    user = _user(request)
+def me(request: AuthenticatedHttpRequest) -> MeOut:
+    user = request.user
     creator = getattr(user, "creator", None)
     return MeOut(
         id=user.pk,
@@ -65,20 +60,22 @@ def me(request: HttpRequest) -> MeOut:
 
 
 @router.get("/tokens", response=list[TokenOut])
-def list_tokens(request: HttpRequest) -> list[ApiToken]:
-    return list(_user(request).api_tokens.all())
+def list_tokens(request: AuthenticatedHttpRequest) -> list[ApiToken]:
+    return list(request.user.api_tokens.all())
 
 
 @router.post("/tokens", response={201: IssuedTokenOut})
-def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, IssuedTokenOut]:
-    issued = services.issue_token(_user(request), payload.name)
+def create_token(request: AuthenticatedHttpRequest, payload: TokenIn) -> tuple[int, IssuedTokenOut]:
+    issued = services.issue_token(request.user, payload.name)
     body = TokenOut.from_orm(issued.token).dict()
     return 201, IssuedTokenOut(**body, token=issued.secret)
 
 
 @router.delete("/tokens/{token_id}", response={204: None, 404: dict[str, str]})
-def revoke_token(request: HttpRequest, token_id: int) -> tuple[int, dict[str, str] | None]:
-    if services.revoke_token(_user(request), token_id):
+def revoke_token(
+    request: AuthenticatedHttpRequest, token_id: int
+) -> tuple[int, dict[str, str] | None]:
+    if services.revoke_token(request.user, token_id):
         return 204, None
     return 404, {"detail": "No such active token."}
 
@@ -109,36 +106,33 @@ class Refusal(Schema):
 
 
 @router.get("/wallets", response=list[WalletOut])
-def list_wallets(request: HttpRequest) -> list[VerifiedWallet]:
+def list_wallets(request: AuthenticatedHttpRequest) -> list[VerifiedWallet]:
     """The wallets this account verified: payments from them are recognised as yours."""
-    return list(_user(request).verified_wallets.all())
+    return list(request.user.verified_wallets.all())
 
 
 @router.post("/wallets/challenge", response={201: ChallengeOut})
-def wallet_challenge(request: HttpRequest) -> tuple[int, ChallengeOut]:
+def wallet_challenge(request: AuthenticatedHttpRequest) -> tuple[int, ChallengeOut]:
     """A one-time message to sign with the wallet to verify (TronLink:
     ``tronWeb.trx.signMessageV2(message)``), then ``POST /wallets/verify``."""
-    message = wallets.wallet_challenge(_user(request))
+    message = wallets.wallet_challenge(request.user)
     return 201, ChallengeOut(message=message, expires_in=int(wallets.CHALLENGE_TTL.total_seconds()))
 
 
 @router.post("/wallets/verify", response={201: WalletOut, 400: Refusal, 409: Refusal})
-def verify_wallet(request: HttpRequest, payload: VerifyIn) -> tuple[int, Any]:
+def verify_wallet(request: AuthenticatedHttpRequest, payload: VerifyIn) -> tuple[int, Any]:
     """Verify the wallet that signed this account's challenge. 400 for an address that is not
     TRON's or a signature that is not that address's over the challenge; 409 when there is no
     open challenge (expired after 10 minutes, or already used): ask for a new one."""
-    try:
-        wallet = wallets.verify_wallet(_user(request), payload.address, payload.signature)
-    except wallets.ChallengeUnknown as refusal:
-        return 409, {"detail": refusal.message, "code": refusal.code}
-    except wallets.WalletRefused as refusal:
-        return 400, {"detail": refusal.message, "code": refusal.code}
+    wallet = wallets.verify_wallet(request.user, payload.address, payload.signature)
     return 201, wallet
 
 
 @router.delete("/wallets/{address}", response={204: None, 404: dict[str, str]})
-def remove_wallet(request: HttpRequest, address: str) -> tuple[int, dict[str, str] | None]:
+def remove_wallet(
+    request: AuthenticatedHttpRequest, address: str
+) -> tuple[int, dict[str, str] | None]:
     """Forget a verified wallet; its payments then need a signature again."""
-    if wallets.remove_wallet(_user(request), address):
+    if wallets.remove_wallet(request.user, address):
         return 204, None
     return 404, {"detail": "No such verified wallet."}

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import services, wallets
 from accounts.forms import SignupForm, TokenForm
-from accounts.models import User
+from accounts.http import AuthenticatedHttpRequest
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -25,8 +25,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def tokens(request: HttpRequest) -> HttpResponse:
-    assert isinstance(request.user, User)
+def tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     new_secret = None
     if request.method == "POST" and form.is_valid():
@@ -43,8 +42,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
-    assert isinstance(request.user, User)
+def revoke_token(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
     if services.revoke_token(request.user, token_id):
         messages.success(request, "Token revoked.")
     else:
@@ -53,9 +51,8 @@ def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
 
 
 @login_required
-def wallet_list(request: HttpRequest) -> HttpResponse:
+def wallet_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The fan's verified wallets, and verifying one more through TronLink (wallets.js)."""
-    assert isinstance(request.user, User)
     return render(
         request,
         "accounts/wallets.html",
@@ -65,8 +62,7 @@ def wallet_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def remove_wallet(request: HttpRequest) -> HttpResponse:
-    assert isinstance(request.user, User)
+def remove_wallet(request: AuthenticatedHttpRequest) -> HttpResponse:
     address = request.POST.get("address", "")
     if wallets.remove_wallet(request.user, address):
         messages.success(request, f"Wallet {address} removed.")

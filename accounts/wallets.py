@@ -26,7 +26,8 @@ from django.utils import timezone
 from tronpy.keys import BadSignature, Signature
 
 from accounts.models import User, VerifiedWallet, WalletChallenge
-from payments.tron import is_tron_address
+from btt_platform.errors import Refused
+from btt_platform.tron import is_tron_address
 
 __all__ = [
     "CHALLENGE_TTL",
@@ -53,15 +54,11 @@ _RECOVERY_IDS = {0: 0, 1: 1, 27: 0, 28: 1}
 MAX_MESSAGE_CHARS = 4096
 
 
-class WalletRefused(Exception):
+class WalletRefused(Refused):
     """A wallet could not be verified. ``code`` says why (for API clients), the message says it
     to a person; the subclasses are the reasons."""
 
     code = "refused"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class NotATronAddress(WalletRefused):
@@ -73,6 +70,7 @@ class NotATronAddress(WalletRefused):
 class ChallengeUnknown(WalletRefused):
     """There is no open challenge for this account: never asked, expired or already used."""
 
+    status = 409
     code = "no_challenge"
 
 

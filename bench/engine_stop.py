@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 import libtorrent as lt  # noqa: E402
+
+from bench.common import section_from_output  # noqa: E402
+
+COMMAND = ".venv/bin/python bench/engine_stop.py"
 
 PYTHON = sys.executable
 HOST = "127.0.0.1"
@@ -356,5 +361,10 @@ def main() -> None:
     )
 
 
+def section(argv: Sequence[str] = ()) -> str:
+    """Runs the bench (its defaults unless ``argv``); the section quotes what it prints."""
+    return section_from_output("Engine stop", COMMAND, __doc__ or "", main, argv)
+
+
 if __name__ == "__main__":
-    main()
+    print(section(sys.argv[1:]))

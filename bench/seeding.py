@@ -35,112 +35,44 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
-import logging
 import os
 import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 import libtorrent as lt  # noqa: E402
 
+from bench import aria2, engine_child  # noqa: E402
+from bench.common import (  # noqa: E402
+    HOST,
+    PYTHON,
+    cpu_seconds,
+    free_port,
+    interrupt_on_signals,
+    loads,
+    running,
+    section_from_output,
+    write_file,
+)
 from swarm.torrents import TorrentSpec, create_metainfo, piece_length_for  # noqa: E402
 
-PYTHON = sys.executable
-ARIA2C = shutil.which("aria2c") or "/usr/bin/aria2c"
-OPENTRACKER = shutil.which("opentracker") or "/usr/bin/opentracker"
+COMMAND = ".venv/bin/python bench/seeding.py"
+
 FILE_NAME = "bench.bin"
-HOST = "127.0.0.1"
-# runswarm's defaults: the loop ticks every second and reconciles every SWARM_RECONCILE_SECONDS.
-TICK_SECONDS = 1.0
-RECONCILE_SECONDS = 2.0
 # A hang guard per download, not a measurement.
 ROUND_TIMEOUT = 900.0
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def loads() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-# --- the engine side (a child process) --------------------------------------------------------
-
-
-def serve_engine(config_path: Path) -> None:
-    """The engine process: a Seeder driven the way runswarm's EngineLoop drives it."""
-    from swarm.engine import EngineConfig, Seeder
-    from swarm.seeding import Published
-
-    config = json.loads(config_path.read_text())
-    logging.basicConfig(
-        filename=config["log"], level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
-    )
-    metainfo = Path(config["torrent"]).read_bytes()
-    info = lt.torrent_info(metainfo)
-    published = Published(
-        content_id=1,
-        infohash=str(info.info_hashes().v1),
-        metainfo=metainfo,
-        save_path=Path(config["save_path"]),
-        files=((config["file_name"], info.total_size()),),
-        # A content the platform has just hashed: added in seed mode, as after publishing.
-        healthy=True,
-    )
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    seeder = Seeder(
-        EngineConfig(
-            listen_interfaces=f"{HOST}:{config['port']}", state_dir=Path(config["state_dir"])
-        )
-    )
-    if config["settings"]:
-        seeder.session.apply_settings(config["settings"])
-    next_reconcile = 0.0
-
-    def tick(engine: Seeder) -> None:
-        nonlocal next_reconcile
-        now = time.monotonic()
-        if now >= next_reconcile:
-            engine.reconcile([published], config["announce"])
-            next_reconcile = now + RECONCILE_SECONDS
-        for report in engine.take_health_reports():
-            logging.warning("health report: %s", report)
-        # runswarm reads these every tick for the live stats and the heartbeat.
-        engine.torrent_stats()
-        engine.stats()
-
-    try:
-        seeder.run(stop, tick, tick_seconds=TICK_SECONDS)
-    finally:
-        seeder.close()
 
 
 # --- the bench --------------------------------------------------------------------------------
@@ -176,17 +108,6 @@ class Side:
         return statistics.median(r.transfer_mb_per_s(size) for r in self.rounds)
 
 
-def write_file(path: Path, size: int) -> None:
-    """Incompressible bytes, written once (the page cache then holds them for both seeders)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as out:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, 16 * 1024 * 1024))
-            out.write(chunk)
-            left -= len(chunk)
-
-
 def build_torrent(content_dir: Path, size: int, out: Path) -> str:
     """The product's builder, v1-only, ingest's piece size; returns the infohash."""
     spec = TorrentSpec(
@@ -201,57 +122,9 @@ def build_torrent(content_dir: Path, size: int, out: Path) -> str:
     return str(lt.torrent_info(str(out)).info_hashes().v1)
 
 
-@contextmanager
-def running(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A child in its own session (Ctrl-C reaches the bench only, which stops it here)."""
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            args, cwd=BASE_DIR, stdout=out, stderr=out, start_new_session=True
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@contextmanager
-def opentracker(root: Path, port: int, infohash: str) -> Iterator[None]:
-    # opentracker chroots into -d and drops to "nobody": its folder must be world-readable, and
-    # the whitelist path is relative to that root. Debian builds it in whitelist mode.
-    root.mkdir()
-    root.chmod(0o755)
-    whitelist = root / "whitelist"
-    whitelist.write_text(infohash + "\n")
-    whitelist.chmod(0o644)
-    args = [OPENTRACKER, "-i", HOST, "-p", str(port), "-P", str(free_port(socket.SOCK_DGRAM)),
-            "-w", "/whitelist", "-d", str(root)]  # fmt: skip
-    with running(args, root.parent / f"{root.name}.log"):
-        yield
-
-
-def seeders_on(tracker_port: int, infohash: str) -> int:
-    """The tracker's count of seeders of the torrent (BEP 48 scrape); 0 while it is down."""
-    url = f"http://{HOST}:{tracker_port}/scrape?info_hash=" + "".join(
-        f"%{b:02X}" for b in bytes.fromhex(infohash)
-    )
-    try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            decoded = cast(dict[bytes, Any], lt.bdecode(reply.read()))
-    except (urllib.error.URLError, ConnectionError):
-        return 0
-    stats = decoded.get(b"files", {}).get(bytes.fromhex(infohash), {})
-    return int(stats.get(b"complete", 0))
-
-
 def wait_for_seeder(side: Side, infohash: str, timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
-    while seeders_on(side.tracker_port, infohash) < 1:
+    while aria2.seeders_on(side.tracker_port, infohash) < 1:
         if side.process is not None and side.process.poll() is not None:
             raise RuntimeError(f"the {side.name} seeder exited ({side.process.returncode})")
         if time.monotonic() > deadline:
@@ -278,35 +151,6 @@ def engine_args(work: Path, side: Side, torrent: Path, settings: dict[str, Any])
     return [PYTHON, str(Path(__file__).resolve()), "--serve-engine", str(config)]
 
 
-def aria2_seeder_args(work: Path, side: Side, torrent: Path) -> list[str]:
-    return [
-        ARIA2C, "--no-conf", f"--dir={work / 'content'}", "--seed-ratio=0",
-        "--check-integrity=true", f"--listen-port={free_port()}",
-        "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false", "--disable-ipv6=true", "--async-dns=false",
-        f"--bt-tracker=http://{HOST}:{side.tracker_port}/announce", "--bt-exclude-tracker=*",
-        "--summary-interval=0", "--console-log-level=warn", str(torrent),
-    ]  # fmt: skip
-
-
-def downloader_args(folder: Path, side: Side, torrent: Path) -> list[str]:
-    return [
-        ARIA2C, "--no-conf", f"--dir={folder}", "--file-allocation=none", "--seed-time=0",
-        "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
-        "--enable-peer-exchange=false", "--disable-ipv6=true", "--async-dns=false",
-        "--bt-max-peers=55", "--max-download-limit=0", "--max-overall-download-limit=0",
-        f"--listen-port={free_port()}",
-        f"--bt-tracker=http://{HOST}:{side.tracker_port}/announce", "--bt-exclude-tracker=*",
-        "--summary-interval=0", "--console-log-level=warn", str(torrent),
-    ]  # fmt: skip
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a running process, all its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def written(path: Path) -> int:
     """Bytes of the sparse download written so far (ext4 counts delayed allocations too)."""
     try:
@@ -329,7 +173,10 @@ def download(work: Path, side: Side, torrent: Path, label: str, *, check: bool) 
     with open(work / f"download-{side.name}-{label}.log", "wb") as log:
         started = time.perf_counter()
         process = subprocess.Popen(
-            downloader_args(folder, side, torrent), stdout=log, stderr=log, start_new_session=True
+            aria2.downloader_args(folder, side.tracker_port, torrent),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         try:
             # Watching the file grow splits the time into the start (announce, connect,
@@ -389,17 +236,6 @@ def parse_settings(values: list[str]) -> dict[str, Any]:
     return settings
 
 
-def interrupt_on_signals() -> None:
-    """SIGTERM unwinds like Ctrl-C, so every ``finally`` below stops what it started."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    # A shell starts background jobs with SIGINT ignored; Ctrl-C and kill -INT must still stop.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
@@ -411,7 +247,7 @@ def main() -> None:
     parser.add_argument("--serve-engine", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.serve_engine:
-        serve_engine(options.serve_engine)
+        engine_child.serve(options.serve_engine)
         return
 
     interrupt_on_signals()
@@ -432,12 +268,14 @@ def main() -> None:
         with ExitStack() as stack:
             for side in sides:
                 tracker = work / f"tracker-{side.name}"
-                stack.enter_context(opentracker(tracker, side.tracker_port, infohash))
+                stack.enter_context(aria2.opentracker(tracker, side.tracker_port, infohash))
                 if side.name == "aria2c":
-                    args = aria2_seeder_args(work, side, torrent)
+                    args = aria2.seeder_args(work / "content", side.tracker_port, torrent)
                 else:
                     args = engine_args(work, side, torrent, extra if side.name != "ours" else {})
-                side.process = stack.enter_context(running(args, work / f"{side.name}.log"))
+                side.process = stack.enter_context(
+                    running(args, work / f"{side.name}.log", own_session=True)
+                )
             for side in sides:
                 wait_for_seeder(side, infohash)
             print(f"seeders up: {', '.join(s.name for s in sides)}; load average {loads()}")
@@ -468,7 +306,7 @@ def main() -> None:
     print()
     print(
         f"{options.size_mib} MiB file, piece length {piece_length // 1024} KiB, v1; "
-        f"{options.rounds} alternated rounds after one warm-up each; aria2c {aria2_version()} "
+        f"{options.rounds} alternated rounds after one warm-up each; aria2c {aria2.version()} "
         f"downloading, libtorrent {lt.__version__}; {os.cpu_count()} CPUs; "
         f"load average after: {loads()}"
     )
@@ -503,13 +341,13 @@ def main() -> None:
         )
 
 
-def aria2_version() -> str:
-    out = subprocess.run([ARIA2C, "--version"], capture_output=True, text=True, check=False)
-    return out.stdout.split("\n", 1)[0].removeprefix("aria2 version ").strip()
+def section(argv: Sequence[str] = ()) -> str:
+    """Runs the bench (its defaults unless ``argv``); the section quotes what it prints."""
+    return section_from_output("Seeding", COMMAND, __doc__ or "", main, argv)
 
 
 if __name__ == "__main__":
     try:
-        main()
+        print(section(sys.argv[1:]))
     except KeyboardInterrupt:
         sys.exit("interrupted; everything started was stopped")

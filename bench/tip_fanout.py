@@ -1,7 +1,9 @@
-"""Tip alert fan-out: from a tip invoice's state change to the alert on N overlay sockets, next
-to a bare Redis pub/sub relay doing the same fan-out, in one run.
+"""Tip alert fan-out: from a tip invoice's state change to the alert on N overlay sockets, beside
+Channels' own Redis pub/sub layer and a bare Redis pub/sub relay doing the same fan-out, in one
+run.
 
-    .venv/bin/python bench/tip_fanout.py [--subscribers 100 1000 5000] [--samples 20]
+    .venv/bin/python bench/tip_fanout.py            # section(): 1,000 and 5,000, idle and busy
+    .venv/bin/python bench/tip_fanout.py [--subscribers 1000 5000] [--samples 10] [--busy]
                                          [--redis redis://HOST:PORT/DB]
 
 Sets up a scratch data folder in /tmp (embedded SQLite, migrated; the embedded Redis, a real
@@ -10,18 +12,23 @@ sample. For each subscriber count, in turn:
 
   ours       the web process (uvicorn, the real ASGI app, production settings) and N WebSocket
              clients on the creator's ``/ws/overlay/<key>/``. A sample: this process moves a
-             tip's invoice ``new -> processing`` (``payments.services.move_invoice``, which
+             tip's invoice ``new -> processing`` (``payments.invoices.move_invoice``, which
              raises the alert in its transaction and publishes it after commit; the web
              process's broadcast hub relays it to every local overlay socket); the time from
              just before that call to each client's receipt of the alert.
+  layer      Channels' own ``channels_redis.pubsub.RedisPubSubChannelLayer`` under uvicorn
+             (``bench/fanout_layer.py``: a consumer in a group, one handler), N clients; the
+             time from just before ``group_send``.
   reference  a bare relay process (``--serve-reference``: the ``websockets`` library's server,
              one Redis pub/sub subscription, ``websockets.broadcast`` of each message to every
-             connection) and N clients on it; the time from just before a PUBLISH to each
-             client's receipt. The least any design relaying through Redis to sockets pays.
+             connection) and N clients on it; the time from just before a PUBLISH. The least
+             any design relaying through Redis to sockets pays.
 
-Clients live in this process (the ``websockets`` sans-I/O protocol on bare asyncio
-connections, no compression, no pings), so both columns carry the same client-side cost.
-Prints p50 and p99 of every receipt of every sample, and ours/reference.
+Clients run in two processes of their own (``bench/fanout_clients.py``: the ``websockets``
+sans-I/O protocol on bare asyncio connections, no compression, no pings), so the figure is the
+server's and all three columns carry the same client cost. Prints p50 and p99 of every receipt
+of every sample. With ``--busy`` (and in ``section()``'s second half) ``stress-ng --cpu 2`` runs
+beside.
 """
 
 from __future__ import annotations
@@ -39,15 +46,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from bench.fanout_clients import ClientProcesses  # noqa: E402
+
 PYTHON = sys.executable
 CHANNEL = "bench-fanout"
-CONNECT_BATCH = 200
-WAIT_SECONDS = 120
 
 
 def free_port() -> int:
@@ -126,177 +136,115 @@ async def serve_reference(port: int, redis_url: str) -> None:
                 broadcast(connections, message["data"].decode())
 
 
-# --- clients --------------------------------------------------------------------------------
-
-
-class _Client(asyncio.Protocol):
-    """One WebSocket client: the ``websockets`` library's sans-I/O protocol on a bare asyncio
-    connection, noting the time each alert's bytes arrived. No task per connection, so the
-    clients' own cost (which both columns carry) stays small next to what is measured."""
-
-    def __init__(self, url: str, received: dict[int, list[float]]) -> None:
-        from websockets.client import ClientProtocol
-        from websockets.typing import Origin
-        from websockets.uri import parse_uri
-
-        self.protocol = ClientProtocol(parse_uri(url), origin=Origin("http://127.0.0.1"))
-        self.received = received
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.protocol.send_request(self.protocol.connect())
-        self._flush()
-
-    def data_received(self, data: bytes) -> None:
-        from websockets.frames import Frame, Opcode
-        from websockets.http11 import Response
-
-        now = time.time()
-        self.protocol.receive_data(data)
-        for event in self.protocol.events_received():
-            if isinstance(event, Response) and not self.opened.done():
-                if self.protocol.handshake_exc is not None:
-                    self.opened.set_exception(self.protocol.handshake_exc)
-                else:
-                    self.opened.set_result(None)
-            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-                message = json.loads(bytes(event.data))
-                if message.get("type") == "alert":
-                    self.received.setdefault(message["seq"], []).append(now)
-        self._flush()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
-
-    def _flush(self) -> None:
-        assert self.transport is not None
-        for data in self.protocol.data_to_send():
-            if data:
-                self.transport.write(data)
-
-
-class Clients:
-    """N WebSocket clients noting when each alert (by seq) reached each of them."""
-
-    def __init__(self) -> None:
-        self.received: dict[int, list[float]] = {}
-        self.clients: list[_Client] = []
-
-    async def open(self, url: str, count: int) -> None:
-        from websockets.uri import parse_uri
-
-        uri = parse_uri(url)
-        loop = asyncio.get_running_loop()
-
-        async def one() -> _Client:
-            _, client = await loop.create_connection(
-                lambda: _Client(url, self.received), uri.host, uri.port
-            )
-            await asyncio.wait_for(client.opened, 120)
-            return client
-
-        for start in range(0, count, CONNECT_BATCH):
-            batch = await asyncio.gather(*(one() for _ in range(min(CONNECT_BATCH, count - start))))
-            self.clients.extend(batch)
-
-    async def wait_for(self, seq: int, count: int) -> list[float]:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while len(self.received.get(seq, [])) < count:
-            if time.monotonic() > deadline:
-                got = len(self.received.get(seq, []))
-                raise RuntimeError(f"alert {seq} reached {got} of {count} clients")
-            await asyncio.sleep(0.005)
-        return self.received[seq]
-
-    async def close(self) -> None:
-        for client in self.clients:
-            if client.transport is not None:
-                client.transport.close()
-        await asyncio.sleep(0.5)
-
-
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-async def run_ours(port: int, key: str, tips: list[Any], count: int) -> list[float]:
-    from payments.services import move_invoice
+def run_ours(port: int, key: str, tips: list[Any], count: int) -> list[float]:
+    from django.db import connection
 
-    clients = Clients()
-    await clients.open(f"ws://127.0.0.1:{port}/ws/overlay/{key}/", count)
-    await asyncio.sleep(1)  # every hello read
+    from payments.invoices import move_invoice
+    from support.models import Alert
+
+    clients = ClientProcesses(f"ws://127.0.0.1:{port}/ws/overlay/{key}/", count)
     latencies: list[float] = []
-    loop = asyncio.get_running_loop()
-
-    def trigger(made: Any) -> tuple[float, int]:
-        from django.db import connection
-
-        from support.models import Alert
-
-        invoice = made.invoice
-        invoice.refresh_from_db()
-        started = time.time()
-        move_invoice(invoice, "processing")
-        seq = Alert.objects.get(tip=made).seq
-        connection.close()
-        return started, seq
-
     try:
         for made in tips:
-            started, seq = await loop.run_in_executor(None, trigger, made)
-            latencies.extend(t - started for t in await clients.wait_for(seq, count))
-            await asyncio.sleep(0.2)
+            invoice = made.invoice
+            invoice.refresh_from_db()
+            started = time.time()
+            move_invoice(invoice, "processing")
+            seq = Alert.objects.get(tip=made).seq
+            latencies.extend(t - started for t in clients.wait_for(seq))
+            time.sleep(0.2)
     finally:
-        await clients.close()
+        clients.close()
+        connection.close()
     return latencies
 
 
-async def run_reference(port: int, redis_url: str, samples: int, count: int) -> list[float]:
-    import redis.asyncio as redis
+def alert_text(seq: int) -> str:
+    return json.dumps({"type": "alert", "seq": seq, "name": "Ada", "message": "hi"})
 
-    clients = Clients()
-    await clients.open(f"ws://127.0.0.1:{port}/", count)
-    await asyncio.sleep(1)
-    publisher = redis.from_url(redis_url)
+
+def run_reference(port: int, redis_url: str, samples: int, count: int) -> list[float]:
+    import redis
+
+    clients = ClientProcesses(f"ws://127.0.0.1:{port}/", count)
+    publisher = redis.Redis.from_url(redis_url)
     latencies: list[float] = []
     try:
         for seq in range(1, samples + 1):
-            payload = json.dumps({"type": "alert", "seq": seq, "name": "Ada", "message": "hi"})
+            text = alert_text(seq)
             started = time.time()
-            await publisher.publish(CHANNEL, payload)
-            latencies.extend(t - started for t in await clients.wait_for(seq, count))
-            await asyncio.sleep(0.2)
+            publisher.publish(CHANNEL, text)
+            latencies.extend(t - started for t in clients.wait_for(seq))
+            time.sleep(0.2)
     finally:
-        await clients.close()
-        await publisher.aclose()
+        clients.close()
+        publisher.close()
     return latencies
 
 
-# --- main -----------------------------------------------------------------------------------
+def run_layer(port: int, redis_url: str, samples: int, count: int) -> list[float]:
+    from channels_redis.pubsub import (  # type: ignore[import-untyped, unused-ignore]
+        RedisPubSubChannelLayer,
+    )
+
+    clients = ClientProcesses(f"ws://127.0.0.1:{port}/", count)
+    loop = asyncio.new_event_loop()
+    layer = RedisPubSubChannelLayer(hosts=[redis_url])
+    latencies: list[float] = []
+    try:
+        for seq in range(1, samples + 1):
+            message = {"type": "alert", "text": alert_text(seq)}
+            started = time.time()
+            loop.run_until_complete(layer.group_send("fanout", message))
+            latencies.extend(t - started for t in clients.wait_for(seq))
+            time.sleep(0.2)
+    finally:
+        clients.close()
+        with suppress(Exception):
+            loop.run_until_complete(layer.flush())
+        loop.close()
+    return latencies
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--subscribers", type=int, nargs="+", default=[100, 1000, 5000])
-    parser.add_argument("--samples", type=int, default=20)
-    parser.add_argument("--redis", help="a Redis URL (default: the embedded one)")
-    parser.add_argument("--serve-reference", nargs=2, metavar=("PORT", "REDIS_URL"))
-    args = parser.parse_args()
-    if args.serve_reference:
-        asyncio.run(serve_reference(int(args.serve_reference[0]), args.serve_reference[1]))
-        return
+@contextmanager
+def stressed(data_dir: Path) -> Iterator[None]:
+    """``stress-ng --cpu 2`` beside the bench (bench/common.py has no such helper yet), warmed
+    up for 20 s so that the load average has risen toward it."""
+    with process(["stress-ng", "--cpu", "2", "--timeout", "0"], {**os.environ}, data_dir / "s.log"):
+        time.sleep(20)
+        yield
 
+
+def loads() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@dataclass
+class Row:
+    busy: bool
+    count: int
+    ours: list[float]
+    layer: list[float]
+    relay: list[float]
+    before: str
+    after: str
+
+
+def measure(
+    counts: list[int], samples: int, redis_arg: str | None, busy_modes: tuple[bool, ...]
+) -> list[Row]:
+    """Every count against the three servers, idle and (``True``) beside stress-ng."""
     data_dir = Path(tempfile.mkdtemp(prefix="btt-bench-fanout-", dir="/tmp"))
-    env = environment(data_dir, args.redis)
+    env = environment(data_dir, redis_arg)
     os.environ.update(env)
     if "REDIS_URL" not in env:
         os.environ.pop("REDIS_URL", None)
     os.environ.pop("DATABASE_URL", None)
-    sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "btt_platform.settings")
     import django
 
@@ -312,6 +260,7 @@ def main() -> None:
     from payments.money import Amount, Token
     from support import services
 
+    rows: list[Row] = []
     try:
         call_command("migrate", verbosity=0)
         redis_url: str = settings.REDIS_URL
@@ -327,50 +276,143 @@ def main() -> None:
         fan = User.objects.create_user(username="fan", email="fan@example.com", password=None)
         key = services.tip_settings(creator).overlay_key
         services.MAX_OPEN_TIPS_PER_PAYER = 10**6
-        load = os.getloadavg()[0]
-        print(
-            f"tip fan-out bench: {args.samples} alerts per run, subscribers "
-            f"{args.subscribers}, SQLite, redis {'given' if args.redis else 'embedded'}, "
-            f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load {load:.1f}"
-        )
-        web_port, ref_port = free_port(), free_port()
-        web = [PYTHON, "-m", "uvicorn", "btt_platform.asgi:application", "--host", "127.0.0.1",
-               "--port", str(web_port), "--lifespan", "off", "--no-access-log",
-               "--log-level", "warning", "--ws-per-message-deflate", "false"]  # fmt: skip
+        web_port, ref_port, layer_port = free_port(), free_port(), free_port()
+        uvicorn = [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--lifespan", "off",
+                   "--no-access-log", "--log-level", "warning",
+                   "--ws-per-message-deflate", "false"]  # fmt: skip
+        web = [*uvicorn, "btt_site.asgi:application", "--port", str(web_port)]
+        layer = [*uvicorn, "bench.fanout_layer:application", "--port", str(layer_port)]
         reference = [PYTHON, __file__, "--serve-reference", str(ref_port), redis_url]
         with (
             process(web, env, data_dir / "web.log"),
             process(reference, env, data_dir / "reference.log"),
+            process(layer, {**env, "BENCH_LAYER_REDIS": redis_url}, data_dir / "layer.log"),
         ):
             wait_port(web_port)
             wait_port(ref_port)
-            print("| subscribers | ours p50 ms | ours p99 ms | reference p50 ms | reference p99 ms "
-                  "| p50 ratio | p99 ratio |")  # fmt: skip
-            print("|---|---|---|---|---|---|---|")
-            for count in args.subscribers:
-                tips = [
-                    services.create_tip(fan, creator, Amount.parse(f"{100 + n}", Token.BTT))
-                    for n in range(args.samples)
-                ]
-                connection.close()
-                ours = asyncio.run(run_ours(web_port, key, tips, count))
-                ref = asyncio.run(run_reference(ref_port, redis_url, args.samples, count))
-                o50, o99 = percentile(ours, 0.5) * 1000, percentile(ours, 0.99) * 1000
-                r50, r99 = percentile(ref, 0.5) * 1000, percentile(ref, 0.99) * 1000
-                print(
-                    f"| {count} | {o50:.1f} | {o99:.1f} | {r50:.1f} | {r99:.1f} | "
-                    f"{o50 / r50:.1f} | {o99 / r99:.1f} |",
-                    flush=True,
-                )
+            wait_port(layer_port)
+            amount = 100
+            for busy in busy_modes:
+                with ExitStack() as stack:
+                    before = loads()
+                    if busy:
+                        stack.enter_context(stressed(data_dir))
+                    for count in counts:
+                        tips = []
+                        for _ in range(samples):
+                            amount += 1
+                            tips.append(
+                                services.create_tip(
+                                    fan, creator, Amount.parse(f"{amount}", Token.BTT)
+                                )
+                            )
+                        connection.close()
+                        ours = run_ours(web_port, key, tips, count)
+                        via_layer = run_layer(layer_port, redis_url, samples, count)
+                        relay = run_reference(ref_port, redis_url, samples, count)
+                        rows.append(Row(busy, count, ours, via_layer, relay, before, loads()))
+                        print(row_text(rows[-1]), file=sys.stderr, flush=True)
     finally:
         connection.close()
-        if not args.redis:
+        if not redis_arg:
             with suppress(Exception):
                 embedded.stop(data_dir)
         with suppress(OSError):
             import shutil
 
             shutil.rmtree(data_dir)
+    return rows
+
+
+def row_text(row: Row) -> str:
+    o50, o99 = (percentile(row.ours, f) * 1000 for f in (0.5, 0.99))
+    l50, l99 = (percentile(row.layer, f) * 1000 for f in (0.5, 0.99))
+    r50, r99 = (percentile(row.relay, f) * 1000 for f in (0.5, 0.99))
+    return (
+        f"| {'stress-ng --cpu 2' if row.busy else 'idle'} | {row.count} | {row.before} |"
+        f" {row.after} | {o50:.0f} / {o99:.0f} | {l50:.0f} / {l99:.0f} |"
+        f" {r50:.0f} / {r99:.0f} | {o99 / r99:.2f} | {o99 / l99:.2f} |"
+    )
+
+
+GOAL_P99_MS = 250.0
+GOAL_RATIO = 1.2
+
+
+def section(counts: tuple[int, ...] = (1000, 5000), samples: int = 10) -> str:
+    """Runs the bench idle and beside ``stress-ng --cpu 2``; its RESULTS.md section."""
+    rows = measure(list(counts), samples, None, (False, True))
+    lines = [
+        "## Tip alert fan-out",
+        "",
+        f"`.venv/bin/python bench/tip_fanout.py` (`section()`: {', '.join(map(str, counts))}"
+        f" overlays, {samples} alerts each, idle, then beside `stress-ng --cpu 2`).",
+        "",
+        "Three servers side by side, driven in turn with the same clients: **ours**, the web"
+        " process (uvicorn, the real ASGI app, production settings) with N sockets on one"
+        " creator's `/ws/overlay/<key>/`, a sample being a tip invoice moved `new ->"
+        " processing` (`payments.invoices.move_invoice`, the alert raised in its transaction and"
+        " published after commit, relayed by the web process's broadcast hub), timed from just"
+        " before that call; **layer**, Channels' own Redis pub/sub layer"
+        " (`channels_redis.pubsub.RedisPubSubChannelLayer`, uvicorn, a minimal consumer in a"
+        " group, `bench/fanout_layer.py`), timed from just before `group_send`; **relay**, a"
+        " bare relay (`websockets` server, one Redis subscription, `websockets.broadcast`),"
+        " timed from just before the PUBLISH. Clients: the `websockets` sans-I/O protocol on"
+        " bare asyncio connections in two processes of their own (not the bench's, not the"
+        " server's). Percentiles over every receipt of every sample; embedded redis-server.",
+        "",
+        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; other engineers'"
+        " work shared it (load averages 1/5/15 min before and after each row).",
+        "",
+        "| run | N | load before | load after | ours p50 / p99 ms | layer p50 / p99 ms"
+        " | relay p50 / p99 ms | ours/relay p99 | ours/layer p99 | goal p99 < 250 ms, <= 1.2x"
+        " relay |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    met = True
+    for row in rows:
+        o50, o99 = (percentile(row.ours, f) * 1000 for f in (0.5, 0.99))
+        l50, l99 = (percentile(row.layer, f) * 1000 for f in (0.5, 0.99))
+        r50, r99 = (percentile(row.relay, f) * 1000 for f in (0.5, 0.99))
+        ok = o99 < GOAL_P99_MS and o99 <= GOAL_RATIO * r99
+        if row.count == max(counts):
+            met = met and ok
+        lines.append(
+            f"| {'stress-ng --cpu 2' if row.busy else 'idle'} | {row.count} | {row.before} |"
+            f" {row.after} | {o50:.0f} / {o99:.0f} | {l50:.0f} / {l99:.0f} |"
+            f" {r50:.0f} / {r99:.0f} | {o99 / r99:.2f} | {o99 / l99:.2f} |"
+            f" {'met' if ok else 'missed'} |"
+        )
+    lines += ["", "Goal met." if met else "Goal missed: see the notes below."]
+    return "\n".join(lines) + "\n"
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--redis", help="a Redis URL (default: the embedded one)")
+    parser.add_argument("--busy", action="store_true", help="beside stress-ng --cpu 2 only")
+    parser.add_argument("--serve-reference", nargs=2, metavar=("PORT", "REDIS_URL"))
+    args = parser.parse_args()
+    if args.serve_reference:
+        asyncio.run(serve_reference(int(args.serve_reference[0]), args.serve_reference[1]))
+        return
+    if len(sys.argv) == 1:
+        print(section())
+        return
+    rows = measure(args.subscribers, args.samples, args.redis, (args.busy,))
+    for row in rows:
+        o50, o99 = (percentile(row.ours, f) * 1000 for f in (0.5, 0.99))
+        l50, l99 = (percentile(row.layer, f) * 1000 for f in (0.5, 0.99))
+        r50, r99 = (percentile(row.relay, f) * 1000 for f in (0.5, 0.99))
+        print(
+            f"| {row.count} | load {row.before} -> {row.after} | ours {o50:.0f}/{o99:.0f} |"
+            f" layer {l50:.0f}/{l99:.0f} | relay {r50:.0f}/{r99:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -31,13 +31,18 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from bench.common import section_from_output  # noqa: E402
+
+COMMAND = ".venv/bin/python bench/webseed.py"
 PYTHON = sys.executable
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 FILE_NAME = "bench.bin"
@@ -181,7 +186,7 @@ def running(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 @contextmanager
 def uvicorn(data_dir: Path, port: int, **extra: str) -> Iterator[None]:
     env = scratch_environment(data_dir, **extra)
-    args = [PYTHON, "-m", "uvicorn", "btt_platform.asgi:application", "--host", "127.0.0.1",
+    args = [PYTHON, "-m", "uvicorn", "btt_site.asgi:application", "--host", "127.0.0.1",
             "--port", str(port), "--lifespan", "off", "--no-access-log",
             "--log-level", "warning"]  # fmt: skip
     with running(args, env, data_dir / f"uvicorn-{port}.log"):
@@ -307,5 +312,10 @@ def main() -> None:
     print(f"  x-accel/nginx  {medians['x-accel'] / reference:.2f}x  (goal >= 0.9x)")
 
 
+def section(argv: Sequence[str] = ()) -> str:
+    """Runs the bench (its defaults unless ``argv``); the section quotes what it prints."""
+    return section_from_output("Web seed", COMMAND, __doc__ or "", main, argv)
+
+
 if __name__ == "__main__":
-    main()
+    print(section(sys.argv[1:]))

@@ -19,6 +19,7 @@ from ninja.types import DictStrAny
 
 from accounts.models import User
 from accounts.services import authenticate_token
+from btt_platform.errors import Refused
 
 
 class PersonalTokenAuth(HttpBearer):
@@ -74,6 +75,12 @@ def model_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRe
     return api.create_response(request, {"detail": errors}, status=422)
 
 
+@api.exception_handler(Refused)
+def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
+    # Every app's refusals answer alike, so endpoints let them through instead of catching them.
+    return api.create_response(request, exc.to_json(), status=exc.status)
+
+
 @api.exception_handler(RequestDataTooBig)
 def body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     # JSON like every other answer here, not Django's HTML 400 page.
@@ -86,7 +93,10 @@ api.add_router("/", "accounts.api.router")
 api.add_router("/creators", "creators.api.router")
 api.add_router("/contents", "swarm.api.router")
 api.add_router("/", "swarm.passkey_api.router")
+api.add_router("/", "swarm.peer_sharing_api.router")
 api.add_router("/", "payments.api.router")
 api.add_router("/", "purchases.api.router")
-api.add_router("/webhooks", "payments.webhooks_api.router")
+api.add_router("/webhooks", "payments.webhooks.api.router")
 api.add_router("/", "support.api.router")
+api.add_router("/", "memberships.api.router")
+api.add_router("/", "memberships.post_api.router")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from celery import Celery
 from celery.signals import beat_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "btt_platform.settings")
+
+# Creator webhooks' own queue (CELERY_TASK_ROUTES), consumed by the `webhooks` worker only.
+WEBHOOKS_QUEUE = "webhooks"
 
 app = Celery("btt_platform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -20,7 +24,20 @@ app.autodiscover_tasks()
 def _worker_beats(**kwargs: object) -> None:
     from btt_platform import heartbeats
 
-    heartbeats.start("worker")
+    for kind in heartbeat_kinds(app.amqp.queues.consume_from):
+        heartbeats.start(kind)
+
+
+def heartbeat_kinds(queues: Iterable[str]) -> list[str]:
+    """What a worker consuming ``queues`` beats as: ``webhooks`` for the webhooks queue,
+    ``worker`` for any other. With one kind for both, the webhooks worker's heartbeat kept
+    "worker" fresh in /healthz while the worker that hashes uploads and sends emails was
+    dead."""
+    consumed = set(queues)
+    kinds = ["webhooks"] if WEBHOOKS_QUEUE in consumed else []
+    if consumed - {WEBHOOKS_QUEUE} or not kinds:
+        kinds.insert(0, "worker")
+    return kinds
 
 
 @worker_shutdown.connect

@@ -96,6 +96,21 @@ def ensure_running(data_dir: Path, *, timeout: float = 10.0) -> Path:
     return sock
 
 
+def revive(data_dir: Path) -> bool:
+    """Start the server for ``data_dir`` again if it died (killed -9, crashed); whether it was
+    started. Nothing else would: every process starts it only when its settings load, and each
+    keeps running (retrying its connections) while it is gone. A server that runs without
+    answering yet (loading its append-only file) is left alone: two servers must never share
+    one folder."""
+    if _answers(socket_path(data_dir)):
+        return False
+    pid = _pid(data_dir)
+    if pid is not None and _alive(pid):
+        return False
+    ensure_running(data_dir)
+    return True
+
+
 def persist(data_dir: Path, *, timeout: float = 60.0) -> None:
     """Make a server that already runs persist as ``ensure_running`` starts one (a server of an
     older version of this module ran without persistence until stopped)."""
@@ -136,7 +151,13 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed server whose parent has not reaped it yet (a container's init may never) is a
+    # zombie: it still has its pid, but it is dead.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def stop(data_dir: Path, *, timeout: float = 30.0) -> None:

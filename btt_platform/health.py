@@ -18,9 +18,9 @@ import hmac
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import redis
@@ -33,7 +33,6 @@ from django.http import HttpRequest, JsonResponse
 from btt_platform import heartbeats
 from btt_platform.broadcast import Member, publish_now
 from btt_platform.celery import app as celery_app
-from swarm.services import live_engines
 
 PROBE_TIMEOUT = 3.0
 # TRON makes a block every 3 s: a head this old means the node stopped following the chain.
@@ -92,8 +91,24 @@ def _celery() -> Probe:
     return Probe(True, f"{len(replies)} worker(s)")
 
 
+class LiveEngine(Protocol):
+    name: str
+    listen_address: str
+
+
+# The engines' heartbeats are the swarm app's rows: it tells this module how to list the live
+# ones (``SwarmConfig.ready``), since the foundation imports no app. None listed reads as down.
+_live_engines: Callable[[], Sequence[LiveEngine]] = list
+
+
+def list_engines_with(live_engines: Callable[[], Sequence[LiveEngine]]) -> None:
+    """Install how the deep check lists the engines with a fresh heartbeat."""
+    global _live_engines
+    _live_engines = live_engines
+
+
 def _swarm() -> Probe:
-    engines = live_engines()
+    engines = _live_engines()
     if not engines:
         return Probe(False, "no engine heartbeat in the last "
                             f"{settings.SWARM_HEARTBEAT_STALE_SECONDS} s")  # fmt: skip

@@ -4,8 +4,9 @@
 ``HEARTBEAT_SECONDS`` (and closes its database connection in between); ``stop()`` marks it
 stopped. Who starts it:
 
-- web: the ASGI lifespan (``Lifespan`` around the application in ``btt_platform.asgi``);
+- web: the ASGI lifespan (``Lifespan`` around the application in ``btt_site.asgi``);
 - worker and beat: Celery's ``worker_ready`` and ``beat_init`` signals (``btt_platform.celery``);
+  the webhooks worker beats as ``webhooks`` (``celery.heartbeat_kinds``);
 - watcher: ``manage.py watch_chain`` (started from ``BttPlatformConfig.ready``);
 - engine: ``swarm.services.record_heartbeat`` on ``EngineNode``, as before.
 

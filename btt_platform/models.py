@@ -6,13 +6,15 @@ from django.db import models
 
 
 class Heartbeat(models.Model):
-    """The last sign of life of one process: a web, worker, beat or watcher process writes it
-    every ``HEARTBEAT_SECONDS`` from a timer of its own (``btt_platform.heartbeats``); /healthz
-    reads them. Engines keep theirs on ``swarm.EngineNode``."""
+    """The last sign of life of one process: a web, worker, webhooks worker, beat or watcher
+    process writes it every ``HEARTBEAT_SECONDS`` from a timer of its own
+    (``btt_platform.heartbeats``); /healthz reads them. Engines keep theirs on
+    ``swarm.EngineNode``."""
 
     class Kind(models.TextChoices):
         WEB = "web"
         WORKER = "worker"
+        WEBHOOKS = "webhooks"
         BEAT = "beat"
         WATCHER = "watcher"
 

@@ -23,6 +23,12 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "tus-js-client": ("dist", ("tus.min.js", "tus.min.js.map")),
     "chart.js": ("dist", ("chart.umd.min.js", "chart.umd.min.js.map")),
     "hls.js": ("dist", ("hls.min.js", "hls.min.js.map")),
+    # An ES module (export default WebTorrent): the download page imports it on demand.
+    # and its service worker, served from the root by swarm.service_worker (a worker's scope).
+    "webtorrent": (
+        "dist",
+        ("webtorrent.min.js", "webtorrent.min.js.map", "sw.min.js", "sw.min.js.map"),
+    ),
 }
 PREFIX = "vendor"
 

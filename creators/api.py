@@ -9,7 +9,7 @@ from django.urls import reverse
 from ninja import Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 
-from accounts.models import User
+from accounts.http import AuthenticatedHttpRequest
 from creators import services
 from creators.models import Creator
 
@@ -48,11 +48,6 @@ class CreatorPatch(Schema):
     payout_address: str | None = None
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 @router.get("", response=list[CreatorOut], auth=None)
 @paginate(LimitOffsetPagination)
 def list_creators(request: HttpRequest) -> QuerySet[Creator]:
@@ -60,17 +55,14 @@ def list_creators(request: HttpRequest) -> QuerySet[Creator]:
 
 
 @router.post("/me", response={201: CreatorOut, 409: dict[str, str]})
-def become_creator(request: HttpRequest, payload: CreatorIn) -> tuple[int, object]:
-    try:
-        creator = services.become_creator(_user(request), **payload.dict())
-    except services.AlreadyCreator:
-        return 409, {"detail": "You already have a creator profile."}
+def become_creator(request: AuthenticatedHttpRequest, payload: CreatorIn) -> tuple[int, object]:
+    creator = services.become_creator(request.user, **payload.dict())
     return 201, creator
 
 
 @router.patch("/me", response={200: CreatorOut, 404: dict[str, str]})
-def update_profile(request: HttpRequest, payload: CreatorPatch) -> tuple[int, object]:
-    creator = Creator.objects.filter(user=_user(request)).first()
+def update_profile(request: AuthenticatedHttpRequest, payload: CreatorPatch) -> tuple[int, object]:
+    creator = Creator.objects.filter(user=request.user).first()
     if creator is None:
         return 404, {"detail": "You have no creator profile yet; POST /api/v1/creators/me."}
     changes = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None}

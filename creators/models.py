@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
-from payments.tron import validate_tron_address
+from btt_platform.tron import validate_tron_address
 
 RESERVED_HANDLES = frozenset(
     {"admin", "api", "static", "media", "ws", "announce", "scrape", "webseed", "healthz",

@@ -37,7 +37,14 @@ class Grant(models.Model):
         STAFF = "staff", "Granted by staff"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    content = models.ForeignKey("swarm.Content", on_delete=models.CASCADE, related_name="grants")
+    # What is granted: one content, or a standing named by ``scope`` (never both).
+    content = models.ForeignKey(
+        "swarm.Content", on_delete=models.CASCADE, related_name="grants", null=True, blank=True
+    )
+    # A standing that is not one content, e.g. ``tier:12``: the grantee holds tier 12 over the
+    # grant's dates (what members-only posts ask). Same source, dates and revocation as a
+    # content grant, so whatever ends or voids the one ends or voids the other.
+    scope = models.CharField(max_length=100, blank=True, default="")
     source = models.CharField(max_length=12, choices=Source.choices)
     # What gave it, within its source: an invoice id, a pledge id, a staff member's note.
     source_ref = models.CharField(max_length=100, blank=True)
@@ -54,6 +61,7 @@ class Grant(models.Model):
         indexes = [
             models.Index(fields=["user", "content"], name="grant_user_content"),
             models.Index(fields=["source", "source_ref"], name="grant_source"),
+            models.Index(fields=["user", "scope"], name="grant_user_scope"),
         ]
         constraints = [
             # Granting twice from one source is one grant while it stands.
@@ -62,14 +70,25 @@ class Grant(models.Model):
                 condition=Q(revoked_at__isnull=True),
                 name="grant_once_per_live_source",
             ),
+            models.UniqueConstraint(
+                fields=["source", "source_ref", "user", "scope"],
+                condition=Q(revoked_at__isnull=True, content__isnull=True),
+                name="grant_scope_once_per_live_source",
+            ),
             models.CheckConstraint(
                 condition=Q(until__isnull=True) | Q(until__gt=models.F("starts_at")),
                 name="grant_ends_after_it_starts",
             ),
+            models.CheckConstraint(
+                condition=Q(content__isnull=False, scope="")
+                | (Q(content__isnull=True) & ~Q(scope="")),
+                name="grant_content_xor_scope",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} -> {self.content_id} ({self.source} {self.source_ref})"
+        what = self.content_id if self.content_id is not None else self.scope
+        return f"{self.user_id} -> {what} ({self.source} {self.source_ref})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from btt_platform.readonly_admin import ReadOnlyAdmin, ReadOnlyInline
 from payments.models import (
     ChainCursor,
     ContentPrice,
@@ -11,11 +12,11 @@ from payments.models import (
     Webhook,
     WebhookDelivery,
 )
-from staff.admin import ReadOnlyAdmin, ReadOnlyInline
 
 # Money is read-only here for everyone: amounts and states move only through
-# payments.services (conditional UPDATEs, the InvoiceEvent log) and reconciliation (the audit
-# log). A settled invoice's amounts can therefore never be edited through the site.
+# payments.invoices and payments.crediting (conditional UPDATEs, the InvoiceEvent log) and
+# reconciliation (the audit log). A settled invoice's amounts can therefore never be edited
+# through the site.
 
 
 @admin.register(ContentPrice)

@@ -13,11 +13,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
-from accounts.models import User
-from payments import services
+from accounts.http import AuthenticatedHttpRequest
+from payments import claims, invoices, pricing
 from payments.models import Invoice, TxClaim
 from payments.money import BTT_TRC10_ASSET_ID, Amount, AmountJson, Standard, Token
 
@@ -95,11 +94,6 @@ class ClaimOut(Schema):
     created_at: datetime
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _money(amount: Amount) -> AmountJson:
     return amount.to_json()
 
@@ -118,7 +112,7 @@ def invoice_out(invoice: Invoice) -> dict[str, Any]:
         "amount_paid": _money(invoice.paid),
         "decimals": token.decimals,
         "pay_to": invoice.recipient,
-        "token_contract": services.btt_contract() if token.standard is Standard.TRC20 else None,
+        "token_contract": pricing.btt_contract() if token.standard is Standard.TRC20 else None,
         "token_id": BTT_TRC10_ASSET_ID if token.standard is Standard.TRC10 else None,
         "memo": invoice.memo,
         "content_id": invoice.content_id,
@@ -127,7 +121,7 @@ def invoice_out(invoice: Invoice) -> dict[str, Any]:
         "created_at": invoice.created_at,
         "expires_at": invoice.expires_at,
         "settled_at": invoice.settled_at,
-        "claim_message": services.claim_message_template(invoice),
+        "claim_message": claims.claim_message_template(invoice),
         "txids": invoice.txids(),
         "websocket": f"/ws/invoice/{invoice.pk}/",
     }
@@ -143,15 +137,15 @@ def _claim_out(claim: TxClaim) -> dict[str, Any]:
     }
 
 
-def _viewable_invoice(request: HttpRequest, invoice_id: uuid.UUID) -> Invoice | None:
+def _viewable_invoice(request: AuthenticatedHttpRequest, invoice_id: uuid.UUID) -> Invoice | None:
     invoice = Invoice.objects.select_related("creator").filter(pk=invoice_id).first()
-    if invoice is None or not services.may_view(_user(request), invoice):
+    if invoice is None or not invoices.may_view(request.user, invoice):
         return None
     return invoice
 
 
 @router.get("/invoices/{invoice_id}", response={200: InvoiceOut, 404: Error})
-def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> tuple[int, Any]:
+def invoice_detail(request: AuthenticatedHttpRequest, invoice_id: uuid.UUID) -> tuple[int, Any]:
     """For the invoice's payer and creator; 404 for anyone else."""
     invoice = _viewable_invoice(request, invoice_id)
     if invoice is None:
@@ -164,7 +158,7 @@ def invoice_detail(request: HttpRequest, invoice_id: uuid.UUID) -> tuple[int, An
     response={202: ClaimOut, 400: Error, 404: Error, 409: Error, 429: Error},
 )
 def claim_transaction(
-    request: HttpRequest, invoice_id: uuid.UUID, payload: ClaimIn
+    request: AuthenticatedHttpRequest, invoice_id: uuid.UUID, payload: ClaimIn
 ) -> tuple[int, Any]:
     """Say which transaction pays this invoice, with the sending wallet's signature of the
     invoice's ``claim_message`` (or from a wallet you verified). It is verified on chain and
@@ -173,10 +167,5 @@ def claim_transaction(
     invoice = _viewable_invoice(request, invoice_id)
     if invoice is None:
         return 404, {"detail": "No such invoice."}
-    try:
-        claim, _ = services.claim_transaction(
-            _user(request), invoice, payload.txid, payload.signature
-        )
-    except services.PaymentRefused as error:
-        return error.status, {"detail": error.message}
+    claim, _ = claims.claim_transaction(request.user, invoice, payload.txid, payload.signature)
     return 202, _claim_out(claim)

@@ -6,6 +6,7 @@ refused with close code 4403, and never learns whether the invoice exists.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from btt_platform.broadcast import CheckedMember
 from payments.events import invoice_group, invoice_update
 from payments.models import Invoice
+from payments.near_misses import near_misses_of
 
 FORBIDDEN = 4403
 
@@ -30,9 +32,30 @@ def _current_state_for(invoice_id: uuid.UUID, user_id: int | None) -> dict[str, 
     return dict(invoice_update(invoice, "snapshot"))
 
 
+def _may_watch_for(invoice_id: uuid.UUID, user_id: int | None) -> bool:
+    """Whether this user may still watch the invoice (its payer or its creator)."""
+    if user_id is None:
+        return False
+    found = Invoice.objects.filter(pk=invoice_id).values_list("payer_id", "creator__user_id")
+    row = found.first()
+    return row is not None and user_id in row
+
+
+def _near_misses_for(invoice_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The near misses shown on the invoice (its payer or creator is asking: checked first)."""
+    invoice = Invoice.objects.filter(pk=invoice_id).first()
+    return [] if invoice is None else [dict(update) for update in near_misses_of(invoice)]
+
+
 # database_sync_to_async also closes stale connections, which sync_to_async does not.
 _current_state: Callable[[uuid.UUID, int | None], Awaitable[dict[str, Any] | None]] = (
     database_sync_to_async(_current_state_for)
+)
+_may_watch: Callable[[uuid.UUID, int | None], Awaitable[bool]] = database_sync_to_async(
+    _may_watch_for
+)
+_near_misses: Callable[[uuid.UUID], Awaitable[list[dict[str, Any]]]] = database_sync_to_async(
+    _near_misses_for
 )
 
 
@@ -57,6 +80,10 @@ class InvoiceConsumer(AsyncJsonWebsocketConsumer, CheckedMember):  # type: ignor
             await self.close(code=FORBIDDEN)
             return
         await self.send_json(snapshot)
+        # Transfers that reached the creator's address but paid nothing, which may be this
+        # fan's: part of the snapshot, so a page opened after one arrived still says so.
+        for near_miss in await _near_misses(self.invoice_id):
+            await self.send_json(near_miss)
 
     async def disconnect(self, code: int) -> None:
         await self.leave_broadcast()
@@ -66,7 +93,13 @@ class InvoiceConsumer(AsyncJsonWebsocketConsumer, CheckedMember):  # type: ignor
             await self.send_json({"type": "pong"})
 
     async def broadcast_message(self, payload: dict[str, Any]) -> None:
-        if await _current_state(self.invoice_id, self._user_id()) is None:
+        await self.broadcast_messages([(json.dumps(payload), payload)])
+
+    async def broadcast_messages(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        # Checked once for what arrived together (a block's payment and state move), then sent
+        # as published: no encoding per socket.
+        if not await _may_watch(self.invoice_id, self._user_id()):
             await self.close(code=FORBIDDEN)
             return
-        await self.send_json(payload)
+        for text, _payload in messages:
+            await self.send(text_data=text)

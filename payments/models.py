@@ -2,9 +2,9 @@
 
 An invoice asks for an amount of a token at the creator's own address; the platform never holds
 the money. Its state follows BTCPay Server's model (new -> processing -> settled; expired;
-invalid) with the partial / over / late flags beside the state. ``payments.services`` is the
-only code that moves it, through one conditional UPDATE per transition, and every change is
-written to the append-only ``InvoiceEvent`` log.
+invalid) with the partial / over / late flags beside the state. ``payments.invoices.move_invoice``
+is the only code that moves it, through one conditional UPDATE per transition, and every change
+is written to the append-only ``InvoiceEvent`` log.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from django.utils import timezone
 # AppendOnly is re-exported: what callers catch when a record is about to be changed.
 from btt_platform.records import AppendOnly as AppendOnly
 from btt_platform.records import AppendOnlyModel, AppendOnlyQuerySet
+from btt_platform.tron import validate_tron_address
+from payments.chain.verification import OWN_TRANSFER
 from payments.fields import BaseUnitsField
 from payments.money import Amount, Token
-from payments.tron import validate_tron_address
-from payments.verification import OWN_TRANSFER
 
 TOKEN_CHOICES = [(token.value, token.label) for token in Token]
 TXID_LENGTH = 64
@@ -50,6 +50,8 @@ class Invoice(models.Model):
         PURCHASE = "purchase"
         TIP = "tip"
         PLEDGE = "pledge"
+        MEMBERSHIP = "membership"
+        RENTAL = "rental"
 
     class State(models.TextChoices):
         NEW = "new", "New: waiting for the payment"
@@ -80,6 +82,9 @@ class Invoice(models.Model):
     # redirect a payment already asked for.
     recipient = models.CharField(max_length=34, validators=[validate_tron_address])
     token = models.CharField(max_length=8, choices=TOKEN_CHOICES)
+    # The price or tip as the fan or creator set it. ``amount_due`` adds the unique-amount tag
+    # (``payments.pricing.unique_amount``), which only the payment instruction may show.
+    amount_asked = BaseUnitsField(default=0, help_text="base units asked, without the tag")
     amount_due = BaseUnitsField(help_text="base units, unique among open invoices on the address")
     amount_paid = BaseUnitsField(default=0, help_text="base units credited, late ones included")
     state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
@@ -114,10 +119,11 @@ class Invoice(models.Model):
                 condition=Q(state="new"),
                 name="invoice_open_amount_unique",
             ),
+            # Buying and renting are for a content; nothing else is.
             models.CheckConstraint(
-                condition=Q(kind="purchase", content__isnull=False)
-                | (~Q(kind="purchase") & Q(content__isnull=True)),
-                name="invoice_content_iff_purchase",
+                condition=Q(kind__in=["purchase", "rental"], content__isnull=False)
+                | (~Q(kind__in=["purchase", "rental"]) & Q(content__isnull=True)),
+                name="invoice_content_iff_for_content",
             ),
             models.CheckConstraint(
                 condition=Q(kind="tip") | Q(payer__isnull=False), name="invoice_payer_unless_tip"
@@ -134,6 +140,14 @@ class Invoice(models.Model):
     @property
     def paid(self) -> Amount:
         return Amount(self.amount_paid, Token(self.token))
+
+    @property
+    def asked(self) -> Amount:
+        """The price or tip as asked, without the unique-amount tag: what every page, feed,
+        alert, total and email shows. Only the payment instruction shows ``due``, the exact
+        amount a phone wallet must send. (0 is a row made by hand, not by
+        ``payments.invoices.create_invoice``; it shows what is due.)"""
+        return Amount(self.amount_asked or self.amount_due, Token(self.token))
 
     @property
     def is_open(self) -> bool:
@@ -271,6 +285,12 @@ class WebhookEvent(models.TextChoices):
     INVOICE_SETTLED = "invoice.settled"
     INVOICE_EXPIRED = "invoice.expired"
     INVOICE_INVALID = "invoice.invalid"
+    MEMBERSHIP_STARTED = "membership.started"
+    MEMBERSHIP_RENEWED = "membership.renewed"
+    MEMBERSHIP_RENEWAL_DUE = "membership.renewal_due"
+    MEMBERSHIP_LAPSED = "membership.lapsed"
+    MEMBERSHIP_CANCELLED = "membership.cancelled"
+    POST_PUBLISHED = "post.published"
 
 
 def every_webhook_event() -> list[str]:

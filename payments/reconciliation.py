@@ -4,7 +4,7 @@ or resolve an item with a note. Every action is written to the audit log.
 
 Attaching credits the transfer exactly like a matched payment (``Payment`` is unique on txid +
 log index, so it credits one invoice once, however many people click at once), then lets the
-invoice's state machine (``payments.services``) move it: processing once paid in full, settled
+invoice's state machine (``payments.invoices``) move it: processing once paid in full, settled
 once the transfer's block is solidified (now, or when the chain watcher sees it solidified).
 """
 
@@ -17,26 +17,29 @@ from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
+from btt_platform import audit
+from btt_platform.audit import AuditAction
+from btt_platform.errors import Refused
 
-# The module, not its names: services calls record_unmatched from here, and an attached
-# transfer is credited by the very steps of its state machine that credit a matched one.
-from payments import services
+# The modules, not their names: crediting calls record_unmatched from here, and an attached
+# transfer is credited by the very steps that credit a matched one.
+from payments import crediting, invoices
+from payments.chain.verification import ChainTransfer
 from payments.models import Invoice, InvoiceEvent, Payment, UnmatchedTransfer
-from payments.verification import ChainTransfer
-from staff import audit
-from staff.models import AuditEntry
 
 State = Invoice.State
 
 NOTE_MAX = 1000
 
 
-class ReconciliationRefused(Exception):
+class ReconciliationRefused(Refused):
     """An attach or resolve that cannot happen, with a message for the staff member."""
+
+    status = 409
 
 
 def record_unmatched(transfer: ChainTransfer, *, solidified: bool) -> UnmatchedTransfer:
-    """Keep a proven transfer that paid no invoice (``services.record_transfer`` calls this);
+    """Keep a proven transfer that paid no invoice (``crediting.record_transfer`` calls this);
     safe to call twice, and again once its block is solidified."""
     found, _ = UnmatchedTransfer.objects.get_or_create(
         txid=transfer.txid,
@@ -212,14 +215,14 @@ def _attach(actor: User, transfer_id: int, invoice_key: uuid.UUID, note: str) ->
     )
     audit.record(
         actor,
-        AuditEntry.Action.ATTACH,
+        AuditAction.ATTACH,
         transfer,
         reason=note,
         detail={"invoice": str(invoice.pk), "amount": transfer.amount.decimal_string()},
     )
-    services.credit_payment(invoice, payment)
+    crediting.credit_payment(invoice, payment)
     if invoice.state == State.EXPIRED and invoice.paid >= invoice.due:
-        services.move_invoice(
+        invoices.move_invoice(
             invoice,
             State.PROCESSING,
             actor=actor,
@@ -227,9 +230,9 @@ def _attach(actor: User, transfer_id: int, invoice_key: uuid.UUID, note: str) ->
             reason="transfer attached by staff",
         )
     if transfer.solidified_at is not None:
-        services.solidify_payment(payment)
+        crediting.solidify_payment(payment)
     else:
-        services.settle_if_solid(invoice, txid=transfer.txid)
+        crediting.settle_if_solid(invoice, txid=transfer.txid)
     return payment
 
 
@@ -251,7 +254,7 @@ def resolve_transfer(actor: User, transfer_id: int, note: str) -> UnmatchedTrans
         transfer = UnmatchedTransfer.objects.get(pk=transfer_id)
         if changed != 1:
             raise _not_open(transfer_id)
-        audit.record(actor, AuditEntry.Action.RESOLVE_TRANSFER, transfer, reason=note)
+        audit.record(actor, AuditAction.RESOLVE_TRANSFER, transfer, reason=note)
     return transfer
 
 
@@ -268,7 +271,7 @@ def resolve_invoice(actor: User, invoice_id: str, note: str) -> Invoice:
             raise ReconciliationRefused("No such invoice.")
         if not (invoice.late or invoice.partial or invoice.over):
             raise ReconciliationRefused("This invoice was paid as asked: nothing to resolve.")
-        services.log_event(
+        invoices.log_event(
             invoice,
             InvoiceEvent.Kind.REVIEWED,
             actor=actor,
@@ -280,7 +283,7 @@ def resolve_invoice(actor: User, invoice_id: str, note: str) -> Invoice:
         )
         audit.record(
             actor,
-            AuditEntry.Action.RESOLVE_INVOICE,
+            AuditAction.RESOLVE_INVOICE,
             invoice,
             reason=note,
             detail={"paid": invoice.paid.decimal_string(), "due": invoice.due.decimal_string()},

@@ -7,26 +7,28 @@ takes back exactly the grant it gave. Money itself is payments' business.
 from __future__ import annotations
 
 from django.db.models import Q
-from django.utils import timezone
 
 from accounts.models import User
+from btt_platform import clock
 from ledger import access
 from ledger import services as ledger
 from ledger.models import Grant
-from payments import services as payments
+from payments.errors import NotFound, PaymentRefused
+from payments.invoices import create_invoice
 from payments.models import ContentPrice, Invoice
 from payments.money import Amount, Token
 from payments.outcomes import Outcome
+from payments.pricing import check_price, instant_grant_limit
 from swarm.models import Content
 
 State = Invoice.State
 
 
-class NotForSale(payments.PaymentRefused):
+class NotForSale(PaymentRefused):
     status = 409
 
 
-class AlreadyOwned(payments.PaymentRefused):
+class AlreadyOwned(PaymentRefused):
     status = 409
 
 
@@ -37,10 +39,10 @@ def set_content_price(user: User, content: Content, amount: Amount) -> ContentPr
     """Price a paid content. Raises NotFound (not the creator's), TokenNotAccepted,
     PaymentRefused (free content, not more than zero, beyond what the token can pay)."""
     if content.creator.user_id != user.pk:
-        raise payments.NotFound("No such content.")
+        raise NotFound("No such content.")
     if content.access != Content.Access.PAID:
-        raise payments.PaymentRefused("Free content has no price.")
-    payments.check_price(amount)
+        raise PaymentRefused("Free content has no price.")
+    check_price(amount)
     price, _ = ContentPrice.objects.update_or_create(
         content=content, defaults={"token": amount.token.value, "units": amount.units}
     )
@@ -69,7 +71,7 @@ def create_purchase_invoice(
         raise NotForSale("This content is not for sale.")
     if content.creator.user_id == payer.pk:
         raise NotForSale("This is your own content.")
-    if access.may_fetch(payer, content):
+    if owns(payer, content):
         raise AlreadyOwned("You already have this content.")
     price = price_of(content)
     if price is None:
@@ -77,7 +79,7 @@ def create_purchase_invoice(
     current = open_purchase_invoice(payer, content)
     if current is not None:
         return current, False
-    invoice = payments.create_invoice(
+    invoice = create_invoice(
         kind=Invoice.Kind.PURCHASE,
         creator=content.creator,
         amount=price,
@@ -88,11 +90,18 @@ def create_purchase_invoice(
     return invoice, True
 
 
+def owns(user: User, content: Content) -> bool:
+    """Whether ``user`` may fetch ``content`` on more than a rental: a live rental does not stop
+    a purchase (which credits nothing for it)."""
+    decision = access.decide(user, content)
+    return decision.allowed and decision.reason != Grant.Source.RENTAL
+
+
 def open_purchase_invoice(payer: User, content: Content) -> Invoice | None:
     """The payer's invoice for ``content`` that is still to be paid or being proven, if any."""
     return (
         Invoice.objects.filter(payer=payer, content=content, kind=Invoice.Kind.PURCHASE)
-        .filter(Q(state=State.NEW, expires_at__gt=timezone.now()) | Q(state=State.PROCESSING))
+        .filter(Q(state=State.NEW, expires_at__gt=clock.now()) | Q(state=State.PROCESSING))
         .first()
     )
 
@@ -102,7 +111,7 @@ def purchase_outcome(invoice: Invoice, outcome: Outcome) -> None:
     ``payments.outcomes`` in ``PurchasesConfig.ready``; runs in the outcome's transaction)."""
     if invoice.payer is None or invoice.content is None:
         return
-    instant = invoice.amount_due <= payments.instant_grant_limit(Token(invoice.token))
+    instant = invoice.amount_due <= instant_grant_limit(Token(invoice.token))
     if outcome is Outcome.SETTLED or (outcome is Outcome.PROCESSING and instant):
         ledger.grant(invoice.payer, invoice.content, Grant.Source.PURCHASE, str(invoice.pk))
     elif outcome is Outcome.INVALID:

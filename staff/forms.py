@@ -8,9 +8,14 @@ from swarm.services import TAKEDOWN_REASON_MAX
 
 class TakedownForm(forms.Form):
     reason = forms.CharField(
+        label="Public reason",
         max_length=TAKEDOWN_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
         strip=True,
-        help_text="Shown to the creator, on the content's page and by the tracker.",
+        help_text=(
+            "Public: shown to the creator, to buyers in their library and on open download "
+            "pages, on the content's page and by the tracker. Keep private notes out of it."
+        ),
     )
 
 

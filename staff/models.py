@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from btt_platform.audit import AuditAction
+
 # AppendOnly is re-exported: what callers catch when a record is about to be changed.
 from btt_platform.records import AppendOnly as AppendOnly
 from btt_platform.records import AppendOnlyModel, AppendOnlyQuerySet
@@ -15,17 +17,12 @@ from btt_platform.records import AppendOnlyModel, AppendOnlyQuerySet
 class AuditEntry(AppendOnlyModel):
     """One staff action: who did what to which object, when and why. Append-only."""
 
-    class Action(models.TextChoices):
-        TAKEDOWN = "content.takedown", "content taken down"
-        RESTORE = "content.restore", "content restored"
-        ATTACH = "transfer.attach", "unmatched transfer attached to an invoice"
-        RESOLVE_TRANSFER = "transfer.resolve", "unmatched transfer resolved"
-        RESOLVE_INVOICE = "invoice.resolve", "invoice discrepancy resolved"
+    Action = AuditAction
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_entries"
     )
-    action = models.CharField(max_length=32, choices=Action.choices)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
     # A generic reference rather than a foreign key: the log outlives what it names.
     target_type = models.CharField(max_length=50, help_text="app_label.model")
     target_id = models.CharField(max_length=64)

@@ -6,6 +6,11 @@ urlpatterns = [
     path("staff/", views.index, name="staff"),
     path("staff/moderation/", views.moderation, name="staff-moderation"),
     path("staff/moderation/<int:content_id>/takedown", views.take_down, name="staff-takedown"),
+    path(
+        "staff/moderation/<int:content_id>/takedown/confirm",
+        views.confirm_take_down,
+        name="staff-takedown-confirm",
+    ),
     path("staff/moderation/<int:content_id>/restore", views.restore, name="staff-restore"),
     path("staff/reconciliation/", views.reconciliation_list, name="staff-reconciliation"),
     path(

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from payments import reconciliation
 from payments.models import Invoice, InvoiceEvent, UnmatchedTransfer
@@ -28,15 +29,11 @@ from staff import roles
 from staff.access import may, staff_page
 from staff.forms import AttachForm, AuditFilter, ResolveForm, RestoreForm, TakedownForm
 from staff.models import AuditEntry
+from swarm import node_seeding
 from swarm import services as swarm_services
 from swarm.models import Content, EngineNode
 
 LIST_LIMIT = 200
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # behind staff_page
-    return request.user
 
 
 def _refused(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
@@ -50,8 +47,8 @@ def _form_errors(form: Any) -> str:
 
 @require_GET
 @staff_page(None)
-def index(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
+    user = request.user
     return render(
         request,
         "staff/index.html",
@@ -101,38 +98,55 @@ def moderation(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_GET
+@staff_page(roles.MODERATE)
+def confirm_take_down(request: AuthenticatedHttpRequest, content_id: int) -> HttpResponseBase:
+    """The step before a takedown: names the content (a row of a long table is easy to
+    mistake) and asks for the public reason, which ``take_down`` then needs."""
+    content = (
+        Content.objects.select_related("creator")
+        .filter(pk=content_id, state__in=[Content.State.SEEDING, Content.State.UNHEALTHY])
+        .first()
+    )
+    if content is None:
+        return _refused(request, "No such content to take down.", status=404)
+    return render(
+        request, "staff/takedown_confirm.html", {"content": content, "form": TakedownForm()}
+    )
+
+
 @require_POST
 @staff_page(roles.MODERATE)
-def take_down(request: HttpRequest, content_id: int) -> HttpResponseBase:
+def take_down(request: AuthenticatedHttpRequest, content_id: int) -> HttpResponseBase:
     form = TakedownForm(request.POST)
     if not form.is_valid():
         return _refused(request, _form_errors(form))
     try:
         content = swarm_services.take_down_content(
-            _user(request), content_id, form.cleaned_data["reason"]
+            request.user, content_id, form.cleaned_data["reason"]
         )
     except Content.DoesNotExist:
         return _refused(request, "No such content.", status=404)
     except swarm_services.ModerationRefused as exc:
-        return _refused(request, str(exc), status=409)
+        return _refused(request, exc.message, status=exc.status)
     messages.success(request, f"“{content.title}” was taken down.")
     return redirect("staff-moderation")
 
 
 @require_POST
 @staff_page(roles.MODERATE)
-def restore(request: HttpRequest, content_id: int) -> HttpResponseBase:
+def restore(request: AuthenticatedHttpRequest, content_id: int) -> HttpResponseBase:
     form = RestoreForm(request.POST)
     if not form.is_valid():
         return _refused(request, _form_errors(form))
     try:
         content = swarm_services.restore_content(
-            _user(request), content_id, form.cleaned_data["note"]
+            request.user, content_id, form.cleaned_data["note"]
         )
     except Content.DoesNotExist:
         return _refused(request, "No such content.", status=404)
     except swarm_services.ModerationRefused as exc:
-        return _refused(request, str(exc), status=409)
+        return _refused(request, exc.message, status=exc.status)
     messages.success(request, f"“{content.title}” was restored.")
     return redirect("staff-moderation")
 
@@ -175,13 +189,13 @@ def reconciliation_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_page(roles.RECONCILE)
-def attach(request: HttpRequest, transfer_id: int) -> HttpResponseBase:
+def attach(request: AuthenticatedHttpRequest, transfer_id: int) -> HttpResponseBase:
     form = AttachForm(request.POST)
     if not form.is_valid():
         return _refused(request, _form_errors(form))
     try:
         payment = reconciliation.attach_transfer(
-            _user(request),
+            request.user,
             transfer_id,
             str(form.cleaned_data["invoice"]),
             form.cleaned_data["note"],
@@ -189,37 +203,37 @@ def attach(request: HttpRequest, transfer_id: int) -> HttpResponseBase:
     except UnmatchedTransfer.DoesNotExist:
         return _refused(request, "No such transfer.", status=404)
     except reconciliation.ReconciliationRefused as exc:
-        return _refused(request, str(exc), status=409)
+        return _refused(request, exc.message, status=exc.status)
     messages.success(request, f"{payment.amount} credited to invoice {payment.invoice_id}.")
     return redirect("staff-reconciliation")
 
 
 @require_POST
 @staff_page(roles.RECONCILE)
-def resolve_transfer(request: HttpRequest, transfer_id: int) -> HttpResponseBase:
+def resolve_transfer(request: AuthenticatedHttpRequest, transfer_id: int) -> HttpResponseBase:
     form = ResolveForm(request.POST)
     if not form.is_valid():
         return _refused(request, _form_errors(form))
     try:
-        reconciliation.resolve_transfer(_user(request), transfer_id, form.cleaned_data["note"])
+        reconciliation.resolve_transfer(request.user, transfer_id, form.cleaned_data["note"])
     except UnmatchedTransfer.DoesNotExist:
         return _refused(request, "No such transfer.", status=404)
     except reconciliation.ReconciliationRefused as exc:
-        return _refused(request, str(exc), status=409)
+        return _refused(request, exc.message, status=exc.status)
     messages.success(request, "Transfer resolved.")
     return redirect("staff-reconciliation")
 
 
 @require_POST
 @staff_page(roles.RECONCILE)
-def resolve_invoice(request: HttpRequest, invoice_id: str) -> HttpResponseBase:
+def resolve_invoice(request: AuthenticatedHttpRequest, invoice_id: str) -> HttpResponseBase:
     form = ResolveForm(request.POST)
     if not form.is_valid():
         return _refused(request, _form_errors(form))
     try:
-        reconciliation.resolve_invoice(_user(request), invoice_id, form.cleaned_data["note"])
+        reconciliation.resolve_invoice(request.user, invoice_id, form.cleaned_data["note"])
     except reconciliation.ReconciliationRefused as exc:
-        return _refused(request, str(exc), status=409)
+        return _refused(request, exc.message, status=exc.status)
     messages.success(request, "Invoice resolved.")
     return redirect("staff-reconciliation")
 
@@ -379,11 +393,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_page(roles.VIEW_HEALTH)
 def swarm_health(request: HttpRequest) -> HttpResponse:
+    nodes = list(EngineNode.objects.order_by("name"))
     return render(
         request,
         "staff/health.html",
         {
-            "nodes": EngineNode.objects.order_by("name"),
+            "nodes": nodes,
+            # Per content, what each node does with it: the contents some node does not seed.
+            "matrix": node_seeding.seeding_matrix(nodes, LIST_LIMIT),
             "live": {node.pk for node in swarm_services.live_engines()},
             "stale_seconds": settings.SWARM_HEARTBEAT_STALE_SECONDS,
             "unhealthy": Content.objects.filter(state=Content.State.UNHEALTHY)

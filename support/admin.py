@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from staff.admin import ReadOnlyInline
+from btt_platform.readonly_admin import ReadOnlyInline
 from support.models import (
     Alert,
     Campaign,

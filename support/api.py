@@ -16,11 +16,11 @@ from django.http import HttpRequest
 from django_ratelimit.core import is_ratelimited
 from ninja import Field, Router, Schema
 
-from accounts.models import User
+from accounts.http import AuthenticatedHttpRequest
 from creators.models import Creator
 from payments.money import Amount, AmountError, AmountJson, Token
-from payments.services import PaymentRefused
 from support import campaigns, services
+from support.backers import public_backers
 from support.models import MESSAGE_MAX, NAME_MAX, Campaign, Pledge, Tip
 from swarm.models import Content
 
@@ -54,7 +54,8 @@ class TipOut(Schema):
     live_session_id: int | None
     invoice_id: uuid.UUID
     state: str = Field(description="the invoice's state")
-    amount_due: MoneyOut
+    amount: MoneyOut = Field(description="the tip as asked: what the creator's stream shows")
+    amount_due: MoneyOut = Field(description="pay exactly this: the low digits name the invoice")
     amount_paid: MoneyOut
     pay_to: str
     created_at: datetime
@@ -80,6 +81,10 @@ class CampaignOut(Schema):
     raised: MoneyOut
     paid: MoneyOut
     backers: int
+    listed_backers: list[str] = Field(
+        description="the names backers chose to be listed by, each once; accounts never"
+    )
+    anonymous_backers: int = Field(description="pledges listed as Anonymous (the default)")
     deadline: datetime
     tiers: list[TierOut]
     websocket: str
@@ -88,6 +93,12 @@ class CampaignOut(Schema):
 class PledgeIn(Schema):
     amount: str = Field(max_length=100)
     tier_id: int | None = None
+    name: str = Field(
+        "",
+        max_length=NAME_MAX * 4,
+        description=f"the name to be listed by among the backers (at most {NAME_MAX}); "
+        "empty: listed as Anonymous",
+    )
 
 
 class PledgeOut(Schema):
@@ -97,11 +108,7 @@ class PledgeOut(Schema):
     amount: MoneyOut
     tier_id: int | None
     invoice_id: uuid.UUID | None
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
+    listed_as: str = Field(description="how the backers list shows this pledge")
 
 
 def _money(amount: Amount) -> AmountJson:
@@ -119,6 +126,7 @@ def _tip_out(tip: Tip) -> dict[str, Any]:
         "live_session_id": tip.live_session_id,
         "invoice_id": invoice.pk,
         "state": invoice.state,
+        "amount": _money(invoice.asked),
         "amount_due": _money(invoice.due),
         "amount_paid": _money(invoice.paid),
         "pay_to": invoice.recipient,
@@ -134,6 +142,7 @@ def _pledge_out(pledge: Pledge) -> dict[str, Any]:
         "amount": _money(pledge.amount),
         "tier_id": pledge.tier_id,
         "invoice_id": pledge.invoice_id,
+        "listed_as": pledge.listed_as,
     }
 
 
@@ -141,7 +150,7 @@ def _pledge_out(pledge: Pledge) -> dict[str, Any]:
     "/creators/{handle}/tips",
     response={201: TipOut, 400: Error, 404: Error, 422: Error, 429: Error, 503: Error},
 )
-def create_tip(request: HttpRequest, handle: str, payload: TipIn) -> tuple[int, Any]:
+def create_tip(request: AuthenticatedHttpRequest, handle: str, payload: TipIn) -> tuple[int, Any]:
     """Tip a creator: 201 with the tip and its invoice to pay; 429 past ``TIP_RATE`` tips
     (counted with the tip form's)."""
     if is_ratelimited(
@@ -165,25 +174,22 @@ def create_tip(request: HttpRequest, handle: str, payload: TipIn) -> tuple[int, 
         content = Content.objects.published().filter(pk=payload.content_id).first()
         if content is None:
             return 404, {"detail": "No such content."}
-    try:
-        tip = services.create_tip(
-            _user(request),
-            creator,
-            amount,
-            name=payload.name,
-            message=payload.message,
-            content=content,
-            live_session=services.current_session(creator) if payload.live else None,
-        )
-    except (services.TipRefused, PaymentRefused) as error:
-        return error.status, {"detail": error.message}
+    tip = services.create_tip(
+        request.user,
+        creator,
+        amount,
+        name=payload.name,
+        message=payload.message,
+        content=content,
+        live_session=services.current_session(creator) if payload.live else None,
+    )
     return 201, _tip_out(tip)
 
 
 @router.get("/tips", response={200: list[TipOut], 404: Error})
-def my_tips(request: HttpRequest) -> tuple[int, Any]:
+def my_tips(request: AuthenticatedHttpRequest) -> tuple[int, Any]:
     """The creator's tips, newest first (at most 200)."""
-    creator = Creator.objects.filter(user=_user(request)).first()
+    creator = Creator.objects.filter(user=request.user).first()
     if creator is None:
         return 404, {"detail": "You are not a creator."}
     return 200, [_tip_out(tip) for tip in services.tip_feed(creator)]
@@ -199,6 +205,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> tuple[int, Any]:
     if campaign is None:
         return 404, {"detail": "No such campaign."}
     progress = campaigns.progress(campaign)
+    listed = public_backers(campaign)
     return 200, {
         "id": campaign.pk,
         "creator": campaign.creator.handle,
@@ -210,6 +217,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> tuple[int, Any]:
         "raised": _money(progress.raised),
         "paid": _money(progress.paid),
         "backers": progress.backers,
+        "listed_backers": listed.names,
+        "anonymous_backers": listed.anonymous,
         "deadline": campaign.deadline,
         "tiers": [
             {
@@ -230,7 +239,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> tuple[int, Any]:
     "/campaigns/{campaign_id}/pledges",
     response={201: PledgeOut, 400: Error, 404: Error, 409: Error, 422: Error, 503: Error},
 )
-def create_pledge(request: HttpRequest, campaign_id: int, payload: PledgeIn) -> tuple[int, Any]:
+def create_pledge(
+    request: AuthenticatedHttpRequest, campaign_id: int, payload: PledgeIn
+) -> tuple[int, Any]:
     """Back a campaign: flexible ones answer with the pledge's invoice to pay at once."""
     campaign = Campaign.objects.select_related("creator").filter(pk=campaign_id).first()
     if campaign is None:
@@ -244,8 +255,5 @@ def create_pledge(request: HttpRequest, campaign_id: int, payload: PledgeIn) -> 
         tier = campaign.tiers.filter(pk=payload.tier_id).first()
         if tier is None:
             return 404, {"detail": "No such reward tier."}
-    try:
-        pledge = campaigns.pledge(_user(request), campaign, amount, tier)
-    except (campaigns.CampaignRefused, PaymentRefused) as error:
-        return error.status, {"detail": error.message}
+    pledge = campaigns.pledge(request.user, campaign, amount, tier, public_name=payload.name)
     return 201, _pledge_out(pledge)

@@ -27,12 +27,23 @@ from accounts.mail import queue_email
 from accounts.models import User
 from accounts.notifications import notify_user
 from btt_platform.broadcast import broadcast
+from btt_platform.errors import Refused
 from creators.models import Creator
-from payments import services as payments
+from payments.invoices import create_invoice
 from payments.models import Invoice
 from payments.money import Amount, Token
-from support.models import TITLE_MAX, Campaign, CampaignUpdate, Pledge, PledgeEvent, RewardTier
-from support.text import TextRefused, clean
+from support.models import (
+    NAME_MAX,
+    TITLE_MAX,
+    Campaign,
+    CampaignUpdate,
+    Pledge,
+    PledgeEvent,
+    RewardTier,
+    TipSettings,
+    is_anonymous_name,
+)
+from support.text import TextRefused, clean, mask
 
 MAX_TIERS = 20
 MIN_DURATION = timedelta(minutes=5)
@@ -45,16 +56,14 @@ PLEDGE_TRANSITIONS: dict[str, frozenset[str]] = {
     Pledge.State.INVOICED: frozenset({Pledge.State.PAID, Pledge.State.LAPSED}),
     # A payment that arrives after its invoice expired (and is accepted) still counts.
     Pledge.State.LAPSED: frozenset({Pledge.State.PAID}),
-    Pledge.State.PAID: frozenset(),
+    # A payment that leaves the chain (a reorganisation dropped its block) unpays the pledge;
+    # ``pledge_invoice_moved`` lapses it when its invoice turns invalid.
+    Pledge.State.PAID: frozenset({Pledge.State.LAPSED}),
 }
 
 
-class CampaignRefused(Exception):
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class CampaignRefused(Refused):
+    """A request about campaigns the platform turns down (400 unless a subclass says otherwise)."""
 
 
 class NotFound(CampaignRefused):
@@ -183,14 +192,39 @@ def _move_pledge(pledge: Pledge, new: str, reason: str, **fields: Any) -> bool:
     return True
 
 
-def pledge(backer: User, campaign: Campaign, amount: Amount, tier: RewardTier | None) -> Pledge:
-    """Back ``campaign`` with ``amount`` (for ``tier``'s reward, if given).
+def backer_name(campaign: Campaign, name: str) -> str:
+    """The name a backer asked to be listed by, cleaned like a tip's name and masked by the
+    creator's word filter; "" (anonymous) for no name or one that reads "Anonymous". Raises
+    CampaignRefused (too long)."""
+    try:
+        cleaned = clean(name, NAME_MAX, "name")
+    except TextRefused as error:
+        raise CampaignRefused(str(error)) from None
+    if is_anonymous_name(cleaned):
+        return ""
+    words = TipSettings.objects.filter(creator_id=campaign.creator_id).values_list(
+        "blocked_words", flat=True
+    )
+    return mask(cleaned, (words.first() or "").splitlines())
+
+
+def pledge(
+    backer: User,
+    campaign: Campaign,
+    amount: Amount,
+    tier: RewardTier | None,
+    *,
+    public_name: str = "",
+) -> Pledge:
+    """Back ``campaign`` with ``amount`` (for ``tier``'s reward, if given), listed publicly as
+    ``public_name`` or, when it is empty (the default), as anonymous.
 
     Flexible: the pledge's invoice is made at once. All-or-nothing: a commitment, invoiced at
     the deadline if the goal is met. Raises NotFound, CampaignRefused (closed, own campaign,
-    below the tier's minimum), SoldOut (the tier's rewards are all taken), and what
-    ``payments.services.create_invoice`` raises.
+    below the tier's minimum, a name too long), SoldOut (the tier's rewards are all taken),
+    and what ``payments.invoices.create_invoice`` raises.
     """
+    listed = backer_name(campaign, public_name)
     if campaign.creator.user_id == backer.pk:
         raise CampaignRefused("You cannot back your own campaign.")
     if amount.token != Token(campaign.token) or amount.units <= 0:
@@ -210,7 +244,7 @@ def pledge(backer: User, campaign: Campaign, amount: Amount, tier: RewardTier | 
             raise SoldOut(f"“{tier.title}” is sold out.")
         flexible = campaign.mode == Campaign.Mode.FLEXIBLE
         invoice = (
-            payments.create_invoice(
+            create_invoice(
                 kind=Invoice.Kind.PLEDGE, creator=campaign.creator, amount=amount, payer=backer
             )
             if flexible
@@ -223,6 +257,7 @@ def pledge(backer: User, campaign: Campaign, amount: Amount, tier: RewardTier | 
             units=amount.units,
             state=Pledge.State.INVOICED if flexible else Pledge.State.COMMITTED,
             invoice=invoice,
+            public_name=listed,
         )
         PledgeEvent.objects.create(
             pledge=made,
@@ -270,6 +305,8 @@ def pledge_invoice_moved(invoice: Invoice, new_state: str) -> None:
 
 @dataclass(frozen=True)
 class Progress:
+    # Pledges count as pledged (``Pledge.units``, the amount asked), never as the tagged
+    # amount an invoice asks the wallet for, nor any over-payment: the bar is public.
     raised: Amount  # flexible: paid; all-or-nothing: committed, invoiced and paid
     paid: Amount
     backers: int
@@ -413,7 +450,7 @@ def issue_pledge_invoices(campaign: Campaign) -> int:
             )
             if found is None:
                 continue  # invoiced by another run meanwhile
-            invoice = payments.create_invoice(
+            invoice = create_invoice(
                 kind=Invoice.Kind.PLEDGE,
                 creator=campaign.creator,
                 amount=found.amount,

@@ -10,6 +10,7 @@ per creator, so an overlay that reconnects asks for what came after the last one
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 
 from django.db import models
@@ -22,6 +23,35 @@ from payments.models import TOKEN_CHOICES
 from payments.money import Amount, Token
 
 NAME_MAX = 40
+# What an anonymous tip or backer is shown as, everywhere the public (or the creator) looks.
+ANONYMOUS = "Anonymous"
+
+
+# Cyrillic and Greek letters drawn like the Latin ones of "anonymous" (Unicode's confusables
+# for exactly these letters: Cyrillic a, o, y, dze; Greek alpha, eta, omicron, upsilon), so
+# that a name spelled with them cannot pose as the anonymous row. Escaped: they look Latin.
+_LOOKALIKES = str.maketrans(
+    {
+        "\u0430": "a",
+        "\u043e": "o",
+        "\u0443": "y",
+        "\u0455": "s",
+        "\u03b1": "a",
+        "\u03b7": "n",
+        "\u03bf": "o",
+        "\u03c5": "u",
+    }
+)
+
+
+def is_anonymous_name(name: str) -> bool:
+    """A name that is no name: empty, or one that reads as "Anonymous" (any case or width,
+    Cyrillic or Greek lookalike letters). Such a name is shown, counted and grouped as
+    anonymous, so a fan who types it is anonymous, and nobody can pose as the anonymous row."""
+    folded = unicodedata.normalize("NFKC", name).casefold().translate(_LOOKALIKES).strip()
+    return folded in ("", ANONYMOUS.casefold())
+
+
 MESSAGE_MAX = 200
 TITLE_MAX = 100
 
@@ -120,8 +150,12 @@ class Tip(models.Model):
         return f"tip {self.id} to creator {self.creator_id}"
 
     @property
+    def anonymous(self) -> bool:
+        return is_anonymous_name(self.name)
+
+    @property
     def display_name(self) -> str:
-        return self.name or "Anonymous"
+        return ANONYMOUS if self.anonymous else self.name
 
 
 class Alert(models.Model):
@@ -249,6 +283,10 @@ class Pledge(models.Model):
     invoice = models.OneToOneField(
         "payments.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="pledge"
     )
+    # How the backer chose to be listed, at pledge time: a display name of their own, cleaned
+    # like a tip's, or empty for anonymous (the default). The account is never shown instead,
+    # neither on the campaign page nor in the creator's studio.
+    public_name = models.CharField(max_length=NAME_MAX, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -256,6 +294,14 @@ class Pledge(models.Model):
 
     def __str__(self) -> str:
         return f"pledge {self.pk} to campaign {self.campaign_id} ({self.state})"
+
+    @property
+    def anonymous(self) -> bool:
+        return is_anonymous_name(self.public_name)
+
+    @property
+    def listed_as(self) -> str:
+        return ANONYMOUS if self.anonymous else self.public_name
 
     @property
     def amount(self) -> Amount:

@@ -16,12 +16,23 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from btt_platform import clock
+from btt_platform.errors import Refused
 from creators.models import Creator
-from payments import services as payments
+from payments.invoices import create_invoice
 from payments.models import Invoice
 from payments.money import Amount, Token
 from support import campaigns, events
-from support.models import MESSAGE_MAX, NAME_MAX, TITLE_MAX, Alert, LiveSession, Tip, TipSettings
+from support.models import (
+    MESSAGE_MAX,
+    NAME_MAX,
+    TITLE_MAX,
+    Alert,
+    LiveSession,
+    Tip,
+    TipSettings,
+    is_anonymous_name,
+)
 from support.text import TextRefused, blocked_words, clean, mask
 from swarm.models import Content
 
@@ -34,14 +45,8 @@ TEST_ALERT_NAME = "Test alert"
 TEST_ALERT_MESSAGE = "This is what a tip looks like."
 
 
-class TipRefused(Exception):
-    """A request about tips the platform turns down, with an HTTP status and a message."""
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class TipRefused(Refused):
+    """A request about tips the platform turns down (400 unless a subclass says otherwise)."""
 
 
 class NotFound(TipRefused):
@@ -168,7 +173,9 @@ def tip_text(settings: TipSettings, name: str, message: str) -> TipText:
     except TextRefused as error:
         raise TipRefused(str(error)) from None
     words = settings.blocked_words.splitlines()
-    return TipText(mask(clean_name, words), mask(clean_message, words))
+    # A name that reads "Anonymous" is kept as no name: the tip is anonymous, as it looks.
+    shown_name = "" if is_anonymous_name(clean_name) else mask(clean_name, words)
+    return TipText(shown_name, mask(clean_message, words))
 
 
 def create_tip(
@@ -185,7 +192,7 @@ def create_tip(
 
     Raises NotFound (an inactive creator, content or session not the creator's), TipRefused
     (the creator's own page, below the minimum, another token, a name or message too long),
-    TooManyOpenTips, and what ``payments.services.create_invoice`` raises (PaymentRefused).
+    TooManyOpenTips, and what ``payments.invoices.create_invoice`` raises (PaymentRefused).
     """
     if not creator.user.is_active:
         raise NotFound("No such creator.")
@@ -206,14 +213,12 @@ def create_tip(
     open_tips = Tip.objects.filter(
         invoice__payer=payer,
         invoice__state=Invoice.State.NEW,
-        invoice__expires_at__gt=timezone.now(),
+        invoice__expires_at__gt=clock.now(),
     ).count()
     if open_tips >= MAX_OPEN_TIPS_PER_PAYER:
         raise TooManyOpenTips("Too many unpaid tips; pay or let some expire first.")
     with transaction.atomic():
-        invoice = payments.create_invoice(
-            kind=Invoice.Kind.TIP, creator=creator, amount=amount, payer=payer
-        )
+        invoice = create_invoice(kind=Invoice.Kind.TIP, creator=creator, amount=amount, payer=payer)
         return Tip.objects.create(
             creator=creator,
             invoice=invoice,
@@ -251,7 +256,9 @@ def invoice_moved(invoice: Invoice, new_state: str) -> None:
         settings,
         name=tip.display_name,
         message=tip.message,
-        amount=Amount(invoice.amount_paid, Token(invoice.token)),
+        # The tip as asked: the exact amount paid carries the invoice's unique-amount tag
+        # (and any over-payment), which the stream, the feed and the goal never show.
+        amount=invoice.asked,
         tip=tip,
     )
 
@@ -436,45 +443,3 @@ def end_live(user: User) -> LiveSession:
         session.save(update_fields=["ended_at"])
         events.send_live_state(settings.creator_id, False, session.title)
     return session
-
-
-@dataclass(frozen=True)
-class TopTipper:
-    name: str
-    total: Amount
-    count: int
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    total: Amount
-    count: int
-    top: list[TopTipper]
-
-
-def session_summary(session: LiveSession, settings: TipSettings) -> SessionSummary:
-    """Tips alerted while the session was live; top tippers by account (named as they last
-    signed their tips)."""
-    token = Token(settings.token)
-    alerts = Alert.objects.filter(
-        creator_id=session.creator_id,
-        test=False,
-        token=token.value,
-        created_at__gte=session.started_at,
-        withdrawn_at__isnull=True,
-    )
-    if session.ended_at is not None:
-        alerts = alerts.filter(created_at__lte=session.ended_at)
-    total = Amount.zero(token)
-    count = 0
-    by_payer: dict[object, tuple[str, Amount, int]] = {}
-    rows = alerts.order_by("seq").values_list("name", "units", "tip__invoice__payer_id")
-    for name, units, payer_id in rows:
-        amount = Amount(units, token)
-        total += amount
-        count += 1
-        key = payer_id if payer_id is not None else ("name", name)
-        _, so_far, n = by_payer.get(key, (name, Amount.zero(token), 0))
-        by_payer[key] = (name, so_far + amount, n + 1)
-    ranked = sorted(by_payer.values(), key=lambda row: (-row[1].units, row[0]))[:5]
-    return SessionSummary(total, count, [TopTipper(name, sum_, n) for name, sum_, n in ranked])

@@ -12,11 +12,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
+from accounts.http import AuthenticatedHttpRequest, authenticated
+from btt_platform.errors import Refused
+from creators.access import creator_required
 from creators.models import Creator
-from creators.views import creator_required
-from payments.services import PaymentRefused
 from support import campaigns, services
+from support.backers import pledges_for_creator, public_backers
 from support.forms import (
     CampaignForm,
     CampaignUpdateForm,
@@ -26,12 +27,8 @@ from support.forms import (
     TipSettingsForm,
 )
 from support.models import Campaign, LiveSession, Pledge, TipSettings
+from support.summary import session_summary
 from swarm.models import Content
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # behind login_required
-    return request.user
 
 
 def _active_creator(handle: str) -> Creator:
@@ -44,11 +41,13 @@ def _active_creator(handle: str) -> Creator:
 
 
 @login_required
-def tip(request: HttpRequest, handle: str) -> HttpResponse:
-    """GET: the tip form on its own; POST: make the tip and go to its payment page."""
+def tip(request: AuthenticatedHttpRequest, handle: str) -> HttpResponse:
+    """GET: the tip form on its own; POST: make the tip and go to its payment page. A refused
+    tip sent from the live page shows the live page again, the form filled in with every
+    mistake beside its field, so the fan never leaves the stream."""
     creator = _active_creator(handle)
     tip_settings = services.tip_settings_to_show(creator)
-    form = TipForm(request.POST or None)
+    form = TipForm(request.POST or None, minimum=tip_settings.minimum)
     status = 200
     if request.method == "POST":
         status = 400
@@ -62,7 +61,7 @@ def tip(request: HttpRequest, handle: str) -> HttpResponse:
             session = services.current_session(creator) if data["live"] else None
             try:
                 made = services.create_tip(
-                    _user(request),
+                    request.user,
                     creator,
                     data["amount"],
                     name=data["name"],
@@ -70,11 +69,13 @@ def tip(request: HttpRequest, handle: str) -> HttpResponse:
                     content=content,
                     live_session=session,
                 )
-            except (services.TipRefused, PaymentRefused) as error:
+            except Refused as error:
                 form.add_error(None, error.message)
                 status = error.status
             else:
                 return redirect("tip-payment", tip_id=made.pk)
+        if form.fields["live"].to_python(form.data.get("live")):
+            return _live_response(request, creator, form, status)
     return render(
         request,
         "support/tip.html",
@@ -84,9 +85,9 @@ def tip(request: HttpRequest, handle: str) -> HttpResponse:
 
 
 @login_required
-def tip_payment(request: HttpRequest, tip_id: str) -> HttpResponse:
+def tip_payment(request: AuthenticatedHttpRequest, tip_id: str) -> HttpResponse:
     try:
-        found = services.tip_of(_user(request), tip_id)
+        found = services.tip_of(request.user, tip_id)
     except services.NotFound:
         raise Http404("No such tip.") from None
     response = render(
@@ -111,7 +112,13 @@ def _player_csp(session: LiveSession | None) -> dict[str, list[str]]:
 
 
 def live_page(request: HttpRequest, handle: str) -> HttpResponse:
-    creator = _active_creator(handle)
+    return _live_response(request, _active_creator(handle), None, 200)
+
+
+def _live_response(
+    request: HttpRequest, creator: Creator, form: TipForm | None, status: int
+) -> HttpResponse:
+    """The live page; ``form`` is a refused tip's bound form to show in the tip box."""
     tip_settings = services.tip_settings_to_show(creator)
     session = services.current_session(creator)
     last = LiveSession.objects.filter(creator=creator).first() if session is None else None
@@ -122,16 +129,16 @@ def live_page(request: HttpRequest, handle: str) -> HttpResponse:
             "creator": creator,
             "session": session,
             "ended": last,
-            "summary": services.session_summary(last, tip_settings) if last else None,
+            "summary": session_summary(last, tip_settings) if last else None,
             "goal": tip_settings,
             "recent": [
                 alert
                 for alert in services.alerts_after(creator.pk, 0, include_tests=False)
                 if alert.withdrawn_at is None  # its payment left the chain
             ][-20:][::-1],
-            "form": TipForm(initial={"live": True}),
-            "minimum": tip_settings.minimum,
+            "tip_form": form,
         },
+        status=status,
     )
     extra = _player_csp(session)
     if extra:
@@ -160,7 +167,7 @@ def _overlay_url(request: HttpRequest, tip_settings: TipSettings) -> str:
 
 
 @creator_required
-def studio_tips(request: HttpRequest, creator: Creator) -> HttpResponse:
+def studio_tips(request: AuthenticatedHttpRequest, creator: Creator) -> HttpResponse:
     tip_settings = services.tip_settings(creator)
     initial = {
         "minimum": tip_settings.minimum.decimal_string(),
@@ -177,7 +184,7 @@ def studio_tips(request: HttpRequest, creator: Creator) -> HttpResponse:
             data = form.cleaned_data
             try:
                 services.update_tip_settings(
-                    _user(request),
+                    request.user,
                     minimum=data["minimum"],
                     blocked=data["blocked"],
                     alert_on=data["alert_on"],
@@ -207,22 +214,22 @@ def studio_tips(request: HttpRequest, creator: Creator) -> HttpResponse:
 
 @require_POST
 @creator_required
-def studio_rotate_key(request: HttpRequest, creator: Creator) -> HttpResponse:
-    services.rotate_overlay_key(_user(request))
+def studio_rotate_key(request: AuthenticatedHttpRequest, creator: Creator) -> HttpResponse:
+    services.rotate_overlay_key(request.user)
     messages.success(request, "New overlay URL made; the old one no longer works.")
     return redirect("studio-tips")
 
 
 @require_POST
 @creator_required
-def studio_test_alert(request: HttpRequest, creator: Creator) -> HttpResponse:
-    alert = services.send_test_alert(_user(request))
+def studio_test_alert(request: AuthenticatedHttpRequest, creator: Creator) -> HttpResponse:
+    alert = services.send_test_alert(request.user)
     messages.success(request, f"Test alert {alert.seq} sent to your overlay.")
     return redirect("studio-tips")
 
 
 @creator_required
-def studio_live(request: HttpRequest, creator: Creator) -> HttpResponse:
+def studio_live(request: AuthenticatedHttpRequest, creator: Creator) -> HttpResponse:
     tip_settings = services.tip_settings(creator)
     session = services.current_session(creator)
     form = LiveForm(request.POST or None)
@@ -232,7 +239,7 @@ def studio_live(request: HttpRequest, creator: Creator) -> HttpResponse:
         if form.is_valid():
             try:
                 services.start_live(
-                    _user(request), form.cleaned_data["title"], form.cleaned_data["stream_url"]
+                    request.user, form.cleaned_data["title"], form.cleaned_data["stream_url"]
                 )
             except services.TipRefused as error:
                 form.add_error(None, error.message)
@@ -246,8 +253,8 @@ def studio_live(request: HttpRequest, creator: Creator) -> HttpResponse:
         {
             "form": form,
             "session": session,
-            "summary": services.session_summary(session, tip_settings) if session else None,
-            "past": [(s, services.session_summary(s, tip_settings)) for s in past],
+            "summary": session_summary(session, tip_settings) if session else None,
+            "past": [(s, session_summary(s, tip_settings)) for s in past],
         },
         status=status,
     )
@@ -255,9 +262,9 @@ def studio_live(request: HttpRequest, creator: Creator) -> HttpResponse:
 
 @require_POST
 @creator_required
-def studio_live_end(request: HttpRequest, creator: Creator) -> HttpResponse:
+def studio_live_end(request: AuthenticatedHttpRequest, creator: Creator) -> HttpResponse:
     try:
-        services.end_live(_user(request))
+        services.end_live(request.user)
     except services.NotFound as error:
         messages.error(request, error.message)
     else:
@@ -285,18 +292,19 @@ def campaign_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 if tier is None:
                     raise Http404("No such reward.")
             try:
-                made = campaigns.pledge(_user(request), campaign, form.cleaned_data["amount"], tier)
-            except (campaigns.CampaignRefused, PaymentRefused) as error:
+                fan = authenticated(request).user  # signed in: checked above
+                made = campaigns.pledge(
+                    fan,
+                    campaign,
+                    form.cleaned_data["amount"],
+                    tier,
+                    public_name=form.public_name(),
+                )
+            except Refused as error:
                 form.add_error(None, error.message)
                 status = error.status
             else:
                 return redirect("pledge", pledge_id=made.pk)
-    backers = (
-        User.objects.filter(pledges__campaign=campaign, pledges__state__in=campaigns.COUNTED)
-        .distinct()
-        .order_by("username")
-        .values_list("username", flat=True)
-    )
     return render(
         request,
         "support/campaign.html",
@@ -305,7 +313,7 @@ def campaign_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "form": form,
             "tiers": list(campaign.tiers.all()),
             "progress": campaigns.progress(campaign),
-            "backers": list(backers[:200]),
+            "backers": public_backers(campaign),
             "updates": list(campaign.updates.all()[:50]),
             "own": request.user.is_authenticated and request.user.pk == campaign.creator.user_id,
         },
@@ -313,30 +321,48 @@ def campaign_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     )
 
 
+# What a pledge's invoice state means to its backer, on the pledge page and in its script
+# (static/js/pledge-payment.js reads them from the page, so both say the same).
+PLEDGE_WORDS = {
+    "new": "Waiting for your payment…",
+    "processing": "Paid: your pledge is in a block. It becomes final in about a minute.",
+    "settled": "Paid and final. Thank you for backing this campaign!",
+    "expired": "This pledge lapsed: its invoice expired unpaid.",
+    "invalid": "This pledge lapsed: the payment failed or left the chain.",
+}
+
+
 @login_required
-def pledge_page(request: HttpRequest, pledge_id: int) -> HttpResponse:
+def pledge_page(request: AuthenticatedHttpRequest, pledge_id: int) -> HttpResponse:
     found = (
-        Pledge.objects.filter(pk=pledge_id, backer=_user(request))
+        Pledge.objects.filter(pk=pledge_id, backer=request.user)
         .select_related("campaign", "invoice", "tier", "campaign__creator")
         .first()
     )
     if found is None:
         raise Http404("No such pledge.")
     history = found.events.order_by("created_at", "pk")
+    invoice = found.invoice
     response = render(
         request,
         "support/pledge.html",
-        {"pledge": found, "invoice": found.invoice, "history": history},
+        {
+            "pledge": found,
+            "invoice": invoice,
+            "history": history,
+            "status_words": PLEDGE_WORDS.items(),
+            "status_now": PLEDGE_WORDS.get(invoice.state, "") if invoice else "",
+        },
     )
     response["Cache-Control"] = "private, no-store"
     return response
 
 
 @login_required
-def my_pledges(request: HttpRequest) -> HttpResponse:
+def my_pledges(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The backer's pledges, newest first: what is due, what is only promised, what lapsed."""
     pledges = (
-        Pledge.objects.filter(backer=_user(request))
+        Pledge.objects.filter(backer=request.user)
         .select_related("campaign", "campaign__creator", "tier", "invoice")
         .order_by("-created_at", "-pk")
     )
@@ -346,7 +372,7 @@ def my_pledges(request: HttpRequest) -> HttpResponse:
 
 
 @creator_required
-def studio_campaigns(request: HttpRequest, creator: Creator) -> HttpResponse:
+def studio_campaigns(request: AuthenticatedHttpRequest, creator: Creator) -> HttpResponse:
     form = CampaignForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -355,7 +381,7 @@ def studio_campaigns(request: HttpRequest, creator: Creator) -> HttpResponse:
             data = form.cleaned_data
             try:
                 made = campaigns.create_campaign(
-                    _user(request),
+                    request.user,
                     title=data["title"],
                     story=data["story"],
                     goal=data["goal"],
@@ -374,8 +400,17 @@ def studio_campaigns(request: HttpRequest, creator: Creator) -> HttpResponse:
         "support/studio_campaigns.html",
         {
             "form": form,
-            "rows": [(c, campaigns.progress(c)) for c in own],
-            "update_form": CampaignUpdateForm(),
+            # Each campaign's update form has ids of its own: several on one page, beside
+            # the new campaign's form, would otherwise all be id_title and id_body.
+            "rows": [
+                (
+                    c,
+                    campaigns.progress(c),
+                    CampaignUpdateForm(auto_id=f"id_update_{c.pk}_%s"),
+                    pledges_for_creator(c),
+                )
+                for c in own
+            ],
         },
         status=status,
     )
@@ -384,13 +419,13 @@ def studio_campaigns(request: HttpRequest, creator: Creator) -> HttpResponse:
 @require_POST
 @creator_required
 def studio_campaign_update(
-    request: HttpRequest, creator: Creator, campaign_id: int
+    request: AuthenticatedHttpRequest, creator: Creator, campaign_id: int
 ) -> HttpResponse:
     form = CampaignUpdateForm(request.POST)
     if form.is_valid():
         try:
             campaigns.post_update(
-                _user(request), campaign_id, form.cleaned_data["title"], form.cleaned_data["body"]
+                request.user, campaign_id, form.cleaned_data["title"], form.cleaned_data["body"]
             )
         except campaigns.NotFound:
             raise Http404("No such campaign of yours.") from None

@@ -1,11 +1,14 @@
 from django.contrib import admin
 
-from staff.admin import ReadOnlyAdmin
+from btt_platform.readonly_admin import ReadOnlyAdmin
 from swarm.models import (
     Content,
     ContentFile,
     EngineNode,
+    NodeSeeding,
     Passkey,
+    PeerBytes,
+    PeerSharing,
     TransferTotal,
     Upload,
 )
@@ -16,6 +19,17 @@ class EngineNodeAdmin(ReadOnlyAdmin[EngineNode]):
     list_display = ("name", "listen_address", "last_heartbeat", "stopped_at", "torrents",
                     "peers", "upload_rate")  # fmt: skip
     search_fields = ("name", "listen_address")
+
+
+@admin.register(NodeSeeding)
+class NodeSeedingAdmin(ReadOnlyAdmin[NodeSeeding]):
+    """Written by each node's engine only (swarm.node_seeding)."""
+
+    list_display = ("content", "node", "state", "detail", "peers", "seeds", "upload_rate",
+                    "bytes_on_disk", "updated_at")  # fmt: skip
+    list_filter = ("state", "node")
+    search_fields = ("content__title", "node__name")
+    list_select_related = ("content", "node")
 
 
 class ContentFileInline(admin.TabularInline[ContentFile, Content]):
@@ -67,3 +81,20 @@ class PasskeyAdmin(ReadOnlyAdmin[Passkey]):
 class TransferTotalAdmin(ReadOnlyAdmin[TransferTotal]):
     list_display = ("user", "content", "uploaded", "downloaded", "updated_at")
     search_fields = ("user__username", "content__title")
+
+
+@admin.register(PeerSharing)
+class PeerSharingAdmin(ReadOnlyAdmin[PeerSharing]):
+    """Each fan's P2P choice, theirs to change (settings page and API), not staff's."""
+
+    list_display = ("user", "enabled", "paid", "updated_at")
+    search_fields = ("user__username",)
+
+
+@admin.register(PeerBytes)
+class PeerBytesAdmin(ReadOnlyAdmin[PeerBytes]):
+    """Bytes fans' pages say they received from peers: self-reported, so never edited."""
+
+    list_display = ("content", "user", "received", "updated_at")
+    search_fields = ("content__title", "user__username")
+    list_select_related = ("content", "user")

@@ -1,7 +1,8 @@
 """Which peer addresses the engine lets in for paid (private) torrents.
 
 The private flag only turns off DHT, PEX and LSD: libtorrent uploads to any peer that connects
-with the infohash, passkey or not (FIELD-NOTES "Measured from outside the project"). So the
+with the infohash, passkey or not: a peer connection carries no passkey, only the announce
+does. So the
 tracker's decision has to reach the engine: when the tracker authorises an announce by a user's
 passkey for a private content, it records the announcing address here as admitted for that
 torrent, and the engine (``runswarm``) turns the admitted addresses of every paid torrent it
@@ -16,8 +17,8 @@ Redis keys (``<infohash>`` is hex, ``<ip>`` the address as text):
   ends the admission only when no other live client of the user holds it.
 - ``adm:u:<user id>`` — set of ``"<infohash> <ip>"``: what ``forget`` takes back.
 - ``adm:f:<user id>`` and ``adm:f:<user id>:<infohash>`` — set by ``forget`` for a few
-  seconds: the tracker reuses an access decision for ``tracker.AUTH_CACHE_SECONDS``, so an
-  announce in that window must not admit the user again.
+  seconds: the tracker reuses an access decision for ``tracker.auth.AUTH_CACHE_SECONDS``, so
+  an announce in that window must not admit the user again.
 
 An admission lasts 1.5 announce intervals from the last announce (the tracker's stale cutoff)
 or until the ``until`` its recorder passes, whichever comes first.
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-import time
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -35,8 +35,11 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from btt_platform import clock
+
 # How long ``forget`` keeps a user from being admitted again: longer than the tracker's
-# decision cache (swarm.tracker.AUTH_CACHE_SECONDS, 3 s), plus slack for a request in flight.
+# decision cache (swarm.tracker.auth.AUTH_CACHE_SECONDS, 3 s), plus slack for a request in
+# flight.
 FORGET_HOLD_SECONDS: Final = 10
 ADMISSION_INTERVALS: Final = 1.5
 
@@ -116,7 +119,7 @@ async def record(
     access ends. Returns whether the address is admitted after the call.
     """
     ip = str(address)
-    now = time.time()
+    now = clock.timestamp()
     result: Any = await client.eval(
         _RECORD_LUA,
         5,
@@ -179,7 +182,7 @@ def admitted(infohashes: Iterable[str]) -> dict[str, frozenset[str]]:
     hashes = list(infohashes)
     if not hashes:
         return {}
-    now = repr(time.time())
+    now = repr(clock.timestamp())
     pipe = _sync_client().pipeline(transaction=False)
     for infohash in hashes:
         pipe.zrangebyscore(_torrent_key(infohash), f"({now}", "+inf")

@@ -19,10 +19,12 @@ from django.urls import reverse
 from ninja import Field, Router, Schema
 from ninja.errors import AuthenticationError
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from accounts.services import authenticate_token
 from ledger import access
-from swarm import ingest, torrents
+from swarm import contents as content_services
+from swarm import publishing, torrents
 from swarm.models import Content
 from swarm.uploads import UPLOAD_URL_NAME
 
@@ -82,16 +84,31 @@ class Error(Schema):
     detail: str
 
 
+class Removed(Schema):
+    """A content staff took down (410 Gone): the public reason and when, for pages left open."""
+
+    detail: str
+    code: Literal["removed"] = "removed"
+    reason: str
+    removed_at: datetime | None
+
+
+def removed_answer(content: Content) -> tuple[int, dict[str, Any]]:
+    """410 with the takedown's public reason (the one the content page and tracker show)."""
+    reason = content.state_detail or "no reason was given"
+    return 410, {
+        "detail": f"Removed by the platform's moderators: {reason}",
+        "code": "removed",
+        "reason": reason,
+        "removed_at": content.removed_at,
+    }
+
+
 class MagnetOut(Schema):
     magnet: str | None = Field(
         description="null for paid content: a private torrent's details cannot be fetched from "
         "a magnet link by any client, so paid downloads use the .torrent file"
     )
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _viewer(request: HttpRequest) -> User | None:
@@ -159,12 +176,9 @@ def _visible(user: User | None, content_id: int) -> Content | None:
 
 
 @router.post("", response={201: ContentOut, 403: Error})
-def create_content(request: HttpRequest, payload: ContentIn) -> tuple[int, Any]:
+def create_content(request: AuthenticatedHttpRequest, payload: ContentIn) -> tuple[int, Any]:
     """A new content in state ``uploading``; upload its files next (tus, /api/v1/uploads)."""
-    try:
-        content = ingest.create_content(_user(request), **payload.dict())
-    except ingest.Refused as error:
-        return error.status, {"detail": error.message}
+    content = content_services.create_content(request.user, **payload.dict())
     return 201, _content_out(request, content, full=True)
 
 
@@ -174,72 +188,87 @@ class ContentPage(Schema):
 
 
 @router.get("", response=ContentPage)
-def list_contents(request: HttpRequest, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+def list_contents(
+    request: AuthenticatedHttpRequest, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
     """Your own contents, newest first; ``limit`` at most 100."""
     limit, offset = min(max(limit, 1), 100), max(offset, 0)
     contents = (
         Content.objects.select_related("creator")
         .prefetch_related("files", "uploads")
-        .filter(creator__user=_user(request))
+        .filter(creator__user=request.user)
     )
     page = contents[offset : offset + limit]
     return {"items": [_content_out(request, c, full=True) for c in page], "count": contents.count()}
 
 
-@router.get("/{content_id}", response={200: ContentOut, 404: Error}, auth=None)
+@router.get("/{content_id}", response={200: ContentOut, 404: Error, 410: Removed}, auth=None)
 def content_detail(request: HttpRequest, content_id: int) -> tuple[int, Any]:
-    """Public for published content; with state detail and uploads for its creator."""
+    """Public for published content; with state detail and uploads for its creator. A content
+    taken down answers 410 with the public reason (its creator and staff still see it)."""
     viewer = _viewer(request)
     content = _visible(viewer, content_id)
     if content is None:
-        return 404, {"detail": "No such content."}
+        return _missing(content_id)
     return 200, _content_out(request, content, full=_is_owner(viewer, content))
 
 
 @router.post(
     "/{content_id}/publish", response={202: ContentOut, 404: Error, 409: Error, 500: Error}
 )
-def publish(request: HttpRequest, content_id: int) -> tuple[int, Any]:
+def publish(request: AuthenticatedHttpRequest, content_id: int) -> tuple[int, Any]:
     """Publish the finished uploads: state ``hashing`` now, ``seeding`` once hashed.
 
     All or nothing: when it fails, the content stays ``uploading`` with its uploads.
     """
     try:
-        content = ingest.publish_content(_user(request), content_id)
-    except ingest.Refused as error:
-        return error.status, {"detail": error.message}
+        content = publishing.publish_content(request.user, content_id)
     except OSError as error:
         reason = error.strerror or str(error)
         return 500, {"detail": f"Publishing failed, nothing was published: {reason}."}
     return 202, _content_out(request, content, full=True)
 
 
-def _downloadable(request: HttpRequest, content_id: int) -> Content | tuple[int, dict[str, str]]:
-    user = _user(request)
+def _missing(content_id: int) -> tuple[int, dict[str, Any]]:
+    """404, or 410 with the reason for a content taken down: the reason is public already (the
+    content page shows it), and a fan's page left open must say why the download stopped."""
+    removed = Content.objects.filter(pk=content_id, state=Content.State.REMOVED).first()
+    if removed is not None:
+        return removed_answer(removed)
+    return 404, {"detail": "No such content."}
+
+
+def _downloadable(
+    request: AuthenticatedHttpRequest, content_id: int
+) -> Content | tuple[int, dict[str, Any]]:
+    user = request.user
     content = _visible(user, content_id)
-    if content is None:
-        return 404, {"detail": "No such content."}
+    if content is None or content.state == Content.State.REMOVED:
+        # Taken down: its creator (and staff) are refused like everyone else, by the reason.
+        return _missing(content_id)
     if content.metainfo is None:
         return 409, {"detail": f"Not published yet: the content is {content.state}."}
-    if not access.may_fetch(user, content):
+    if not access.decide_for_use(user, content):
         return 403, {"detail": "You have no access to this content; buy it first."}
     return content
 
 
 @router.get(
     "/{content_id}/torrent",
-    response={200: None, 403: Error, 404: Error, 409: Error},
+    response={200: None, 403: Error, 404: Error, 409: Error, 410: Removed},
     openapi_extra={
         "responses": {200: {"content": {"application/x-bittorrent": {}}, "description": "OK"}}
     },
 )
-def torrent_file(request: HttpRequest, content_id: int) -> HttpResponse | tuple[int, Any]:
+def torrent_file(
+    request: AuthenticatedHttpRequest, content_id: int
+) -> HttpResponse | tuple[int, Any]:
     """Your .torrent: your passkey in the announce URL and your web-seed URL."""
     content = _downloadable(request, content_id)
     if not isinstance(content, Content):
         return content
     response = HttpResponse(
-        torrents.personal_metainfo(content, _user(request)),
+        torrents.personal_metainfo(content, request.user),
         content_type="application/x-bittorrent",
     )
     response["Content-Disposition"] = f'attachment; filename="{content.name}.torrent"'
@@ -248,8 +277,11 @@ def torrent_file(request: HttpRequest, content_id: int) -> HttpResponse | tuple[
     return response
 
 
-@router.get("/{content_id}/magnet", response={200: MagnetOut, 403: Error, 404: Error, 409: Error})
-def magnet(request: HttpRequest, content_id: int) -> tuple[int, Any]:
+@router.get(
+    "/{content_id}/magnet",
+    response={200: MagnetOut, 403: Error, 404: Error, 409: Error, 410: Removed},
+)
+def magnet(request: AuthenticatedHttpRequest, content_id: int) -> tuple[int, Any]:
     """Your magnet link: infohash, name, your tracker URL and your web seed (``ws``).
 
     Null for paid content: use its .torrent (see ``MagnetOut``)."""
@@ -258,4 +290,4 @@ def magnet(request: HttpRequest, content_id: int) -> tuple[int, Any]:
         return content
     if content.is_private:
         return 200, {"magnet": None}
-    return 200, {"magnet": torrents.magnet_uri(content, _user(request))}
+    return 200, {"magnet": torrents.magnet_uri(content, request.user)}

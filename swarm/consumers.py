@@ -48,6 +48,10 @@ class ContentConsumer(AsyncJsonWebsocketConsumer, CheckedMember):  # type: ignor
     async def connect(self) -> None:
         self.content_id = int(self.scope["url_route"]["kwargs"]["content_id"])
         if await _viewer_role(self.content_id, self._user_id()) is None:
+            # Accepted, then closed with our code: a browser sees a handshake refusal only as
+            # code 1006, the same as a dropped line, so the page would log an error and keep
+            # retrying; 4403 tells swarm-counters.js to stop.
+            await self.accept()
             await self.close(code=4403)
             return
         await self.join_broadcast(content_group(self.content_id), accept=self.accept)

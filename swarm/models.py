@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 import uuid
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 
 class EngineNode(models.Model):
@@ -23,6 +25,9 @@ class EngineNode(models.Model):
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     # Set on a clean shutdown, so /healthz turns red at once instead of after the stale window.
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # Where fans reach this node's web seed (scheme, host, port; no path): the web process beside
+    # the node's data directory. Blank: the site's own URL (one node, one site).
+    webseed_url = models.CharField(max_length=200, blank=True)
     torrents = models.PositiveIntegerField(default=0)
     peers = models.PositiveIntegerField(default=0)
     upload_rate = models.PositiveBigIntegerField(default=0, help_text="bytes per second")
@@ -40,7 +45,19 @@ def cover_upload_to(content: Content, filename: str) -> str:
     return f"covers/{content.pk}/{secrets.token_hex(8)}{Path(filename).suffix.lower()}"
 
 
+# The fields that change what an engine node seeds. Every write of one of them moves
+# ``Content.changed_at``, which each node reads its changes by (``swarm.published_feed``). Done
+# here rather than by each caller: the writers are conditional UPDATEs all over the apps, and one
+# that forgot would leave every node seeding a taken-down content until its next full sweep.
+ENGINE_FIELDS = frozenset({"state", "infohash", "metainfo"})
+
+
 class ContentQuerySet(models.QuerySet["Content"]):
+    def update(self, **kwargs: Any) -> int:
+        if ENGINE_FIELDS & kwargs.keys() and "changed_at" not in kwargs:
+            kwargs["changed_at"] = timezone.now()
+        return super().update(**kwargs)
+
     def published(self) -> ContentQuerySet:
         """Seeding (or seeding with a file problem): what fans may see and fetch."""
         return self.filter(state__in=(Content.State.SEEDING, Content.State.UNHEALTHY))
@@ -78,9 +95,13 @@ class Content(models.Model):
     )
     cover = models.ImageField(upload_to=cover_upload_to, blank=True)
     state = models.CharField(max_length=12, choices=State.choices, default=State.UPLOADING)
-    state_detail = models.TextField(blank=True, help_text="why it is unhealthy or failed")
+    state_detail = models.TextField(
+        blank=True, help_text="why it is unhealthy or failed; a takedown's public reason"
+    )
+    # When staff took it down (None unless ``removed``): buyers are told the date with the reason.
+    removed_at = models.DateTimeField(null=True, blank=True)
     # The torrent's name: the single file's name, or the bundle's folder. ASCII-safe, since
-    # WebTorrent does not percent-encode web-seed paths (FIELD-NOTES "Web seeds").
+    # WebTorrent does not percent-encode web-seed paths (libtorrent, Transmission, aria2 do).
     name = models.CharField(max_length=200)
     total_size = models.PositiveBigIntegerField(default=0)
     hybrid = models.BooleanField(default=False, help_text="v1+v2 torrent (opt-in)")
@@ -90,7 +111,7 @@ class Content(models.Model):
     # replace those two keys, which sit outside the info dict, so the infohash never changes.
     metainfo = models.BinaryField(null=True, blank=True, editable=False)
     hash_progress = models.FloatField(default=0.0)
-    # The hashing intent lives here, not in the queue (swarm.ingest): the last sign of life of
+    # The hashing intent lives here, not in the queue (swarm.hashing): the last sign of life of
     # the hashing (queued, re-queued, or the running task's heartbeat), the running task's
     # token, and how many runs started. A sweep re-queues what went quiet.
     hash_heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -98,12 +119,15 @@ class Content(models.Model):
     hash_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
-    # Live swarm totals, written by the engine periodically.
+    # Swarm totals over every node's NodeSeeding row, cached here by the engines periodically
+    # (swarm.node_seeding): pages, the API and the studio's reports read them as one content.
     peers = models.PositiveIntegerField(default=0)
     seeds = models.PositiveIntegerField(default=0)
     upload_rate = models.PositiveBigIntegerField(default=0)
     bytes_uploaded = models.PositiveBigIntegerField(default=0, help_text="by the engine, all time")
     stats_updated_at = models.DateTimeField(null=True, blank=True)
+    # When a field an engine node acts on (``ENGINE_FIELDS``) last changed: the nodes' cursor.
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = ContentQuerySet.as_manager()
 
@@ -112,6 +136,14 @@ class Content(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or ENGINE_FIELDS & set(update_fields):
+            self.changed_at = timezone.now()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "changed_at"}
+        super().save(*args, **kwargs)
 
     @property
     def is_private(self) -> bool:
@@ -150,6 +182,43 @@ class ContentFile(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class NodeSeeding(models.Model):
+    """What one engine node does with one content, and its own swarm figures.
+
+    Written by that node's engine only (``swarm.node_seeding``), so two nodes never overwrite
+    each other's figures. ``Content.state`` (seeding or unhealthy) and its swarm totals are
+    derived from the rows of the live nodes.
+    """
+
+    class State(models.TextChoices):
+        # The values of ``swarm.seeding.SeedState``: the engine speaks them without the ORM.
+        SEEDING = "seeding"
+        CHECKING = "checking", "checking every piece"
+        MISSING = "missing", "missing files"
+        ERROR = "error"
+
+    node = models.ForeignKey(EngineNode, on_delete=models.CASCADE, related_name="seedings")
+    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="seedings")
+    # The default is what the engine does with a content it holds until it says otherwise.
+    state = models.CharField(max_length=8, choices=State.choices, default=State.SEEDING)
+    detail = models.TextField(blank=True, help_text="why this node does not seed it")
+    peers = models.PositiveIntegerField(default=0)
+    seeds = models.PositiveIntegerField(default=0)
+    upload_rate = models.PositiveBigIntegerField(default=0, help_text="bytes per second")
+    bytes_uploaded = models.PositiveBigIntegerField(default=0, help_text="by this node, all time")
+    bytes_on_disk = models.PositiveBigIntegerField(default=0, help_text="verified or trusted")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["content", "node"]
+        constraints = [
+            models.UniqueConstraint(fields=["node", "content"], name="node_seeding_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} on {self.content_id}: {self.state}"
 
 
 def new_passkey() -> str:
@@ -260,3 +329,43 @@ class Upload(models.Model):
     @property
     def file_path(self) -> Path:
         return settings.UPLOAD_ROOT / str(self.id)
+
+
+class PeerSharing(models.Model):
+    """A fan's choice about sharing with other viewers in the browser (WebTorrent over WebRTC).
+
+    WebRTC shows the fan's IP address to the other viewers of an item, so it is theirs to refuse:
+    ``enabled`` off means the web seed only, everywhere. A paid item is shared only once the fan
+    chose to (``paid``), since buying something is no consent to be seen by its other buyers.
+    No row: the defaults.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peer_sharing"
+    )
+    enabled = models.BooleanField(default=True)
+    paid = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: p2p {'on' if self.enabled else 'off'}, paid {self.paid}"
+
+
+class PeerBytes(models.Model):
+    """Bytes a fan's browser says it received from other peers (not the web seed) for one
+    content: self-reported, so shown as such, and capped (``swarm.peer_sharing``)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="peer_bytes"
+    )
+    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="peer_bytes")
+    received = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "content"], name="peer_bytes_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.content_id}: {self.received} from peers"

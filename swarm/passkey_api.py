@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 
-from accounts.models import User
+from accounts.http import AuthenticatedHttpRequest
 from swarm.settings_views import rotate_now
 
 router = Router(tags=["passkey"])
@@ -20,10 +19,9 @@ class PasskeyOut(Schema):
 
 
 @router.post("/passkey/rotate", response=PasskeyOut)
-def rotate_passkey(request: HttpRequest) -> PasskeyOut:
+def rotate_passkey(request: AuthenticatedHttpRequest) -> PasskeyOut:
     """Revoke your passkey (a leaked .torrent or web-seed link stops working at once) and get
     a new one; download your torrents again to use it."""
-    assert isinstance(request.user, User)
     passkey = rotate_now(request.user)
     return PasskeyOut(
         passkey=passkey.key,

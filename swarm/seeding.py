@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+# What one node does with one content (``swarm.models.NodeSeeding.State`` holds the same values):
+# seeding it, checking every piece before it seeds again, missing (or wrong-sized) files, or an
+# error met while seeded (a failed piece, a failed check, libtorrent's file errors).
+SeedState = Literal["seeding", "checking", "missing", "error"]
 
 
 @dataclass(frozen=True)
@@ -29,8 +35,12 @@ class Published:
 @dataclass(frozen=True)
 class HealthReport:
     content_id: int
-    healthy: bool
+    state: SeedState
     detail: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "seeding"
 
 
 @dataclass(frozen=True)
@@ -40,3 +50,4 @@ class TorrentStats:
     seeds: int
     upload_rate: int
     bytes_uploaded: int
+    bytes_on_disk: int

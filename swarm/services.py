@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from pathlib import Path
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -13,20 +13,30 @@ from django.utils import timezone
 from accounts.mail import queue_email
 from accounts.models import User
 from accounts.notifications import notify_user
+from btt_platform import audit
+from btt_platform.audit import AuditAction
+from btt_platform.errors import Refused
 from ledger import access
-from staff import audit
-from staff.models import AuditEntry
-from swarm import admission, events
+from swarm import admission, events, published_feed, revocations
 from swarm.models import Content, EngineNode, Passkey
-from swarm.seeding import EngineStats, HealthReport, Published, TorrentStats
+from swarm.node_seeding import node_stopped
+from swarm.seeding import EngineStats, Published
+from swarm.tracker import entitlements
 
 
-def register_engine(name: str, libtorrent_version: str) -> EngineNode:
+def register_engine(
+    name: str, libtorrent_version: str, webseed_url: str | None = None
+) -> EngineNode:
+    """Record the node starting, with the base URL of its web seed (None: the setting
+    ``SWARM_NODE_WEBSEED_URL``; blank: the site's own URL)."""
     now = timezone.now()
+    if webseed_url is None:
+        webseed_url = settings.SWARM_NODE_WEBSEED_URL
     node, _ = EngineNode.objects.update_or_create(
         name=name,
         defaults={
             "libtorrent_version": libtorrent_version,
+            "webseed_url": webseed_url.rstrip("/"),
             "pid": os.getpid(),
             "started_at": now,
             "stopped_at": None,
@@ -63,6 +73,7 @@ def record_heartbeat(node: EngineNode, stats: EngineStats) -> None:
 def mark_stopped(node: EngineNode) -> None:
     EngineNode.objects.filter(pk=node.pk).update(stopped_at=timezone.now(), upload_rate=0)
     node.refresh_from_db()
+    node_stopped(node)
     events.send_node(
         {
             "type": "node",
@@ -106,9 +117,26 @@ def engine_passkey(node: EngineNode) -> Passkey:
 def rotate_passkey(user: User) -> Passkey:
     """Revoke the user's passkey (cutting off their torrents and web-seed links); issue anew.
     The engine stops serving the user's addresses once the tracker sees the new passkey."""
-    Passkey.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    old = Passkey.objects.filter(user=user, revoked_at__isnull=True)
+    old_keys = list(old.values_list("key", flat=True))
+    old.update(revoked_at=timezone.now())
+    # Every web process's cached decisions for the old keys stop at once, not just this one's.
+    transaction.on_commit(lambda: revocations.mark_revoked(old_keys), robust=True)
+    # At once and after the commit, as ``ledger.services.on_change`` tells its listeners.
+    entitlements.forget_passkeys(old_keys)
+    transaction.on_commit(lambda: entitlements.forget_passkeys(old_keys), robust=True)
     transaction.on_commit(lambda: admission.forget(user.pk), robust=True)
     return Passkey.objects.create(user=user)
+
+
+def account_saved(instance: User, **_: object) -> None:
+    """An account was saved (``post_save``, e.g. deactivated by staff): the tracker's kept
+    entries for its passkeys are read again, so a deactivated account is refused at once rather
+    than when they expire. Updates that bypass ``save`` (``QuerySet.update``) are not heard."""
+    keys = list(Passkey.objects.filter(user=instance).values_list("key", flat=True))
+    if keys:
+        entitlements.forget_passkeys(keys)
+        transaction.on_commit(lambda: entitlements.forget_passkeys(keys), robust=True)
 
 
 def access_revoked(user_id: int, content_id: int) -> None:
@@ -127,78 +155,12 @@ def access_revoked(user_id: int, content_id: int) -> None:
 # --- the engine's view of the database ------------------------------------------------------
 
 
-def published_content_for_engine() -> list[Published]:
-    """What the engine should seed: published content (and unhealthy content, to retry)."""
-    contents = (
-        Content.objects.filter(
-            state__in=[Content.State.SEEDING, Content.State.UNHEALTHY],
-            infohash__isnull=False,
-            metainfo__isnull=False,
-        )
-        .prefetch_related("files")
-        .order_by("pk")
-    )
-    published = []
-    for content in contents:
-        files = list(content.files.all())
-        single = len(files) == 1 and files[0].path == content.name
-        published.append(
-            Published(
-                content_id=content.pk,
-                infohash=str(content.infohash),
-                metainfo=bytes(content.metainfo or b""),
-                save_path=Path(settings.CONTENT_ROOT) / str(content.pk),
-                files=tuple(
-                    (f.path if single else f"{content.name}/{f.path}", f.size) for f in files
-                ),
-                healthy=content.state == Content.State.SEEDING,
-            )
-        )
-    return published
-
-
-def apply_health_reports(reports: list[HealthReport]) -> None:
-    """Move content between seeding and unhealthy as the engine found its files."""
-    for report in reports:
-        if report.healthy:
-            old, new = Content.State.UNHEALTHY, Content.State.SEEDING
-        else:
-            old, new = Content.State.SEEDING, Content.State.UNHEALTHY
-        with transaction.atomic():
-            changed = Content.objects.filter(pk=report.content_id, state=old).update(
-                state=new, state_detail=report.detail
-            )
-            if not changed and not report.healthy:
-                # Already unhealthy: keep the newest reason.
-                Content.objects.filter(pk=report.content_id, state=Content.State.UNHEALTHY).update(
-                    state_detail=report.detail
-                )
-            if changed:
-                events.send_ingest(report.content_id, new, 1.0, report.detail)
-                events.send_content_health(report.content_id, new, report.detail)
-
-
-def record_content_stats(stats: list[TorrentStats], *, persist: bool) -> None:
-    """Push live swarm stats to each content's WebSocket group; write them when ``persist``."""
-    now = timezone.now()
-    for item in stats:
-        event: events.StatsEvent = {
-            "type": "stats",
-            "state": Content.State.SEEDING,
-            "peers": item.peers,
-            "seeds": item.seeds,
-            "upload_rate": item.upload_rate,
-            "bytes_uploaded": item.bytes_uploaded,
-        }
-        events.send_stats(item.content_id, event)
-        if persist:
-            Content.objects.filter(pk=item.content_id).update(
-                peers=item.peers,
-                seeds=item.seeds,
-                upload_rate=item.upload_rate,
-                bytes_uploaded=item.bytes_uploaded,
-                stats_updated_at=now,
-            )
+def published_content_for_engine(node: EngineNode) -> list[Published]:
+    """What ``node`` should seed, read in full: published content (and unhealthy content, to
+    retry). Healthy is what its own row says (the content's state before it has one): a node
+    that found the files wrong checks every piece before it seeds them again, whatever other
+    nodes do. The engine reads it by changes instead (``swarm.published_feed``)."""
+    return [item for item, _ in published_feed.read_published(node).values()]
 
 
 # --- moderation -----------------------------------------------------------------------------
@@ -206,8 +168,10 @@ def record_content_stats(stats: list[TorrentStats], *, persist: bool) -> None:
 TAKEDOWN_REASON_MAX = 500
 
 
-class ModerationRefused(Exception):
+class ModerationRefused(Refused):
     """A takedown or restore that cannot happen, with a message for the staff member."""
+
+    status = 409
 
 
 def take_down_content(actor: User, content_id: int, reason: str) -> Content:
@@ -229,13 +193,17 @@ def take_down_content(actor: User, content_id: int, reason: str) -> Content:
         old = content.state
         if old not in (Content.State.SEEDING, Content.State.UNHEALTHY):
             raise ModerationRefused(f"Only published content can be taken down (it is {old}).")
+        removed_at = timezone.now()
         Content.objects.filter(pk=content.pk, state=old).update(
-            state=Content.State.REMOVED, state_detail=reason
+            state=Content.State.REMOVED, state_detail=reason, removed_at=removed_at
         )
         content.state, content.state_detail = Content.State.REMOVED, reason
+        content.removed_at = removed_at
         audit.record(
-            actor, AuditEntry.Action.TAKEDOWN, content, reason=reason, detail={"from_state": old}
+            actor, AuditAction.TAKEDOWN, content, reason=reason, detail={"from_state": old}
         )
+        entitlements.forget_content(content.infohash)
+        transaction.on_commit(partial(entitlements.forget_content, content.infohash), robust=True)
         events.send_ingest(content.pk, Content.State.REMOVED, 1.0, reason)
         notify_user(
             content.creator.user_id,
@@ -275,16 +243,18 @@ def restore_content(actor: User, content_id: int, note: str = "") -> Content:
             raise ModerationRefused("Only content that was taken down can be restored.")
         removed_for = content.state_detail
         Content.objects.filter(pk=content.pk, state=Content.State.REMOVED).update(
-            state=Content.State.SEEDING, state_detail=""
+            state=Content.State.SEEDING, state_detail="", removed_at=None
         )
-        content.state, content.state_detail = Content.State.SEEDING, ""
+        content.state, content.state_detail, content.removed_at = Content.State.SEEDING, "", None
         audit.record(
             actor,
-            AuditEntry.Action.RESTORE,
+            AuditAction.RESTORE,
             content,
             reason=note,
             detail={"removed_for": removed_for},
         )
+        entitlements.forget_content(content.infohash)
+        transaction.on_commit(partial(entitlements.forget_content, content.infohash), robust=True)
         events.send_ingest(content.pk, Content.State.SEEDING, 1.0)
         notify_user(
             content.creator.user_id, "content.restored", content_id=content.pk, title=content.title

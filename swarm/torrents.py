@@ -242,7 +242,7 @@ def parse(metainfo: bytes) -> ParsedTorrent:
 
 
 def spec_for(content: Content) -> TorrentSpec:
-    from swarm.webseed import webseed_url_for
+    from swarm.webseed.tokens import webseed_url_for
 
     files = list(content.files.order_by("position"))
     if not files:
@@ -251,7 +251,7 @@ def spec_for(content: Content) -> TorrentSpec:
         url_seed = webseed_url_for(None, content)
     except ValueError:  # paid content: only the per-user copies carry a (signed) web seed
         url_seed = ""
-    # One file is a single-file torrent named ``content.name`` (as in swarm.webseed).
+    # One file is a single-file torrent named ``content.name`` (as in swarm.webseed.tokens).
     single = len(files) == 1
     return TorrentSpec(
         name=content.name,
@@ -279,8 +279,9 @@ def announce_url(user: User) -> str:
 
 
 def personal_metainfo(content: Content, user: User) -> bytes:
-    """``content``'s .torrent for ``user``: their passkey announce and their web-seed URL."""
-    from swarm.webseed import webseed_url_for
+    """``content``'s .torrent for ``user``: their passkey announce and their web-seed URL on
+    each node that holds it (``swarm.webseed.doors``)."""
+    from swarm.webseed.doors import webseed_urls_for
 
     if content.metainfo is None:
         raise ValueError(f"content {content.pk} has no metainfo yet")
@@ -289,13 +290,13 @@ def personal_metainfo(content: Content, user: User) -> bytes:
     # re-encoded byte for byte and the infohash stays the same for everyone.
     metainfo[b"announce"] = announce_url(user).encode()
     metainfo.pop(b"announce-list", None)
-    metainfo[b"url-list"] = [webseed_url_for(user, content).encode()]
+    metainfo[b"url-list"] = [url.encode() for url in webseed_urls_for(user, content)]
     return lt.bencode(metainfo)
 
 
 def magnet_uri(content: Content, user: User) -> str:
-    """A magnet link for ``user``: infohash(es), name, size, their tracker and web seed."""
-    from swarm.webseed import webseed_url_for
+    """A magnet link for ``user``: infohash(es), name, size, their tracker and web seeds."""
+    from swarm.webseed.doors import webseed_urls_for
 
     if content.metainfo is None or not content.infohash:
         raise ValueError(f"content {content.pk} has no metainfo yet")
@@ -309,6 +310,6 @@ def magnet_uri(content: Content, user: User) -> str:
         ("dn", content.name),
         ("xl", str(content.total_size)),
         ("tr", announce_url(user)),
-        ("ws", webseed_url_for(user, content)),
     ]
+    params += [("ws", url) for url in webseed_urls_for(user, content)]
     return "magnet:?" + "&".join(f"{key}={quote(value, safe=':')}" for key, value in params)

@@ -14,7 +14,7 @@ their own content while it is ``uploading``.
 
 PATCH bodies are streamed to disk as they arrive. Django's ASGI handler would read a whole body
 into a temporary file before the view runs, losing an interrupted PATCH entirely and storing
-bytes before the view could refuse them; ``StreamingUploadBodies`` (in ``btt_platform/asgi.py``)
+bytes before the view could refuse them; ``StreamingUploadBodies`` (in ``btt_site/asgi.py``)
 hands the view the raw ASGI ``receive`` for these requests instead. Without it (WSGI, the test
 client) the view reads ``request`` in chunks, with Django's buffering. Memory per PATCH stays
 under ``WRITE_BUFFER`` either way.
@@ -39,8 +39,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
 from accounts.services import authenticate_token
+from btt_platform.errors import Refused
 from btt_platform.fastpath import Message, Receive, Scope, Send
-from swarm import ingest
+from swarm import uploads_store
+from swarm.contents import TooLarge
 from swarm.models import Upload
 
 TUS_VERSION = "1.0.0"
@@ -71,7 +73,7 @@ def tus_response(status: int, message: str = "", **headers: str) -> HttpResponse
     return response
 
 
-def refused(error: ingest.Refused) -> HttpResponse:
+def refused(error: Refused) -> HttpResponse:
     return tus_response(error.status, error.message)
 
 
@@ -144,7 +146,7 @@ def _metadata(header: str) -> dict[str, str]:
         try:
             result[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise ingest.Refused(f"Upload-Metadata {key!r} is not base64 of UTF-8 text.") from None
+            raise Refused(f"Upload-Metadata {key!r} is not base64 of UTF-8 text.") from None
     return result
 
 
@@ -171,7 +173,7 @@ def windows_safe(name: str) -> str:
 def _int_header(request: HttpRequest, name: str) -> int:
     raw = request.headers.get(name, "")
     if not raw.isdigit() or not raw.isascii():
-        raise ingest.Refused(f"{name} must be a non-negative integer.")
+        raise Refused(f"{name} must be a non-negative integer.")
     return int(raw)
 
 
@@ -188,19 +190,19 @@ def collection(request: HttpRequest) -> HttpResponse:
         return user
     try:
         if request.headers.get("Upload-Defer-Length"):
-            raise ingest.Refused("Upload-Defer-Length is not supported: send Upload-Length.")
+            raise Refused("Upload-Defer-Length is not supported: send Upload-Length.")
         length = _int_header(request, "Upload-Length")
         metadata = _metadata(request.headers.get("Upload-Metadata", ""))
         filename = metadata.get("filename", "").strip()
         content_id = metadata.get("content_id", "")
         if not filename:
-            raise ingest.Refused("Upload-Metadata must carry the file's name as 'filename'.")
+            raise Refused("Upload-Metadata must carry the file's name as 'filename'.")
         if not content_id.isdigit():
-            raise ingest.Refused(
+            raise Refused(
                 "Upload-Metadata must carry 'content_id' (create one with POST /api/v1/contents)."
             )
-        upload = ingest.create_upload(user, int(content_id), windows_safe(filename), length)
-    except ingest.Refused as error:
+        upload = uploads_store.create_upload(user, int(content_id), windows_safe(filename), length)
+    except Refused as error:
         return refused(error)
     location = request.build_absolute_uri(reverse(UPLOAD_URL_NAME, args=[upload.pk]))
     return tus_response(201, Location=location, **expires_header(upload))
@@ -227,9 +229,9 @@ async def resource(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
         return user
     try:
         if method == "DELETE":
-            await sync_to_async(ingest.terminate_upload)(user, upload_id)
+            await sync_to_async(uploads_store.terminate_upload)(user, upload_id)
             return tus_response(204)
-        upload = await sync_to_async(ingest.open_upload)(user, upload_id)
+        upload = await sync_to_async(uploads_store.open_upload)(user, upload_id)
         if method == "HEAD":
             return tus_response(
                 200,
@@ -239,7 +241,7 @@ async def resource(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
                 **expires_header(upload),
             )
         return await _patch(request, upload)
-    except ingest.Refused as error:
+    except Refused as error:
         return refused(error)
 
 
@@ -249,12 +251,12 @@ async def _patch(request: HttpRequest, upload: Upload) -> HttpResponse:
         return tus_response(415, f"PATCH bodies must be sent as {OFFSET_OCTET_STREAM}.")
     client_offset = _int_header(request, "Upload-Offset")
     declared = request.headers.get("Content-Length")
-    writer = ingest.UploadWriter(upload)
+    writer = uploads_store.UploadWriter(upload)
     await sync_to_async(writer.begin)(client_offset)
     try:
         if declared is not None and declared.isdigit() and int(declared) > writer.room:
             # Refused before reading a byte of the body.
-            raise ingest.TooLarge(
+            raise TooLarge(
                 f"Content-Length {declared} at offset {writer.offset} goes past the declared "
                 f"Upload-Length {upload.length}; at most {writer.room} more bytes are accepted."
             )
@@ -264,7 +266,7 @@ async def _patch(request: HttpRequest, upload: Upload) -> HttpResponse:
             # Keep what arrived: the client asks HEAD where to resume.
             await sync_to_async(writer.commit)()
             return tus_response(400, "Connection closed before the body ended.")
-        except ingest.TooLarge as error:
+        except TooLarge as error:
             offset = await sync_to_async(writer.commit)()
             return tus_response(413, error.message, Upload_Offset=str(offset))
         offset = await sync_to_async(writer.commit)()
@@ -273,14 +275,14 @@ async def _patch(request: HttpRequest, upload: Upload) -> HttpResponse:
     return tus_response(204, Upload_Offset=str(offset), **expires_header(writer.upload))
 
 
-async def _receive_into(request: HttpRequest, writer: ingest.UploadWriter) -> None:
+async def _receive_into(request: HttpRequest, writer: uploads_store.UploadWriter) -> None:
     buffer = bytearray()
     try:
         async for chunk in _body_chunks(request):
             if len(buffer) + len(chunk) > writer.room:
                 # Keep what fits (those bytes are the upload's), refuse the rest.
                 buffer += chunk[: writer.room - len(buffer)]
-                raise ingest.TooLarge(
+                raise TooLarge(
                     f"More data than the declared Upload-Length {writer.upload.length}: "
                     "the bytes up to that length were kept, the rest refused."
                 )

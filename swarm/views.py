@@ -8,6 +8,7 @@ viewer may not download shows no such link anywhere in the page.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
@@ -18,11 +19,15 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from accounts.models import User
+from btt_platform import clock
 from ledger import access
-from purchases.services import open_purchase_invoice
-from swarm import torrents
+from ledger.models import Grant
+from swarm import peer_sharing, torrents
+from swarm.checkout import RefundOffer, open_invoice, refund_offers
 from swarm.models import Content, ContentFile
-from swarm.webseed import safe_content_type, torrent_paths, webseed_url_for
+from swarm.peer_sharing import PeerMode
+from swarm.webseed.doors import door_origins, webseed_url_on_a_node
+from swarm.webseed.tokens import safe_content_type, torrent_paths
 
 PUBLISHED = (Content.State.SEEDING, Content.State.UNHEALTHY)
 LIBRARY_PAGE_SIZE = 20
@@ -47,6 +52,10 @@ class Links:
     # None for paid content: no client can fetch a private torrent's details from a magnet.
     magnet: str | None
     media: list[MediaFile]
+    # The browser client (WebTorrent): whether it shares with other viewers, and its URLs.
+    p2p: PeerMode
+    browser_torrent_url: str
+    peer_bytes_url: str
 
 
 def _viewer(request: HttpRequest) -> User | None:
@@ -55,7 +64,7 @@ def _viewer(request: HttpRequest) -> User | None:
 
 
 def _links(content: Content, user: User) -> Links:
-    base = webseed_url_for(user, content)
+    base = webseed_url_on_a_node(user, content)
     media = []
     for path, file in torrent_paths(content).items():
         content_type = safe_content_type(path)
@@ -67,6 +76,9 @@ def _links(content: Content, user: User) -> Links:
         torrent_url=reverse("api-v1:torrent_file", args=[content.pk]),
         magnet=None if content.is_private else torrents.magnet_uri(content, user),
         media=media,
+        p2p=peer_sharing.mode_for(user, content),
+        browser_torrent_url=peer_sharing.browser_torrent_url(content),
+        peer_bytes_url=peer_sharing.report_url(content),
     )
 
 
@@ -89,7 +101,7 @@ def content_page(request: HttpRequest, content_id: int) -> HttpResponse:
         raise Http404("No such content.")
     files: list[ContentFile] = list(content.files.all())
     allowed = viewer is not None and access.may_fetch(viewer, content)
-    return render(
+    response = render(
         request,
         "swarm/content.html",
         {
@@ -100,12 +112,21 @@ def content_page(request: HttpRequest, content_id: int) -> HttpResponse:
             "links": _links(content, viewer) if allowed and viewer is not None else None,
             "price": _price_label(content),
             "open_invoice": (
-                open_purchase_invoice(viewer, content)
+                open_invoice(viewer, content)
                 if viewer is not None and not allowed and content.is_private
                 else None
             ),
         },
     )
+    origins = door_origins(content) if allowed else []
+    if origins:
+        # The players and the browser download fetch from the nodes' web seeds, on their own
+        # origins once a deployment has several nodes.
+        response._csp_update = {  # type: ignore[attr-defined]
+            "media-src": origins,
+            "connect-src": origins,
+        }
+    return response
 
 
 def library_contents(user: User) -> QuerySet[Content]:
@@ -127,6 +148,31 @@ class LibraryItem:
     content: Content
     links: Links
     own: bool
+    rental_ends_at: datetime | None = None  # a rental: when its access ends
+
+
+@dataclass(frozen=True)
+class RemovedItem:
+    """A content the fan had that staff took down: it stays listed, with the public reason,
+    the date, and (for a purchase) the way to ask the creator for the money back."""
+
+    content: Content
+    refund: RefundOffer | None  # None: not paid for (a membership's, say): nothing to refund
+
+
+def removed_items(user: User) -> list[RemovedItem]:
+    """What ``user`` held (a live grant) or paid for (a purchase, refunded or not) that was
+    taken down, newest takedown first. Nothing here opens a door: ``decide`` refuses it."""
+    offers = refund_offers(user)
+    held = Q(pk__in=access.granted_content_ids(user)) | Q(pk__in=list(offers))
+    contents = (
+        Content.objects.filter(state=Content.State.REMOVED)
+        .filter(held)
+        .exclude(creator__user=user)
+        .select_related("creator")
+        .order_by("-removed_at", "title", "pk")
+    )
+    return [RemovedItem(content, offers.get(content.pk)) for content in contents]
 
 
 @login_required
@@ -136,8 +182,27 @@ def library(request: HttpRequest) -> HttpResponse:
     page: Page[Content] = Paginator(library_contents(user), LIBRARY_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    items = [
-        LibraryItem(content, _links(content, user), content.creator.user_id == user.pk)
-        for content in page
-    ]
-    return render(request, "swarm/library.html", {"items": items, "page": page})
+    items = [_library_item(content, user) for content in page]
+    ended_rentals = Content.objects.published().filter(
+        pk__in=access.ended_content_ids(user, Grant.Source.RENTAL)
+    )
+    return render(
+        request,
+        "swarm/library.html",
+        {
+            "items": items,
+            "page": page,
+            "ended_rentals": ended_rentals,
+            "removed": removed_items(user),
+            "now": clock.now(),
+        },
+    )
+
+
+def _library_item(content: Content, user: User) -> LibraryItem:
+    own = content.creator.user_id == user.pk
+    decision = access.decide(user, content) if not own else None
+    rental_ends_at = (
+        decision.until if decision is not None and decision.reason == Grant.Source.RENTAL else None
+    )
+    return LibraryItem(content, _links(content, user), own, rental_ends_at)

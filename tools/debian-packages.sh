@@ -3,9 +3,14 @@
 # BitTorrent client, nginx serves the production web-seed path (X-Accel-Redirect), Playwright
 # drives chromium for the page tests (`playwright install` downloads its own browser, which a
 # machine without internet cannot; Debian's is enough).
+# `debian-packages.sh bench` adds what the benches compare against or load the machine with
+# (mktorrent, opentracker, wrk, stress-ng; bench/run.py).
 # Not root and something missing: stop at once and print the one command to run.
 set -euo pipefail
 packages=(aria2 nginx-light chromium)
+if [ "${1:-}" = bench ]; then
+  packages+=(mktorrent opentracker wrk stress-ng)
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

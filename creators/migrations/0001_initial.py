@@ -5,8 +5,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+import btt_platform.tron
 import creators.models
-import payments.tron
 
 
 class Migration(migrations.Migration):
@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         help_text="Fans pay this address directly; the platform never holds your funds.",
                         max_length=34,
-                        validators=[payments.tron.validate_tron_address],
+                        validators=[btt_platform.tron.validate_tron_address],
                         verbose_name="TRON payout address",
                     ),
                 ),

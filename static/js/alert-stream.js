@@ -1,3 +1,4 @@
+// @ts-check
 // Tip alerts from /ws/overlay/<key>/ or /ws/live/<handle>/, delivered once each and in order.
 //
 // Every alert has a number (seq) that counts up per creator. The client remembers the last one
@@ -12,14 +13,58 @@
 const MAX_DELAY_MS = 15000;
 const GAP_WAIT_MS = 3000;
 
+// The messages, as support/events.py and support/consumers.py send them. Amounts are exact
+// decimal strings.
+/**
+ * A creator's goal; "0" as `goal` when there is none.
+ * @typedef {{title: string, token: string, goal: string, raised: string}} Goal
+ */
+/**
+ * @typedef {object} Alert
+ * @property {"alert"} type
+ * @property {number} seq
+ * @property {boolean} test
+ * @property {string} name
+ * @property {string} message
+ * @property {string} token
+ * @property {string} amount
+ * @property {string} units
+ * @property {number} tier
+ * @property {string} created_at
+ * @property {boolean} withdrawn its payment left the chain: numbered, never shown
+ * @property {Goal} goal
+ */
+/** @typedef {{type: "withdrawn", seq: number, goal: Goal}} Withdrawn */
+/** @typedef {{type: "hello", last_seq: number, goal: Goal | null, live: boolean, title: string}} Hello */
+/** @typedef {{type: "live", live: boolean, title: string}} LiveState */
+/**
+ * @typedef {object} AlertHandlers
+ * @property {(hello: Hello) => void} [hello]
+ * @property {(alert: Alert) => void} [alert]
+ * @property {(withdrawn: Withdrawn | Alert) => void} [withdrawn] a withdrawn message, or a replayed alert marked withdrawn
+ * @property {(goal: Goal) => void} [goal]
+ * @property {(state: LiveState) => void} [live]
+ * @property {(status: "live" | "offline" | "closed") => void} [status]
+ */
+
+/**
+ * @param {string | undefined} path the socket's path
+ * @param {AlertHandlers} handlers
+ * @param {{contiguous?: boolean, startAt?: number | null}} [options]
+ */
 export function alertStream(path, handlers, { contiguous = true, startAt = null } = {}) {
+  /** @type {number | null} */
   let last = startAt;          // the last seq delivered; null until the first hello
+  /** @type {Map<number, Alert>} */
   const waiting = new Map();   // seq -> alert, received ahead of a gap
+  /** @type {number | null} */
   let gapTimer = null;
   let failures = 0;
+  /** @type {WebSocket | null} */
   let socket = null;
   let stopped = false;
 
+  /** @param {Alert} alert */
   const deliver = (alert) => {
     last = alert.seq;
     // A replayed alert whose payment left the chain since: numbered, never shown.
@@ -27,15 +72,16 @@ export function alertStream(path, handlers, { contiguous = true, startAt = null 
     else handlers.alert?.(alert);
   };
 
+  // Only ever called with `last` set: received() sets it before anything waits.
   const drain = () => {
     while (waiting.size) {
-      const next = contiguous ? last + 1 : Math.min(...waiting.keys());
-      if (!waiting.has(next)) break;
+      const next = contiguous ? Number(last) + 1 : Math.min(...waiting.keys());
       const alert = waiting.get(next);
+      if (!alert) break;
       waiting.delete(next);
       deliver(alert);
     }
-    for (const seq of waiting.keys()) if (seq <= last) waiting.delete(seq);
+    for (const seq of waiting.keys()) if (seq <= Number(last)) waiting.delete(seq);
     if (waiting.size && !gapTimer) {
       // Ask for what is missing, then give up on it (replays are bounded) and move on.
       send({ type: "resume", after: last });
@@ -52,6 +98,7 @@ export function alertStream(path, handlers, { contiguous = true, startAt = null 
     }
   };
 
+  /** @param {Alert} alert */
   const received = (alert) => {
     if (!Number.isInteger(alert.seq) || (last !== null && alert.seq <= last)) return;
     if (last === null) last = alert.seq - 1;
@@ -59,6 +106,7 @@ export function alertStream(path, handlers, { contiguous = true, startAt = null 
     drain();
   };
 
+  /** @param {{type: "resume", after: number | null}} message */
   const send = (message) => {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
   };
@@ -109,23 +157,31 @@ export function alertStream(path, handlers, { contiguous = true, startAt = null 
   return { get last() { return last; }, close() { stopped = true; socket?.close(); } };
 }
 
-// The goal bar: exact decimal strings from the server, turned into a fraction only to draw it.
+// The goal bar (support/_goal.html): exact decimal strings from the server, turned into a
+// fraction only to draw it.
+/**
+ * @param {ParentNode} root
+ * @param {Goal | null | undefined} goal
+ */
 export function showGoal(root, goal) {
-  const box = root.querySelector("[data-goal]");
+  const box = /** @type {HTMLElement | null} */ (root.querySelector("[data-goal]"));
   if (!box || !goal) return;
+  /** @param {string} selector */
+  const part = (selector) => /** @type {HTMLElement} */ (root.querySelector(selector));
   const target = Number(goal.goal);
   box.hidden = !(target > 0);
-  root.querySelector("[data-goal-title]").textContent = goal.title || "Goal";
-  root.querySelector("[data-goal-raised]").textContent = goal.raised;
-  root.querySelector("[data-goal-target]").textContent = goal.goal;
-  const bar = root.querySelector("[data-goal-bar]");
+  part("[data-goal-title]").textContent = goal.title || "Goal";
+  part("[data-goal-raised]").textContent = goal.raised;
+  part("[data-goal-target]").textContent = goal.goal;
+  const bar = /** @type {HTMLProgressElement} */ (part("[data-goal-bar]"));
   bar.value = target > 0 ? Math.min(1000, Math.round((Number(goal.raised) / target) * 1000)) : 0;
 }
 
+/** @param {ParentNode} root */
 export function initialGoal(root) {
-  const bar = root.querySelector("[data-goal-bar]");
+  const bar = /** @type {HTMLProgressElement | null} */ (root.querySelector("[data-goal-bar]"));
   if (!bar || !bar.dataset.goalUnits) return;
-  const raised = BigInt(bar.dataset.raisedUnits);
+  const raised = BigInt(bar.dataset.raisedUnits ?? 0);
   const goal = BigInt(bar.dataset.goalUnits);
   bar.value = goal > 0n ? Number((raised * 1000n) / goal > 1000n ? 1000n : (raised * 1000n) / goal) : 0;
 }

@@ -12,6 +12,20 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // A secret shown masked (a password input) until its owner asks to see it.
+  for (const button of document.querySelectorAll("[data-reveal-target]")) {
+    const target = document.getElementById(button.dataset.revealTarget);
+    if (!target) continue;
+    const label = target.getAttribute("aria-label") || "";
+    button.addEventListener("click", () => {
+      const shown = target.type === "password";
+      target.type = shown ? "text" : "password";
+      target.setAttribute("aria-label", shown ? label.replace(" (hidden)", "") : label);
+      button.setAttribute("aria-pressed", String(shown));
+      button.textContent = shown ? "Hide" : "Show";
+    });
+  }
+
   for (const button of document.querySelectorAll("[data-copy-target]")) {
     button.addEventListener("click", async () => {
       const target = document.getElementById(button.dataset.copyTarget);

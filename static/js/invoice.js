@@ -1,3 +1,4 @@
+// @ts-check
 // The invoice page: follows the invoice live on /ws/invoice/<id>/ (a snapshot on every
 // connection, so a reconnect misses nothing), counts down the time the amount is held, and
 // pays through TronLink when the browser has it, then tells the platform the txid (the claim)
@@ -10,12 +11,59 @@
 const FORBIDDEN = 4403; // the consumer's close code for someone who may not watch the invoice
 const MAX_DELAY_MS = 30000;
 const FEE_LIMIT_SUN = 100_000_000; // 100 TRX: a TRC-20 transfer's energy cap, never all spent
+/** @type {Record<string, number>} */
 const DECIMALS = { BTT: 18, BTTOLD: 6 };
 const TRONLINK_WAIT_MS = 3000; // TronLink injects itself shortly after the page loads
 
-const page = document.querySelector("[data-invoice]");
+const page = /** @type {HTMLElement | null} */ (document.querySelector("[data-invoice]"));
+
+/**
+ * The page's data attributes: templates/payments/invoice.html writes every one of them (empty
+ * where it does not apply, e.g. no contract for a TRC-10 token).
+ * @typedef {object} InvoiceData
+ * @property {string} invoice the invoice's id
+ * @property {string} kind purchase, tip or pledge
+ * @property {string} state
+ * @property {string} websocket
+ * @property {string} claimUrl
+ * @property {string} claimMessage the message to sign, with "{txid}" in it; empty: no claim
+ * @property {string} walletsUrl
+ * @property {string} payTo
+ * @property {string} token
+ * @property {string} contract the TRC-20 contract; empty for a TRC-10 token
+ * @property {string} tokenId the TRC-10 asset id
+ * @property {string} remainingUnits base units still due
+ * @property {string} secondsLeft
+ * @property {string} payer "true" when this viewer pays the invoice
+ */
+
+/**
+ * What /ws/invoice/<id>/ sends (payments/events.py, InvoiceUpdate): amounts are strings, decimal
+ * for people and base units for wallets.
+ * @typedef {object} InvoiceUpdate
+ * @property {"invoice"} type
+ * @property {string} event
+ * @property {string} id
+ * @property {string} state
+ * @property {boolean} partial
+ * @property {boolean} over
+ * @property {boolean} late
+ * @property {string} token
+ * @property {string} amount_due
+ * @property {string} amount_paid
+ * @property {string} amount_due_units
+ * @property {string} amount_paid_units
+ * @property {string} txid
+ * @property {string} detail
+ */
+
+/** @typedef {(text: string, tone?: string) => void} Tell */
 
 // Exact amounts: base units are BigInt strings, never JavaScript numbers (BTT has 18 decimals).
+/**
+ * @param {bigint} units
+ * @param {number} decimals
+ */
 function decimalString(units, decimals) {
   const digits = units.toString().padStart(decimals + 1, "0");
   const whole = digits.slice(0, digits.length - decimals);
@@ -23,17 +71,25 @@ function decimalString(units, decimals) {
   return fraction ? `${whole}.${fraction}` : whole;
 }
 
+/** @param {number} seconds */
 function clock(seconds) {
   const minutes = Math.floor(seconds / 60);
   return `${minutes}:${String(seconds % 60).padStart(2, "0")}`;
 }
 
+/** @type {Record<string, string>} */
 const THANKS = {
   purchase: "Thank you! It is in your library now.",
   tip: "Thank you! The creator has your tip.",
   pledge: "Thank you for backing the campaign!",
 };
 
+/**
+ * The headline and the detail that say where the invoice stands.
+ * @param {InvoiceUpdate} invoice
+ * @param {string} kind
+ * @returns {[string, string]}
+ */
 function statusFor(invoice, kind) {
   const due = `${invoice.amount_due} ${invoice.token}`;
   const paid = `${invoice.amount_paid} ${invoice.token}`;
@@ -69,23 +125,27 @@ function statusFor(invoice, kind) {
   }
 }
 
-function setup() {
-  const data = page.dataset;
+/** @param {HTMLElement} page the [data-invoice] element */
+function setup(page) {
+  const data = /** @type {InvoiceData} */ (page.dataset);
   const decimals = DECIMALS[data.token] ?? 18;
-  const status = page.querySelector("[data-status]");
-  const detail = page.querySelector("[data-detail]");
-  const countdown = page.querySelector("[data-countdown]");
-  const countdownValue = page.querySelector("[data-countdown-value]");
-  const payPanel = page.querySelector("[data-pay-panel]");
-  const next = page.querySelector("[data-next]");
-  const restart = page.querySelector("[data-restart]");
-  const amount = page.querySelector("[data-amount]");
-  const amountField = page.querySelector("[data-amount-field]");
-  const paidField = page.querySelector("[data-paid]");
-  const walletStatus = page.querySelector("[data-wallet-status]");
+  /** @param {string} selector an element the template always renders */
+  const part = (selector) => /** @type {HTMLElement} */ (page.querySelector(selector));
+  const status = part("[data-status]");
+  const detail = part("[data-detail]");
+  const countdown = part("[data-countdown]");
+  const countdownValue = part("[data-countdown-value]");
+  const payPanel = part("[data-pay-panel]");
+  const next = part("[data-next]");
+  const restart = part("[data-restart]");
+  const amount = part("[data-amount]");
+  const paidField = part("[data-paid]");
+  // Only the payer's page has the TronLink block.
+  const walletStatus = /** @type {HTMLElement | null} */ (page.querySelector("[data-wallet-status]"));
   let remaining = BigInt(data.remainingUnits);
   let state = data.state;
 
+  /** @type {Tell} */
   const tell = (text, tone = "") => {
     if (!walletStatus) return;
     walletStatus.textContent = text;
@@ -107,6 +167,7 @@ function setup() {
   };
   if (state === "new") tick();
 
+  /** @param {InvoiceUpdate} invoice */
   const show = (invoice) => {
     state = invoice.state;
     page.dataset.state = state;
@@ -120,9 +181,11 @@ function setup() {
       : more;
     paidField.textContent = `${invoice.amount_paid} ${invoice.token}`;
     remaining = BigInt(invoice.amount_due_units) - BigInt(invoice.amount_paid_units);
-    if (remaining > 0n) {
-      amount.textContent = decimalString(remaining, decimals);
-      amountField.value = amount.textContent;
+    // Written only when it changed: rewriting the same text drops a selection the fan made
+    // on it (the copy button selects it where there is no Clipboard API).
+    const due = decimalString(remaining, decimals);
+    if (remaining > 0n && amount.textContent !== due) {
+      amount.textContent = due;
     }
     payPanel.hidden = state !== "new";
     countdown.hidden = state !== "new";
@@ -146,6 +209,7 @@ function setup() {
         return;
       }
       if (message.type === "invoice" && message.id === data.invoice) show(message);
+      if (message.type === "near_miss" && message.id === data.invoice) showNearMiss(page, message);
     });
     socket.addEventListener("close", (event) => {
       page.dataset.live = "offline";
@@ -156,7 +220,60 @@ function setup() {
   };
   connect();
 
-  if (data.payer === "true") setupTronLink(data, tell, () => remaining, () => state);
+  if (data.payer === "true") setupTronLink(page, data, tell, () => remaining, () => state);
+}
+
+// --- transfers that nearly paid it (payments/near_misses.py) ---------------------------------
+
+/**
+ * What /ws/invoice/<id>/ sends about a transfer to the creator's address that paid nothing but
+ * may be this fan's (NearMissUpdate): the txid only when it came from the payer's own wallet.
+ * @typedef {object} NearMiss
+ * @property {"near_miss"} type
+ * @property {string} id
+ * @property {string} key
+ * @property {string} amount
+ * @property {string} token
+ * @property {string} amount_due
+ * @property {boolean} from_payer
+ * @property {string} txid
+ */
+
+/**
+ * Says what arrived and what to do, in the words of templates/payments/_near_miss.html; once
+ * per transfer (the watcher tells again when its block is solidified, the snapshot on every
+ * connection).
+ * @param {HTMLElement} page
+ * @param {NearMiss} miss
+ */
+function showNearMiss(page, miss) {
+  const box = /** @type {HTMLElement | null} */ (page.querySelector("[data-near-misses]"));
+  const list = box?.querySelector("[data-near-miss-list]");
+  if (!box || !list) return;
+  if ([...list.querySelectorAll("[data-near-miss]")].some((e) => e instanceof HTMLElement && e.dataset.nearMiss === miss.key)) return;
+  const creator = box.dataset.creator ?? "the creator";
+  const sent = `${miss.amount} ${miss.token}`;
+  const due = `${miss.amount_due} ${miss.token}`;
+  const item = document.createElement("div");
+  item.className = "near-miss";
+  item.dataset.nearMiss = miss.key;
+  const first = document.createElement("p");
+  const strong = document.createElement("strong");
+  const whose = box.dataset.payer === "true" ? "your" : "the payer's";
+  strong.textContent = miss.from_payer
+    ? `A transfer of ${sent} reached ${creator}'s address from ${whose} wallet (transaction ${miss.txid}), but it is not the ${due} this invoice asks for, so it does not pay it.`
+    : `A transfer of ${sent} reached ${creator}'s address, but it is not the ${due} this invoice asks for, so it does not pay it.`;
+  first.append(strong);
+  if (!miss.from_payer) first.append(" If you sent it, this is about your payment.");
+  const second = document.createElement("p");
+  second.textContent =
+    `Sending the difference does not work: only a transfer of exactly the amount asked is recognised. ` +
+    `The ${sent} went straight to ${creator}'s own wallet (this site never holds money). ` +
+    `To finish, send exactly ${due} with the Copy amount button, and ask ${creator} to refund the wrong transfer; ` +
+    `quote this invoice's number so it can be found.`;
+  item.append(first, second);
+  list.append(item);
+  box.hidden = false;
 }
 
 // --- TronLink ---------------------------------------------------------------------------------
@@ -165,6 +282,7 @@ function injectedWallet() {
   return window.tronLink?.tronWeb || window.tronWeb || null;
 }
 
+/** @returns {Promise<boolean>} */
 function waitForWallet() {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -177,8 +295,14 @@ function waitForWallet() {
   });
 }
 
+/**
+ * Tells the platform which transaction pays the invoice; "" when accepted, else the refusal.
+ * @param {InvoiceData} data
+ * @param {string} txid
+ */
 async function claim(data, txid, signature = "") {
-  const token = document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
+  const field = /** @type {HTMLInputElement | null} */ (document.querySelector("input[name=csrfmiddlewaretoken]"));
+  const token = field?.value ?? "";
   const body = signature ? { txid, signature } : { txid };
   const response = await fetch(data.claimUrl, {
     method: "POST",
@@ -194,6 +318,11 @@ async function claim(data, txid, signature = "") {
   }
 }
 
+/**
+ * @param {InvoiceData} data
+ * @param {bigint} remaining base units to send
+ * @returns {Promise<{txid: string, from: string}>}
+ */
 async function signAndSend(data, remaining) {
   if (window.tronLink?.request) {
     const answer = await window.tronLink.request({ method: "tron_requestAccounts" });
@@ -201,7 +330,7 @@ async function signAndSend(data, remaining) {
   }
   const tronWeb = injectedWallet();
   const from = tronWeb?.defaultAddress?.base58;
-  if (!from) throw new Error("Unlock TronLink and choose an account, then try again.");
+  if (!tronWeb || !from) throw new Error("Unlock TronLink and choose an account, then try again.");
   let transaction;
   if (data.contract) {
     const built = await tronWeb.transactionBuilder.triggerSmartContract(
@@ -230,6 +359,10 @@ async function signAndSend(data, remaining) {
 }
 
 // The fan's verified wallets (their claims need no signature); empty when unknown.
+/**
+ * @param {InvoiceData} data
+ * @returns {Promise<string[]>}
+ */
 async function verifiedWallets(data) {
   if (!data.walletsUrl) return [];
   try {
@@ -244,6 +377,13 @@ async function verifiedWallets(data) {
 
 // The claim message signed by the sending account: "" when the fan declines (or the wallet
 // cannot sign messages), null when no signature is needed.
+/**
+ * @param {InvoiceData} data
+ * @param {string} txid
+ * @param {string} from the sending address
+ * @param {() => void} asking called just before TronLink asks the fan
+ * @returns {Promise<string | null>}
+ */
 async function claimSignature(data, txid, from, asking) {
   if (!data.claimMessage) return null;
   if ((await verifiedWallets(data)).includes(from)) return null;
@@ -261,6 +401,11 @@ async function claimSignature(data, txid, from, asking) {
 
 // What this page sent, kept for a reload: {txid, signature, pending} (pending: the page was
 // left while TronLink asked for the signature); older pages kept the bare txid.
+/** @typedef {{txid: string, signature: string | null, pending?: boolean}} Sent */
+/**
+ * @param {string} key
+ * @returns {Sent | null}
+ */
 function readSent(key) {
   const stored = sessionStorage.getItem(key);
   if (!stored) return null;
@@ -273,9 +418,23 @@ function readSent(key) {
   return { txid: stored, signature: null };
 }
 
-async function setupTronLink(data, tell, remaining, state) {
-  const button = page.querySelector("[data-tronlink]");
-  const missing = page.querySelector("[data-tronlink-missing]");
+/** @param {unknown} error */
+function errorText(error) {
+  const message = typeof error === "object" && error !== null && "message" in error ? error.message : "";
+  return message ? String(message) : String(error);
+}
+
+/**
+ * The "Pay with TronLink" button, on the payer's page.
+ * @param {HTMLElement} page
+ * @param {InvoiceData} data
+ * @param {Tell} tell
+ * @param {() => bigint} remaining base units still due
+ * @param {() => string} state the invoice's state now
+ */
+async function setupTronLink(page, data, tell, remaining, state) {
+  const button = /** @type {HTMLButtonElement} */ (page.querySelector("[data-tronlink]"));
+  const missing = /** @type {HTMLElement} */ (page.querySelector("[data-tronlink-missing]"));
   const sentKey = `invoice-sent:${data.invoice}`;
   const sentBefore = readSent(sentKey);
   if (sentBefore) {
@@ -302,7 +461,7 @@ async function setupTronLink(data, tell, remaining, state) {
     try {
       sent = await signAndSend(data, remaining());
     } catch (error) {
-      tell(error?.message || String(error), "error");
+      tell(errorText(error), "error");
       button.disabled = false;
       return;
     }
@@ -332,4 +491,4 @@ async function setupTronLink(data, tell, remaining, state) {
   });
 }
 
-if (page) setup();
+if (page) setup(page);

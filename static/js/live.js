@@ -1,11 +1,14 @@
+// @ts-check
 // The live page: the HLS player (hls.js where the browser has no HLS of its own), the live tip
 // feed and the goal bar from /ws/live/<handle>/.
 import { alertStream, initialGoal, showGoal } from "./alert-stream.js";
 
-const page = document.querySelector("[data-live-socket]");
-const video = document.querySelector("[data-hls-src]");
+/** @import { Alert } from "./alert-stream.js" */
+
+const page = /** @type {HTMLElement | null} */ (document.querySelector("[data-live-socket]"));
+const video = /** @type {HTMLVideoElement | null} */ (document.querySelector("[data-hls-src]"));
 if (video) {
-  const source = video.dataset.hlsSrc;
+  const source = String(video.dataset.hlsSrc);
   if (window.Hls && window.Hls.isSupported()) {
     const hls = new window.Hls();
     hls.loadSource(source);
@@ -15,10 +18,11 @@ if (video) {
   }
 }
 
-const feed = document.querySelector("[data-tip-feed]");
-const empty = document.querySelector("[data-feed-empty]");
+const feed = /** @type {HTMLElement} */ (document.querySelector("[data-tip-feed]"));
+const empty = /** @type {HTMLElement} */ (document.querySelector("[data-feed-empty]"));
 const MAX_ITEMS = 50;
 
+/** @param {Alert} alert */
 function addTip(alert) {
   const item = document.createElement("li");
   item.className = `tip-item tier-${Number(alert.tier) || 1} fresh`;
@@ -37,7 +41,7 @@ function addTip(alert) {
     item.append(message);
   }
   feed.prepend(item);
-  while (feed.children.length > MAX_ITEMS) feed.lastElementChild.remove();
+  while (feed.children.length > MAX_ITEMS) feed.lastElementChild?.remove();
   empty.hidden = true;
 }
 
@@ -59,7 +63,7 @@ if (page) {
         empty.hidden = feed.children.length > 0;
       },
       live: (state) => {
-        const badge = document.querySelector("[data-live-state]");
+        const badge = /** @type {HTMLElement} */ (document.querySelector("[data-live-state]"));
         badge.textContent = state.live ? "Live" : "The stream has ended";
       },
       status: (state) => { page.dataset.socket = state; },

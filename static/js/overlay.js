@@ -1,32 +1,41 @@
+// @ts-check
 // The OBS browser source: tip alerts one after another (name, amount, message, a sound by
 // tier) and the goal bar. Alerts arriving while one shows wait their turn.
 import { alertStream, initialGoal, showGoal } from "./alert-stream.js";
 
+/** @import { Alert } from "./alert-stream.js" */
+
+/** @param {string} selector an element templates/support/overlay.html always has */
+const part = (selector) => /** @type {HTMLElement} */ (document.querySelector(selector));
 const body = document.body;
-const box = document.querySelector("[data-alert]");
-const nameEl = document.querySelector("[data-alert-name]");
-const amountEl = document.querySelector("[data-alert-amount]");
-const messageEl = document.querySelector("[data-alert-message]");
-const statusEl = document.querySelector("[data-overlay-status]");
+const box = part("[data-alert]");
+const nameEl = part("[data-alert-name]");
+const amountEl = part("[data-alert-amount]");
+const messageEl = part("[data-alert-message]");
+const statusEl = part("[data-overlay-status]");
+/** @type {Alert[]} */
 const queue = [];
 let showing = false;
+/** @type {AudioContext | null} */
 let audio = null;
 
 // A short chime made in the page (no file to fetch): higher and longer for bigger tiers.
+/** @param {number} tier */
 function chime(tier) {
   try {
     audio = audio || new AudioContext();
-    const now = audio.currentTime;
+    const context = audio;
+    const now = context.currentTime;
     const notes = [523.25, 659.25, 783.99, 1046.5].slice(0, Math.max(1, Math.min(4, tier)) + 1);
     notes.forEach((frequency, i) => {
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
+      const osc = context.createOscillator();
+      const gain = context.createGain();
       osc.type = "sine";
       osc.frequency.value = frequency;
       gain.gain.setValueAtTime(0.0001, now + i * 0.12);
       gain.gain.exponentialRampToValueAtTime(0.25, now + i * 0.12 + 0.02);
       gain.gain.exponentialRampToValueAtTime(0.0001, now + i * 0.12 + 0.4);
-      osc.connect(gain).connect(audio.destination);
+      osc.connect(gain).connect(context.destination);
       osc.start(now + i * 0.12);
       osc.stop(now + i * 0.12 + 0.45);
     });

@@ -29,3 +29,22 @@ if (current && row && row.scrollWidth > row.clientWidth) {
   const offset = current.getBoundingClientRect().left - row.getBoundingClientRect().left;
   row.scrollLeft += offset - (row.clientWidth - current.offsetWidth) / 2;
 }
+
+// The cover picker says which file was chosen; choosing one unticks "Remove the cover".
+for (const field of document.querySelectorAll("[data-cover-field]")) {
+  const input = field.querySelector("[data-cover-input]");
+  const chosen = field.querySelector("[data-cover-chosen]");
+  const remove = field.querySelector("[data-cover-remove]");
+  if (!input || !chosen) continue;
+  input.addEventListener("change", () => {
+    const file = input.files?.[0];
+    chosen.textContent = file ? `Chosen: ${file.name} (saved with the form).` : "";
+    if (file && remove) remove.checked = false;
+  });
+  remove?.addEventListener("change", () => {
+    if (remove.checked) {
+      input.value = "";
+      chosen.textContent = "";
+    }
+  });
+}

@@ -5,10 +5,26 @@
 const MAX_DELAY_MS = 30000;
 const FORBIDDEN = 4403;  // the consumer's close code when this viewer may not watch the content
 
+// A number and its noun, in agreement: "1 seed", "2 seeds".
+function count(number, word, value, noun) {
+  if (!number || !Number.isInteger(value)) return;
+  number.textContent = String(value);
+  if (word) word.textContent = value === 1 ? noun : `${noun}s`;
+}
+
+// What a buyer is told (templates/swarm/counters.html says the same on load): the platform's
+// web seed always serves the files; other seeds are fans sharing them too.
+function plainly(seeds) {
+  return `Available — served by the platform${seeds > 1 ? ", and shared by other fans too" : ""}.`;
+}
+
 function watch(element) {
   const peers = element.querySelector("[data-swarm-peers]");
   const seeds = element.querySelector("[data-swarm-seeds]");
   const live = element.querySelector("[data-swarm-live]");
+  const peersWord = element.querySelector("[data-swarm-peers-word]");
+  const seedsWord = element.querySelector("[data-swarm-seeds-word]");
+  const words = element.querySelector("[data-swarm-words]");  // a buyer's plain words
   let failures = 0;
 
   const mark = (state) => {
@@ -31,8 +47,9 @@ function watch(element) {
         return;
       }
       if (message.type !== "stats") return;
-      if (Number.isInteger(message.peers)) peers.textContent = String(message.peers);
-      if (Number.isInteger(message.seeds)) seeds.textContent = String(message.seeds);
+      if (words && Number.isInteger(message.seeds)) words.textContent = plainly(message.seeds);
+      count(peers, peersWord, message.peers, "peer");
+      count(seeds, seedsWord, message.seeds, "seed");
     });
     socket.addEventListener("close", (event) => {
       if (event.code === FORBIDDEN) {

@@ -1,42 +1,79 @@
+// @ts-check
 // The upload page: files by drag and drop or the file picker, resumable tus uploads with a bar
 // each (tus-js-client, loaded before this module as window.tus), Publish, then hashing and
 // seeding live from /ws/content/<id>/. No inline scripts: everything comes from data attributes.
 
-const app = document.getElementById("upload-app");
-const { formatBytes, watchContent, IngestView } = await import(app.dataset.liveModule);
+// Types come in through `@import` tags, not TypeScript's import types: the static files storage
+// takes any import call with a quoted name, even in a comment, for one whose file it must hash.
+/** @import * as ContentLive from "./content-live.js" */
+/** @import { DetailedError, Upload } from "tus-js-client" */
+
+const app = /** @type {HTMLElement} */ (document.getElementById("upload-app"));
+/** @type {typeof ContentLive} */
+const { formatBytes, watchContent, IngestView } = await import(/** @type {string} */ (app.dataset.liveModule));
 
 const contentId = app.dataset.contentId;
-const csrf = app.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
+const csrf = /** @type {HTMLInputElement | null} */ (app.querySelector("[name=csrfmiddlewaretoken]"))?.value || "";
 const maxBytes = Number(app.dataset.maxBytes);
+// The file list, the drop zone and the Publish form are there only while the content takes files.
 const list = app.querySelector("[data-upload-list]");
-const emptyNote = app.querySelector("[data-empty]");
-const input = app.querySelector("[data-file-input]");
-const dropzone = app.querySelector("[data-dropzone]");
-const publishForm = app.querySelector("[data-publish-form]");
-const publishButton = app.querySelector("[data-publish]");
-const publishError = app.querySelector("[data-publish-error]");
-const ingestWrap = app.querySelector("[data-ingest-wrap]");
-const doneNote = app.querySelector("[data-done]");
-const ingest = new IngestView(app.querySelector("[data-ingest]"));
+const emptyNote = /** @type {HTMLElement | null} */ (app.querySelector("[data-empty]"));
+const input = /** @type {HTMLInputElement | null} */ (app.querySelector("[data-file-input]"));
+const dropzone = /** @type {HTMLElement | null} */ (app.querySelector("[data-dropzone]"));
+const publishForm = /** @type {HTMLFormElement | null} */ (app.querySelector("[data-publish-form]"));
+const publishButton = /** @type {HTMLButtonElement | null} */ (app.querySelector("[data-publish]"));
+const publishError = /** @type {HTMLElement | null} */ (app.querySelector("[data-publish-error]"));
+const publishWhy = /** @type {HTMLElement | null} */ (app.querySelector("[data-publish-why]"));
+const ingestWrap = /** @type {HTMLElement} */ (app.querySelector("[data-ingest-wrap]"));
+const doneNote = /** @type {HTMLElement} */ (app.querySelector("[data-done]"));
+const ingest = new IngestView(/** @type {HTMLElement} */ (app.querySelector("[data-ingest]")));
 
-// One entry per row of the list: {el, name, size, state, url, upload, file}.
-// state: queued | uploading | done | interrupted | failed
+/**
+ * One entry per row of the list. `file` is there once the fan chose the file in this page (a row
+ * the server listed has none until the same file is added again).
+ * @typedef {object} Item
+ * @property {HTMLElement} el
+ * @property {string} name
+ * @property {number} size
+ * @property {"queued" | "uploading" | "done" | "interrupted" | "failed"} state
+ * @property {string | null} [url]
+ * @property {File} [file]
+ * @property {Upload} [upload]
+ */
+/** @type {Item[]} */
 const items = [];
+/** @type {Item[]} */
 const queue = [];
+/** @type {Item | null} */
 let uploading = null;
 let publishing = false;
 
+/** @param {unknown} error */
+function errorText(error) {
+  const message = typeof error === "object" && error !== null && "message" in error ? error.message : "";
+  return message ? String(message) : String(error);
+}
+
+/**
+ * @param {Item} item
+ * @param {string} text
+ */
 function setStatus(item, text, kind = "") {
-  const status = item.el.querySelector("[data-status]");
+  const status = /** @type {HTMLElement} */ (item.el.querySelector("[data-status]"));
   status.textContent = text;
   status.className = `upload-status ${kind}`.trim();
 }
 
+/**
+ * @param {Item} item
+ * @param {number} sent
+ * @param {number} total
+ */
 function setProgress(item, sent, total) {
-  const bar = item.el.querySelector("progress");
+  const bar = /** @type {HTMLProgressElement} */ (item.el.querySelector("progress"));
   bar.max = total || 1;
   bar.value = sent;
-  item.el.querySelector(".bar-value").textContent =
+  /** @type {HTMLElement} */ (item.el.querySelector(".bar-value")).textContent =
     `${total ? Math.floor((sent / total) * 100) : 100}%`;
 }
 
@@ -46,9 +83,21 @@ function refresh() {
   const ready = items.length > 0 && items.every((item) => item.state === "done");
   publishButton.disabled = !ready || publishing;
   const waiting = items.filter((item) => item.state !== "done").length;
-  publishButton.title = ready ? "" : waiting ? `${waiting} file(s) not uploaded yet` : "Add a file first";
+  // Said beside the button, not in a tooltip: a phone has no hover, a screen reader reads it
+  // through the button's aria-describedby.
+  if (publishWhy) {
+    publishWhy.textContent = publishing || ready
+      ? ""
+      : waiting
+        ? `${waiting} file${waiting === 1 ? " is" : "s are"} not uploaded yet: Publish waits for every file.`
+        : "Add a file first: Publish waits for every file to be uploaded.";
+  }
 }
 
+/**
+ * @param {string} name
+ * @param {number} size
+ */
 function makeRow(name, size) {
   const el = document.createElement("li");
   el.className = "upload-item";
@@ -61,34 +110,38 @@ function makeRow(name, size) {
       <button type="button" class="button small secondary" data-remove>Remove</button>
     </div>`;
   // textContent, never innerHTML, for anything a user named.
-  el.querySelector(".file-name").textContent = name;
-  el.querySelector(".muted").textContent = formatBytes(size);
-  el.querySelector("progress").setAttribute("aria-label", `Upload of ${name}`);
+  /** @type {HTMLElement} */ (el.querySelector(".file-name")).textContent = name;
+  /** @type {HTMLElement} */ (el.querySelector(".muted")).textContent = formatBytes(size);
+  /** @type {HTMLProgressElement} */ (el.querySelector("progress")).setAttribute("aria-label", `Upload of ${name}`);
   for (const button of el.querySelectorAll("button")) {
     const hidden = document.createElement("span");
     hidden.className = "visually-hidden";
     hidden.textContent = ` ${name}`;
     button.append(hidden);
   }
-  list.append(el);
+  list?.append(el);
   return el;
 }
 
+/** @param {Item} item */
 function bind(item) {
-  item.el.querySelector("[data-remove]").addEventListener("click", () => remove(item));
-  item.el.querySelector("[data-retry]")?.addEventListener("click", () => {
-    item.el.querySelector("[data-retry]").hidden = true;
+  /** @type {HTMLElement} */ (item.el.querySelector("[data-remove]")).addEventListener("click", () => remove(item));
+  const retry = /** @type {HTMLElement | null} */ (item.el.querySelector("[data-retry]"));
+  retry?.addEventListener("click", () => {
+    retry.hidden = true;
     enqueue(item);
   });
 }
 
 // Rows the server already has (this page was left, or the connection dropped, earlier).
-for (const el of list ? list.querySelectorAll(".upload-item") : []) {
+const listed = /** @type {NodeListOf<HTMLElement> | []} */ (list ? list.querySelectorAll(".upload-item") : []);
+for (const el of listed) {
   const offset = Number(el.dataset.offset);
   const size = Number(el.dataset.length);
+  /** @type {Item} */
   const item = {
     el,
-    name: el.dataset.name,
+    name: el.dataset.name ?? "",
     size,
     url: el.dataset.uploadUrl,
     state: offset === size ? "done" : "interrupted",
@@ -98,9 +151,11 @@ for (const el of list ? list.querySelectorAll(".upload-item") : []) {
   bind(item);
 }
 
+/** @param {File[]} files */
 function add(files) {
   for (const file of files) {
     if (file.size > maxBytes) {
+      /** @type {Item} */
       const item = { el: makeRow(file.name, file.size), name: file.name, size: file.size, state: "failed" };
       setStatus(item, `Too large: at most ${formatBytes(maxBytes)} per file.`, "error");
       items.push(item);
@@ -118,6 +173,7 @@ function add(files) {
       enqueue(known);
       continue;
     }
+    /** @type {Item} */
     const item = { el: makeRow(file.name, file.size), name: file.name, size: file.size, file, state: "queued" };
     items.push(item);
     bind(item);
@@ -126,6 +182,7 @@ function add(files) {
   refresh();
 }
 
+/** @param {Item} item */
 function enqueue(item) {
   item.state = "queued";
   setStatus(item, "Waiting…");
@@ -135,23 +192,26 @@ function enqueue(item) {
 }
 
 function next() {
-  if (uploading || queue.length === 0) return;
-  start(queue.shift());
+  if (uploading) return;
+  const item = queue.shift();
+  if (item) start(item);
 }
 
+/** @param {Error | DetailedError} error */
 function failureMessage(error) {
-  const response = error && error.originalResponse;
+  const response = error && "originalResponse" in error ? error.originalResponse : null;
   const body = response ? response.getBody() : "";
   if (body && body.length < 400) return body;
   return navigator.onLine === false ? "You are offline." : "The upload failed.";
 }
 
+/** @param {Item} item a queued one: the fan chose its file in this page */
 function start(item) {
   uploading = item;
   item.state = "uploading";
   setStatus(item, "Uploading…");
   const started = Date.now();
-  const upload = new window.tus.Upload(item.file, {
+  const upload = new window.tus.Upload(/** @type {File} */ (item.file), {
     endpoint: app.dataset.endpoint,
     uploadUrl: item.url || null,
     // Each PATCH is acknowledged only once fsynced: a drop loses at most one chunk.
@@ -186,7 +246,7 @@ function start(item) {
     onError(error) {
       item.state = "failed";
       setStatus(item, failureMessage(error), "error");
-      const retry = item.el.querySelector("[data-retry]");
+      const retry = /** @type {HTMLElement | null} */ (item.el.querySelector("[data-retry]"));
       if (retry) retry.hidden = false;
       uploading = null;
       refresh();
@@ -197,6 +257,7 @@ function start(item) {
   upload.start();
 }
 
+/** @param {Item} item */
 async function remove(item) {
   const index = queue.indexOf(item);
   if (index >= 0) queue.splice(index, 1);
@@ -213,7 +274,7 @@ async function remove(item) {
       if (!response.ok && response.status !== 404) throw new Error(await response.text());
     }
   } catch (error) {
-    setStatus(item, `Could not remove it: ${error.message || error}`, "error");
+    setStatus(item, `Could not remove it: ${errorText(error)}`, "error");
     return;
   }
   items.splice(items.indexOf(item), 1);
@@ -224,7 +285,7 @@ async function remove(item) {
 
 if (input) {
   input.addEventListener("change", () => {
-    add(Array.from(input.files));
+    add(Array.from(input.files ?? []));
     input.value = "";
   });
 }
@@ -240,7 +301,7 @@ if (dropzone) {
   }
   dropzone.addEventListener("drop", (event) => {
     event.preventDefault();
-    add(Array.from(event.dataTransfer.files));
+    add(Array.from(event.dataTransfer?.files ?? []));
   });
 }
 window.addEventListener("beforeunload", (event) => {
@@ -249,16 +310,27 @@ window.addEventListener("beforeunload", (event) => {
 
 // --- publishing and the live status ---------------------------------------------------------
 
+/** @type {number | null} */
 let polling = null;
+// How far along publishing a state is. The page hears the state two ways, the socket and HTTP
+// (Publish's answer, the polls), and neither waits for the other: a poll's "seeding" can
+// arrive before the socket's last "hashing" progress events, or Publish's "hashing" after the
+// socket's "seeding". Following whichever came last made a quick publish flicker seeding →
+// hashing → seeding; on this page publishing only moves forward, so a step back is stale.
+/** @type {Record<string, number>} */
+const PROGRESS = { uploading: 0, hashing: 1, seeding: 2, unhealthy: 2, failed: 2 };
+/** @param {ContentLive.ContentMessage} payload */
 function follow(payload) {
   if (payload.type && payload.type !== "ingest" && payload.type !== "stats") return;
+  const step = PROGRESS[payload.state ?? ""];
+  if (step !== undefined && step < (PROGRESS[ingest.state ?? ""] ?? 0)) return;
   ingest.show({ state: payload.state, progress: payload.progress, detail: payload.detail });
   if (payload.state === "seeding" || payload.state === "unhealthy") {
     ingest.show({ progress: 1 });
     doneNote.hidden = false;
   }
-  if (["seeding", "unhealthy", "failed"].includes(payload.state)) {
-    window.clearInterval(polling);
+  if (["seeding", "unhealthy", "failed"].includes(payload.state ?? "")) {
+    if (polling !== null) window.clearInterval(polling);
     polling = null;
   }
 }
@@ -269,7 +341,7 @@ const socket = watchContent(contentId, { onMessage: follow });
 async function pollOnce() {
   // Also the fallback while the socket is down: the content's state from the API.
   if (socket.open && polling === null) return;
-  const response = await fetch(app.dataset.detailUrl, { credentials: "same-origin" });
+  const response = await fetch(String(app.dataset.detailUrl), { credentials: "same-origin" });
   if (!response.ok) return;
   const content = await response.json();
   follow({ state: content.state, progress: content.hash_progress, detail: content.state_detail });
@@ -279,7 +351,7 @@ function startPolling() {
   if (polling === null) polling = window.setInterval(() => pollOnce().catch(() => {}), 2000);
 }
 
-if (publishForm) {
+if (publishForm && publishButton && publishError) {
   publishForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     publishing = true;
@@ -287,7 +359,7 @@ if (publishForm) {
     publishError.hidden = true;
     publishButton.textContent = "Publishing…";
     try {
-      const response = await fetch(app.dataset.publishUrl, {
+      const response = await fetch(String(app.dataset.publishUrl), {
         method: "POST",
         headers: { "X-CSRFToken": csrf, Accept: "application/json" },
         credentials: "same-origin",
@@ -304,7 +376,7 @@ if (publishForm) {
       startPolling();
       await pollOnce();
     } catch (error) {
-      publishError.textContent = `Not published: ${error.message}`;
+      publishError.textContent = `Not published: ${errorText(error)}`;
       publishError.hidden = false;
       publishButton.textContent = "Publish";
       publishing = false;

@@ -21,13 +21,19 @@ def tip_box(
     creator: Creator,
     content: Content | None = None,
     live: bool = False,
+    form: TipForm | None = None,
 ) -> dict[str, Any]:
+    """``form``: a bound form to show again with its errors (the live page after a refusal)."""
     request = context.get("request")
     user = getattr(request, "user", None)
+    minimum = services.tip_settings_to_show(creator).minimum
+    if form is None:
+        initial = {"content": content.pk if content else None, "live": live}
+        form = TipForm(initial=initial, minimum=minimum)
     return {
         "creator": creator,
-        "form": TipForm(initial={"content": content.pk if content else None, "live": live}),
-        "minimum": services.tip_settings_to_show(creator).minimum,
+        "form": form,
+        "minimum": minimum,
         "user": user,
         "own": user is not None and user.is_authenticated and user.pk == creator.user_id,
         "next": request.path if request is not None else "/",

@@ -8,7 +8,7 @@ from django.test import Client, RequestFactory
 
 from accounts.models import User
 from accounts.ratelimits import login_username
-from tests.conftest import PASSWORD
+from tests.fixtures.personas import PASSWORD
 
 # "fan" in full-width letters (U+FF46 U+FF41 U+FF4E) is "fan" after NFKC.
 SAME_ACCOUNT = ["fan", " fan ", "\uff46\uff41\uff4e", "\tfan\n", "fan "]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis
+from django.conf import settings
 from django.core import mail
 from django.db import transaction
 from django.test import Client
@@ -14,7 +16,7 @@ from accounts import mail as outbox
 from accounts import tasks as account_tasks
 from accounts.models import OutgoingEmail, User
 from accounts.tasks import deliver_email
-from tests.conftest import Child, wait_for
+from tests.fixtures.processes import Child, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -73,8 +75,13 @@ def test_sending_a_row_twice_sends_it_once(celery_worker: Child, tmp_path: Path)
     assert len(sent()) == 1
 
     # when: its sending is asked for again, by a second task and in this process
-    assert deliver_email.delay(row.pk).get(timeout=60) is False
+    asked = deliver_email.apply_async((row.pk,), ignore_result=False)
+    assert asked.get(timeout=60) is False
     assert outbox.deliver(row.pk) is False
+    # and the worker (one task at a time) kept the result of the task asked for, not that of the
+    # first: nothing waits for a task's result, so queuing never touches the result store
+    stored = redis.Redis.from_url(settings.REDIS_URL).keys("celery-task-meta-*")
+    assert stored == [f"celery-task-meta-{asked.id}".encode()]
     assert outbox.send_unsent() == 0
 
     # then: still the one email

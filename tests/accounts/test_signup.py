@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from tests.conftest import PASSWORD
+from tests.fixtures.personas import PASSWORD
 
 
 def test_signup_creates_a_fan_and_logs_them_in(db: None) -> None:

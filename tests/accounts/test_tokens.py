@@ -12,7 +12,8 @@ from django.test import Client
 from accounts.models import ApiToken, User
 from accounts.services import issue_token, revoke_token
 from creators.models import Creator
-from tests.conftest import BASE_DIR, TRON_ADDRESS, process_environment
+from tests.fixtures.personas import TRON_ADDRESS
+from tests.fixtures.processes import BASE_DIR, process_environment
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -121,6 +122,7 @@ def test_token_api_create_list_revoke(fan: User) -> None:
     assert Client().get("/api/v1/me", headers=bearer(secret)).status_code == 401
 
 
+@pytest.mark.processes
 def test_create_user_command_prints_a_working_token(transactional_db: None) -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "create_user", "cli-maker", "--creator",
@@ -134,6 +136,7 @@ def test_create_user_command_prints_a_working_token(transactional_db: None) -> N
     assert me["creator"] == {"handle": "cli-maker", "display_name": "CLI Maker"}
 
 
+@pytest.mark.processes
 def test_create_user_command_refuses_a_bad_address(transactional_db: None) -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "create_user", "bad", "--creator",

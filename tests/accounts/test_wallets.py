@@ -17,7 +17,7 @@ from tronpy.keys import PrivateKey
 from accounts import wallets
 from accounts.models import User, VerifiedWallet, WalletChallenge
 from accounts.services import issue_token
-from tests.conftest import BASE_DIR
+from tests.fixtures.processes import BASE_DIR
 
 SIGN_SCRIPT = BASE_DIR / "tests" / "accounts" / "js" / "sign_message.mjs"
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -55,6 +55,7 @@ def address_of(key: PrivateKey) -> str:
 # --- signer_of ---------------------------------------------------------------------------------
 
 
+@pytest.mark.processes
 def test_tronweb_signatures_are_recovered_to_the_signing_address() -> None:
     key = PrivateKey.random()
     messages = [
@@ -78,6 +79,7 @@ def test_tronweb_signatures_are_recovered_to_the_signing_address() -> None:
         assert wallets.signer_of(message, "0X" + signature[2:].upper()) == address_of(key)
 
 
+@pytest.mark.processes
 def test_tronpy_signatures_are_recovered_with_either_form_of_v() -> None:
     key = PrivateKey.random()
     message = "a claim for 0123abcd"
@@ -91,6 +93,7 @@ def test_tronpy_signatures_are_recovered_with_either_form_of_v() -> None:
     assert tronweb_sign(key, message)["signatures"][0][2:-2] == signature[:-2]
 
 
+@pytest.mark.processes
 def test_a_tampered_message_does_not_recover_the_signer() -> None:
     key = PrivateKey.random()
     signature = tronweb_sign(key, "pay invoice A")["signatures"][0]
@@ -149,6 +152,7 @@ def test_hostile_inputs_give_none(message: Any, signature: Any) -> None:
 # --- verify_wallet -----------------------------------------------------------------------------
 
 
+@pytest.mark.processes
 def test_a_wallet_is_verified_by_signing_the_accounts_challenge(fan: User) -> None:
     key = PrivateKey.random()
     challenge = wallets.wallet_challenge(fan)
@@ -323,6 +327,7 @@ def test_the_wallets_page_needs_a_log_in(db: None) -> None:
 # --- the API -----------------------------------------------------------------------------------
 
 
+@pytest.mark.processes
 def test_a_script_verifies_lists_and_removes_a_wallet_through_the_api(fan: User) -> None:
     key = PrivateKey.random()
     client = Client(headers={"Authorization": f"Bearer {issue_token(fan, 'script').secret}"})

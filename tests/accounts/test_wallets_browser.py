@@ -14,16 +14,12 @@ from tronpy.keys import PrivateKey
 
 from accounts import wallets
 from accounts.models import User
-from tests.conftest import (
-    BASE_DIR,
-    AsgiServer,
-    Chromium,
-    assert_page_clean,
-    outside_browser_loop,
-    screenshots,
-)
+from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
+from tests.fixtures.processes import BASE_DIR
+from tests.fixtures.servers import AsgiServer
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each page the journey leaves open is put through axe at the end (tests/fixtures/browser.py).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.audit_pages]
 
 TRONWEB_BUNDLE = BASE_DIR / "node_modules" / "tronweb" / "dist" / "TronWeb.js"
 
@@ -148,6 +144,8 @@ def test_the_page_says_why_nothing_was_verified(
     page = browser.open(asgi_server.url, fan)
     if setup is not None:
         install_tronlink(page.context, key, **setup)  # type: ignore[arg-type]
+    if setup is not None and "signer" in setup:
+        browser.allow_console_error(r"status of 400 .*/wallets/verify\)$", "a wrong signature")
 
     page.goto("/settings/wallets/")
     page.get_by_role("button", name="Verify with TronLink").click()

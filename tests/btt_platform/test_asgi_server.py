@@ -15,7 +15,7 @@ from django.test import Client
 from accounts.models import User
 from accounts.notifications import notify_user
 from accounts.services import issue_token
-from tests.conftest import AsgiServer
+from tests.fixtures.servers import AsgiServer
 
 
 def session_cookie(user: User) -> str:

@@ -8,13 +8,11 @@ import contextlib
 import contextvars
 import json
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-import uvicorn
 import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -26,7 +24,7 @@ from accounts.notifications import notify_user
 from btt_platform import broadcast
 from btt_platform.broadcast import CheckedMember, Hub, Member, channel_for, hub, publish_now
 from tests.btt_platform.test_asgi_server import _connect, session_cookie
-from tests.conftest import AsgiServer, free_port, wait_for
+from tests.fixtures.servers import AsgiServer, serving
 
 
 class Collector(Member):
@@ -377,27 +375,8 @@ async def test_a_socket_that_stops_reading_is_dropped_and_the_others_hear_every_
 def server_without_pings(transactional_db: None) -> Iterator[AsgiServer]:
     """The live server without WebSocket keepalive pings: uvicorn's would close a page that
     stops reading after some 40 s, on its own, and hide whether the hub drops it."""
-    from btt_platform.asgi import application
-
-    port = free_port()
-    config = uvicorn.Config(
-        application,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws_ping_interval=None,
-        ws_ping_timeout=None,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout=30, what="uvicorn to start")
-    try:
-        yield AsgiServer(url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(ws_ping_interval=None, ws_ping_timeout=None) as server:
+        yield server
 
 
 @pytest.mark.django_db(transaction=True)

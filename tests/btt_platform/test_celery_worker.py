@@ -8,7 +8,7 @@ from django.test import Client
 
 from accounts.models import User
 from btt_platform.celery import app
-from tests.conftest import Child, wait_for
+from tests.fixtures.processes import Child, wait_for
 
 
 def test_worker_answers_a_broadcast_ping(celery_worker: Child) -> None:

@@ -13,12 +13,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from creators.forms import ContentDetailsForm, NewContentForm
 from creators.models import Creator
+from studio.forms import ContentDetailsForm, NewContentForm
 from swarm.models import Content, Upload
 from swarm.uploads import WINDOWS_DEVICE_NAMES, windows_safe
-from tests.conftest import AsgiServer
 from tests.creators.studio import logged_in
+from tests.fixtures.servers import AsgiServer
 from tests.payments.test_invoice_api import client_for
 from tests.swarm.test_uploads import bearer, new_content, upload
 

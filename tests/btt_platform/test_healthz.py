@@ -26,22 +26,18 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from accounts.models import User
 from btt_platform import broadcast, health, heartbeats
 from btt_platform.celery import app as celery_app
+from btt_platform.celery import heartbeat_kinds
 from btt_platform.models import Heartbeat
 from creators.models import Creator
-from payments import services as payments
+from payments.crediting import record_transfer
 from swarm.models import EngineNode
 from tests.btt_platform.test_asgi_server import session_cookie
-from tests.conftest import (
-    AsgiServer,
-    Child,
-    Devnet,
-    process_environment,
-    start_child,
-    wait_for,
-)
+from tests.fixtures.devnet import Devnet
+from tests.fixtures.processes import Child, process_environment, start_child, wait_for
+from tests.fixtures.servers import AsgiServer
 from tests.payments.factories import paying, proven, purchase
 
-PROCESSES = {"web", "worker", "beat", "watcher", "engine"}
+PROCESSES = {"web", "worker", "webhooks", "beat", "watcher", "engine"}
 
 
 @pytest.fixture(autouse=True)
@@ -57,10 +53,15 @@ def health_of(client: Client, path: str = "/healthz") -> tuple[int, dict[str, An
     return response.status_code, response.json()
 
 
-def everyone_beating() -> None:
-    for kind in ("web", "worker", "beat", "watcher"):
-        heartbeats.beat(kind, f"test-{kind}")
-    EngineNode.objects.create(name="test-engine", last_heartbeat=timezone.now())
+def everyone_beating(but: str | None = None) -> None:
+    """Fresh heartbeats of every process (but one): again during a slow test, whose start and
+    stop of a real process can outlast the engine's 10 s of freshness on a busy machine."""
+    for kind in ("web", "worker", "webhooks", "beat", "watcher"):
+        if kind != but:
+            heartbeats.beat(kind, f"test-{kind}")
+    EngineNode.objects.update_or_create(
+        name="test-engine", defaults={"last_heartbeat": timezone.now()}
+    )
 
 
 # --- /healthz --------------------------------------------------------------------------------
@@ -108,6 +109,33 @@ def test_a_process_never_seen_or_stopped_cleanly_is_named(db: None) -> None:
     assert body["stale"] == ["worker", "beat", "engine"]
     assert body["checks"]["beat"]["detail"] == "no heartbeat"
     assert body["checks"]["worker"]["detail"] == "test-worker stopped"
+
+
+def test_the_webhooks_worker_does_not_stand_in_for_a_dead_worker(db: None) -> None:
+    # The worker that hashes uploads and sends emails died; the webhooks worker still beats.
+    everyone_beating()
+    heartbeats.mark_stopped("worker", "test-worker")
+
+    status, body = health_of(Client())
+
+    assert status == 503
+    assert body["stale"] == ["worker"]
+    assert body["checks"]["webhooks"] == {"ok": True, "detail": "test-webhooks"}
+
+
+@pytest.mark.parametrize(
+    ("queues", "kinds"),
+    [
+        (["celery"], ["worker"]),
+        (["webhooks"], ["webhooks"]),
+        (["celery", "webhooks"], ["worker", "webhooks"]),
+        (["other"], ["worker"]),
+    ],
+)
+def test_a_worker_beats_as_the_kinds_of_the_queues_it_consumes(
+    queues: list[str], kinds: list[str]
+) -> None:
+    assert heartbeat_kinds(queues) == kinds
 
 
 def test_healthz_pings_no_worker_and_joins_no_group(
@@ -172,7 +200,7 @@ async def test_a_storm_of_health_checks_all_answer_and_invoice_sockets_still_hea
     try:
         assert json.loads(await asyncio.wait_for(socket.recv(), 10))["event"] == "snapshot"
         transfer = await sync_to_async(proven)(*paying(invoice))
-        await sync_to_async(payments.record_transfer)(transfer, solidified=False)
+        await sync_to_async(record_transfer)(transfer, solidified=False)
         heard = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert (heard["event"], heard["txid"]) == ("payment", transfer.txid)
     finally:
@@ -211,7 +239,7 @@ async def test_deep_checks_cut_short_mid_join_leave_no_subscription_behind(
     try:
         assert json.loads(await asyncio.wait_for(socket.recv(), 10))["event"] == "snapshot"
         transfer = await sync_to_async(proven)(*paying(invoice))
-        await sync_to_async(payments.record_transfer)(transfer, solidified=False)
+        await sync_to_async(record_transfer)(transfer, solidified=False)
         heard = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert (heard["event"], heard["txid"]) == ("payment", transfer.txid)
     finally:
@@ -235,6 +263,7 @@ def test_a_real_worker_beats_and_marks_itself_stopped(
     )
 
 
+@pytest.mark.processes
 def test_a_real_beat_beats_and_marks_itself_stopped(transactional_db: None, tmp_path: Path) -> None:
     beat = start_child(
         "beat",
@@ -286,10 +315,12 @@ def test_the_chain_watcher_beats_and_healthz_names_it_once_it_stops(
             what="the watcher's heartbeat",
         )
         assert watcher.process.poll() is None, watcher.output()
+        everyone_beating(but="watcher")
         assert health_of(Client())[0] == 200
     finally:
         assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
 
+    everyone_beating(but="watcher")
     status, body = health_of(Client())
     assert status == 503
     assert body["stale"] == ["watcher"]
@@ -297,7 +328,7 @@ def test_the_chain_watcher_beats_and_healthz_names_it_once_it_stops(
 
 
 def test_the_web_process_beats_through_the_asgi_lifespan(transactional_db: None) -> None:
-    from btt_platform.asgi import application
+    from btt_site.asgi import application
 
     async def lifespan() -> list[str]:
         inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()

@@ -11,18 +11,18 @@ from django.conf import settings
 from django.test import Client
 from django.urls import clear_url_caches
 
-import btt_platform.urls
+import btt_site.urls
 
 
 @pytest.fixture(autouse=True)
 def debug_urls(settings) -> Iterator[None]:
     """The URL conf as ``make run`` builds it (pytest-django turns DEBUG off before import)."""
     settings.DEBUG = True
-    importlib.reload(btt_platform.urls)
+    importlib.reload(btt_site.urls)
     clear_url_caches()
     yield
     settings.DEBUG = False
-    importlib.reload(btt_platform.urls)
+    importlib.reload(btt_site.urls)
     clear_url_caches()
 
 

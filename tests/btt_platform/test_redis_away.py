@@ -21,7 +21,7 @@ from btt_platform import broadcast
 from btt_platform.cache import FailoverCache
 from creators.models import Creator
 from support.models import Tip
-from tests.conftest import PASSWORD
+from tests.fixtures.personas import PASSWORD
 from tests.support.tipping import tipping_creator
 
 pytestmark = pytest.mark.rate_limits

@@ -14,7 +14,7 @@ from btt_platform.checks import check_site_url
 from btt_platform.env import env_bool, env_float, env_int, env_int_map, env_list
 from payments.checks import check_tron_settings
 from swarm.checks import check_swarm_settings
-from tests.conftest import BASE_DIR
+from tests.fixtures.processes import BASE_DIR
 
 PRODUCTION = {
     "DEBUG": "false",
@@ -38,6 +38,7 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
+@pytest.mark.processes
 def test_check_deploy_is_clean_with_production_settings() -> None:
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
 
@@ -45,6 +46,7 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
     assert "System check identified no issues" in result.stdout
 
 
+@pytest.mark.processes
 def test_production_refuses_to_start_without_a_secret_key() -> None:
     env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
 
@@ -54,6 +56,7 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
     assert "SECRET_KEY must be set when DEBUG is false" in result.stderr
 
 
+@pytest.mark.processes
 def test_production_refuses_plain_http_site_url() -> None:
     result = run_manage("check", env={**PRODUCTION, "SITE_URL": "http://creators.example.com"})
 

@@ -15,7 +15,7 @@ import pytest
 
 from btt_platform import embedded
 from btt_platform.management.commands.runall import parse_procfile
-from tests.conftest import process_environment, start_child, wait_for
+from tests.fixtures.processes import process_environment, start_child, wait_for
 
 SLEEPER = """
 import os, sys, time
@@ -49,6 +49,7 @@ def alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.processes
 def test_a_killed_process_comes_back_and_the_others_keep_running(
     data_dir: Path, tmp_path: Path, transactional_db: None
 ) -> None:

@@ -33,6 +33,7 @@ def run_as_nobody(folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.processes
 def test_without_root_it_stops_at_once_and_prints_the_command() -> None:
     # given: a machine where none of the packages is installed (dpkg-query knows none), in a
     # folder the unprivileged user can read (pytest's tmp_path is root's alone)
@@ -52,6 +53,7 @@ def test_without_root_it_stops_at_once_and_prints_the_command() -> None:
     )
 
 
+@pytest.mark.processes
 def test_with_everything_installed_it_does_nothing() -> None:
     result = subprocess.run(
         ["bash", str(SCRIPT)], capture_output=True, text=True, timeout=30, check=False

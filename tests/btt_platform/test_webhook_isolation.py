@@ -18,14 +18,15 @@ import pytest
 from pytest_django.fixtures import Settings
 
 from creators.models import Creator
-from payments import webhooks
 from payments.models import WebhookDelivery
 from payments.tasks import deliver_webhook
-from swarm import ingest
+from payments.webhooks import services
+from swarm import publishing
 from swarm.models import Content
-from tests.conftest import Child, make_user, start_worker, wait_for
+from tests.fixtures.content import uploaded
+from tests.fixtures.personas import make_user
+from tests.fixtures.processes import Child, start_worker, wait_for
 from tests.payments.factories import OTHER_ADDRESS
-from tests.swarm.conftest import uploaded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,7 +90,7 @@ def seconds_to_seeding(creator: Creator, name: str) -> float:
     """Publish a small upload of the creator's and time it until it is seeding."""
     content = uploaded(creator, {name: os.urandom(256 * 1024 + 7)}, access="free", title=name)
     started = time.monotonic()
-    ingest.publish_content(creator.user, content.pk)
+    publishing.publish_content(creator.user, content.pk)
     wait_for(
         lambda: Content.objects.get(pk=content.pk).state in ("seeding", "failed"),
         timeout=300,
@@ -125,7 +126,7 @@ def test_a_hanging_endpoint_does_not_slow_another_creators_upload(
         display_name="Hanging",
         payout_address=OTHER_ADDRESS,
     )
-    webhook = webhooks.create_webhook(owner.user, hanging_endpoint.url)
+    webhook = services.create_webhook(owner.user, hanging_endpoint.url)
     for number in range(20):
         delivery = WebhookDelivery.objects.create(
             webhook=webhook,

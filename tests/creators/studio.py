@@ -11,12 +11,12 @@ from PIL import Image
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services
+from payments import crediting
 from payments.models import Invoice
 from payments.money import Amount, Token
 from purchases import services as purchases
 from swarm.models import Content
-from tests.conftest import make_user
+from tests.fixtures.personas import make_user
 from tests.payments.factories import paid_content, paying, proven, with_wallet
 
 
@@ -49,7 +49,7 @@ def settled_sale(buyer: User, creator: Creator, title: str, price: str, seq: int
     with_wallet(creator)
     content = paid_content(creator, title, Amount.parse(price, Token.BTT))
     invoice, _ = purchases.create_purchase_invoice(buyer, content)
-    services.record_transfer(proven(*paying(invoice, seq=seq)), solidified=True)
+    crediting.record_transfer(proven(*paying(invoice, seq=seq)), solidified=True)
     invoice.refresh_from_db()
     assert invoice.state == Invoice.State.SETTLED
     return invoice

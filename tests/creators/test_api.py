@@ -7,7 +7,7 @@ from django.test import Client
 from accounts.models import User
 from accounts.services import issue_token
 from creators.models import Creator
-from tests.conftest import TRON_ADDRESS
+from tests.fixtures.personas import TRON_ADDRESS
 
 NILE_BTT = "TNuoKL1ni8aoshfFL1ASca1Gou9RXwAzfn"
 

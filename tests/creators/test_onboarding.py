@@ -12,7 +12,7 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import User
 from creators.models import Creator
-from tests.conftest import TRON_ADDRESS
+from tests.fixtures.personas import TRON_ADDRESS
 
 
 def logged_in(user: User) -> Client:

@@ -18,9 +18,9 @@ from creators.models import Creator
 from ledger import access
 from ledger import services as ledger
 from ledger.models import Grant
-from swarm import webseed
 from swarm.models import Content, ContentFile
 from swarm.services import active_passkey
+from swarm.webseed import tokens
 
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
@@ -179,7 +179,7 @@ def test_an_ended_grant_is_refused_by_the_tracker_and_the_web_seed(
     assert b"failure reason" not in announce(passkey, running)
     # and the web seed: 403 for the ended rental's link, the file for the running one
     for content, expected in ((ended, 403), (running, None)):
-        url = webseed.webseed_url_for(fan, content)
+        url = tokens.webseed_url_for(fan, content)
         token = url.rstrip("/").split("/")[-1]
-        decision = webseed.authorise(str(content.pk), token, "film.mkv")
-        assert decision == expected if expected else isinstance(decision, webseed.Target)
+        decision = tokens.authorise(str(content.pk), token, "film.mkv")
+        assert decision == expected if expected else isinstance(decision, tokens.Target)

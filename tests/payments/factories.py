@@ -7,10 +7,10 @@ from typing import Any
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services
+from payments import claims, invoices
+from payments.chain.verification import ChainTransfer, Verified, verify_transfers
 from payments.models import Invoice, TxClaim
 from payments.money import Amount, Token
-from payments.verification import ChainTransfer, Verified, verify_transfers
 from purchases import services as purchases
 from swarm.models import Content
 from tests.payments.tron_json import address_of, at, signed_by, trc20_transfer
@@ -84,7 +84,7 @@ def proven(
 ) -> ChainTransfer:
     """The one transfer a watcher would verify in these answers."""
     result = verify_transfers(
-        transaction, info, token=token, recipients=services.watched_addresses()
+        transaction, info, token=token, recipients=invoices.watched_addresses()
     )
     assert isinstance(result, Verified), result
     (transfer,) = result.transfers
@@ -96,5 +96,5 @@ def proven_claim(
 ) -> tuple[TxClaim, bool]:
     """``user`` claims ``txid`` for ``invoice``, signed by the key of ``signer_seed`` (by
     default the fan's wallet, which sends the fan's payments in these tests)."""
-    message = services.claim_message(invoice, txid.lower())
-    return services.claim_transaction(user, invoice, txid, signed_by(signer_seed, message))
+    message = claims.claim_message(invoice, txid.lower())
+    return claims.claim_transaction(user, invoice, txid, signed_by(signer_seed, message))

@@ -17,11 +17,12 @@ from django.test import override_settings
 from accounts.models import User
 from creators.models import Creator
 from ledger import access
-from payments import reconciliation, services
+from payments import claims, crediting, invoices, reconciliation
+from payments.errors import PaymentRefused, ProofRequired, TooManyOpenInvoices
 from payments.models import Invoice, Payment, TxClaim, UnmatchedTransfer
 from payments.money import Amount, Token
 from purchases import services as purchases
-from tests.conftest import make_user
+from tests.fixtures.personas import make_user
 from tests.payments.factories import (
     FAN_ADDRESS,
     FAN_SEED,
@@ -47,13 +48,13 @@ def test_an_attacker_cannot_claim_a_strangers_stray_transfer(
     album = paid_content(creator, price=Amount.parse("15", Token.BTT))
     invoice, _ = purchases.create_purchase_invoice(fan, album)
     stray = paying(invoice, units=stray_btt * 10**18, sender=STRANGER_ADDRESS)
-    assert services.record_transfer(proven(*stray), solidified=True) is None
+    assert crediting.record_transfer(proven(*stray), solidified=True) is None
     assert reconciliation.open_transfers().count() == 1
 
     # when: the attacker reads the txid off the chain and claims it, signing with their own
     # wallet (the only one they can sign with)
     claim, _ = proven_claim(fan, invoice, stray[0]["txID"], signer_seed=FAN_SEED)
-    claim = services.check_claim(claim.pk, *stray, solidified=True)
+    claim = claims.check_claim(claim.pk, *stray, solidified=True)
 
     # then: refused; nothing credited, not even as a partial; finance still has the transfer
     assert claim.state == TxClaim.State.REFUSED
@@ -71,10 +72,10 @@ def test_a_claim_with_no_proof_at_all_is_refused_before_it_touches_anything(
     album = paid_content(creator)
     invoice, _ = purchases.create_purchase_invoice(fan, album)
     stray = paying(invoice, units=10**20, sender=STRANGER_ADDRESS)
-    services.record_transfer(proven(*stray), solidified=True)
+    crediting.record_transfer(proven(*stray), solidified=True)
 
-    with pytest.raises(services.ProofRequired):
-        services.claim_transaction(fan, invoice, stray[0]["txID"])
+    with pytest.raises(ProofRequired):
+        claims.claim_transaction(fan, invoice, stray[0]["txID"])
 
     assert not TxClaim.objects.exists()
     assert UnmatchedTransfer.objects.get().state == UnmatchedTransfer.State.OPEN
@@ -95,8 +96,8 @@ def test_an_attackers_pending_claim_does_not_block_the_real_payers_claim(
 
     # when: the real payer's page claims it, signed by the sending wallet, and both are checked
     payers, created = proven_claim(stranger, payer_invoice, txid, signer_seed=STRANGER_SEED)
-    attackers = services.check_claim(attackers.pk, *payment, solidified=True)
-    payers = services.check_claim(payers.pk, *payment, solidified=True)
+    attackers = claims.check_claim(attackers.pk, *payment, solidified=True)
+    payers = claims.check_claim(payers.pk, *payment, solidified=True)
 
     # then: the payer's claim was taken and verified; the attacker's refused
     assert created
@@ -112,14 +113,14 @@ def test_a_repeated_payment_of_a_settled_amount_never_pays_another_fans_invoice(
     with_wallet(creator)
     album = paid_content(creator)
     first, _ = purchases.create_purchase_invoice(fan, album)
-    services.record_transfer(proven(*paying(first, seq=1)), solidified=True)
+    crediting.record_transfer(proven(*paying(first, seq=1)), solidified=True)
     first.refresh_from_db()
     assert first.state == Invoice.State.SETTLED
 
     # when: fan B asks for the same album, and A's wallet sends the same payment again
     second, _ = purchases.create_purchase_invoice(stranger, album)
     again = proven(*paying(first, seq=2, after=timedelta(minutes=2)))
-    services.record_transfer(again, solidified=True)
+    crediting.record_transfer(again, solidified=True)
 
     # then: B was given another amount; A's repeat is kept for finance, never B's payment
     assert second.amount_due != first.amount_due
@@ -143,13 +144,13 @@ def test_a_tag_stays_reserved_for_the_late_window_after_settling_dropping_or_exp
         invoice, _ = purchases.create_purchase_invoice(buyer, album)
         taken.add(invoice.amount_due)
         if n == 0:  # settled
-            services.record_transfer(proven(*paying(invoice, seq=10)), solidified=True)
+            crediting.record_transfer(proven(*paying(invoice, seq=10)), solidified=True)
         elif n == 1:  # paid, then the payment dropped
             transfer = proven(*paying(invoice, seq=11))
-            services.record_transfer(transfer, solidified=False)
-            services.drop_transfer(transfer.txid, transfer.log_index)
+            crediting.record_transfer(transfer, solidified=False)
+            crediting.drop_transfer(transfer.txid, transfer.log_index)
         else:  # expired
-            services.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
+            invoices.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
     states = set(Invoice.objects.values_list("state", flat=True))
     assert states == {"settled", "invalid", "expired"}
 
@@ -185,18 +186,18 @@ def test_rebuying_then_a_second_dropped_payment_leaves_no_access(
     album = paid_content(creator)
     first, _ = purchases.create_purchase_invoice(fan, album)
     one = proven(*paying(first, seq=21))
-    services.record_transfer(one, solidified=False)
+    crediting.record_transfer(one, solidified=False)
     assert access.may_fetch(fan, album)
-    services.drop_transfer(one.txid, one.log_index)
+    crediting.drop_transfer(one.txid, one.log_index)
     assert not access.may_fetch(fan, album)
 
     # when: the fan buys again, is granted at the first confirmation, and that payment drops too
     second, created = purchases.create_purchase_invoice(fan, album)
     assert created
     two = proven(*paying(second, seq=22))
-    services.record_transfer(two, solidified=False)
+    crediting.record_transfer(two, solidified=False)
     assert access.may_fetch(fan, album)
-    services.drop_transfer(two.txid, two.log_index)
+    crediting.drop_transfer(two.txid, two.log_index)
 
     # then: no paying transaction, no access
     assert not access.may_fetch(fan, album)
@@ -207,7 +208,7 @@ def test_a_refund_takes_back_exactly_what_the_purchase_gave(fan: User, creator: 
     with_wallet(creator)
     album = paid_content(creator)
     invoice, _ = purchases.create_purchase_invoice(fan, album)
-    services.record_transfer(proven(*paying(invoice, seq=31)), solidified=True)
+    crediting.record_transfer(proven(*paying(invoice, seq=31)), solidified=True)
     assert access.decide(fan, album).reason == "purchase"
 
     purchases.refund_purchase(Invoice.objects.get(pk=invoice.pk), "creator sent it back")
@@ -220,7 +221,7 @@ def test_a_price_beyond_the_tokens_supply_is_refused(creator: Creator, price: st
     with_wallet(creator)
     album = paid_content(creator)
 
-    with pytest.raises(services.PaymentRefused, match="more than all"):
+    with pytest.raises(PaymentRefused, match="more than all"):
         purchases.set_content_price(creator.user, album, Amount.parse(price, Token.BTT))
 
     assert purchases.price_of(album) == Amount.parse("100", Token.BTT)
@@ -229,23 +230,23 @@ def test_a_price_beyond_the_tokens_supply_is_refused(creator: Creator, price: st
 def test_expired_invoices_still_count_toward_a_fans_cap(fan: User, creator: Creator) -> None:
     with_wallet(creator)
     albums = [
-        paid_content(creator, f"Album {n}") for n in range(services.MAX_OPEN_INVOICES_PER_PAYER)
+        paid_content(creator, f"Album {n}") for n in range(invoices.MAX_OPEN_INVOICES_PER_PAYER)
     ]
     for album in albums:
         invoice, _ = purchases.create_purchase_invoice(fan, album)
-    services.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
+    invoices.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
 
-    with pytest.raises(services.TooManyOpenInvoices):
+    with pytest.raises(TooManyOpenInvoices):
         purchases.create_purchase_invoice(fan, paid_content(creator, "One more"))
 
 
 def test_unpaid_invoices_are_capped_per_client_address(creator: Creator) -> None:
     with_wallet(creator)
     album = paid_content(creator)
-    for n in range(services.MAX_OPEN_INVOICES_PER_ORIGIN):
+    for n in range(invoices.MAX_OPEN_INVOICES_PER_ORIGIN):
         purchases.create_purchase_invoice(make_user(f"sock{n}"), album, origin="203.0.113.9")
 
-    with pytest.raises(services.TooManyOpenInvoices):
+    with pytest.raises(TooManyOpenInvoices):
         purchases.create_purchase_invoice(make_user("sock-last"), album, origin="203.0.113.9")
     # another address is not held back
     purchases.create_purchase_invoice(make_user("neighbour"), album, origin="203.0.113.10")
@@ -259,14 +260,14 @@ def test_a_dropped_payment_mined_again_settles_its_invoice_and_grants(
     album = paid_content(creator)
     invoice, _ = purchases.create_purchase_invoice(fan, album)
     transfer = proven(*paying(invoice, seq=41))
-    services.record_transfer(transfer, solidified=False)
-    services.drop_transfer(transfer.txid, transfer.log_index)
+    crediting.record_transfer(transfer, solidified=False)
+    crediting.drop_transfer(transfer.txid, transfer.log_index)
     invoice.refresh_from_db()
     assert invoice.state == Invoice.State.INVALID
 
     # when: the same transaction is mined again, and its block is solidified
-    services.record_transfer(transfer, solidified=False)
-    services.record_transfer(transfer, solidified=True)
+    crediting.record_transfer(transfer, solidified=False)
+    crediting.record_transfer(transfer, solidified=True)
 
     # then: paid in full in a final block: settled, and the fan has the album
     invoice.refresh_from_db()

@@ -13,10 +13,11 @@ from accounts.models import User
 from accounts.services import issue_token
 from creators.models import Creator
 from ledger.models import Grant
+from payments.chain.node import NodeClient, NodeUnavailable
 from payments.models import Invoice, Payment, TxClaim
-from payments.tron import NodeClient, NodeUnavailable
-from tests.conftest import AsgiServer, Devnet, free_port, wait_for
-from tests.payments.conftest import Wallet, funded_wallet
+from tests.fixtures.devnet import Devnet, Wallet, funded_wallet
+from tests.fixtures.processes import free_port, wait_for
+from tests.fixtures.servers import AsgiServer
 from tests.payments.factories import paid_content, with_wallet
 
 pytestmark = pytest.mark.django_db(transaction=True)

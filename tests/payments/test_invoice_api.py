@@ -11,7 +11,7 @@ from django.test import Client
 from accounts.models import User
 from accounts.services import issue_token
 from creators.models import Creator
-from payments import services
+from payments import claims
 from payments.models import Invoice, InvoiceEvent, TxClaim
 from payments.money import BTT_TRC20_MAINNET_CONTRACT
 from swarm.models import Content
@@ -155,7 +155,7 @@ def test_a_claim_binds_the_txid_and_queues_its_verification(
     invoice = purchase(fan, creator)
     client = client_for(fan)
 
-    signature = signed_by(FAN_SEED, services.claim_message(invoice, TXID))
+    signature = signed_by(FAN_SEED, claims.claim_message(invoice, TXID))
     with django_capture_on_commit_callbacks() as queued:
         response = client.post(
             f"/api/v1/invoices/{invoice.pk}/claims",
@@ -203,7 +203,7 @@ def test_a_signature_replayed_from_another_claim_proves_nothing(
     first = purchase(fan, creator, "First")
     second = purchase(fan, creator, "Second")
     # a signature made for the first invoice, replayed for the second
-    signature = signed_by(FAN_SEED, services.claim_message(first, TXID))
+    signature = signed_by(FAN_SEED, claims.claim_message(first, TXID))
 
     response = client_for(fan).post(
         f"/api/v1/invoices/{second.pk}/claims",
@@ -225,14 +225,14 @@ def test_a_claim_of_a_txid_for_one_invoice_blocks_no_claim_for_another(
     mine = purchase(fan, creator, "Second")
     client_for(stranger).post(
         f"/api/v1/invoices/{theirs.pk}/claims",
-        {"txid": TXID, "signature": signed_by(3, services.claim_message(theirs, TXID))},
+        {"txid": TXID, "signature": signed_by(3, claims.claim_message(theirs, TXID))},
         "application/json",
     )
 
     # when: the real payer claims it
     response = client_for(fan).post(
         f"/api/v1/invoices/{mine.pk}/claims",
-        {"txid": TXID, "signature": signed_by(FAN_SEED, services.claim_message(mine, TXID))},
+        {"txid": TXID, "signature": signed_by(FAN_SEED, claims.claim_message(mine, TXID))},
         "application/json",
     )
 

@@ -10,9 +10,9 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.test import Client
 
 from accounts.models import User
-from btt_platform.asgi import application
+from btt_site.asgi import application
 from creators.models import Creator
-from payments import services
+from payments import claims, crediting
 from payments.models import Invoice
 from tests.payments.factories import STRANGER_ADDRESS, paying, proven, proven_claim, purchase
 
@@ -76,8 +76,8 @@ async def test_payer_and_creator_see_every_change_and_nobody_else_connects(
 
     # when: the payment is seen in a block, then solidified
     transfer = await sync_to_async(proven)(*paying(invoice))
-    await sync_to_async(services.record_transfer)(transfer, solidified=False)
-    await sync_to_async(services.record_transfer)(transfer, solidified=True)
+    await sync_to_async(crediting.record_transfer)(transfer, solidified=False)
+    await sync_to_async(crediting.record_transfer)(transfer, solidified=True)
 
     # then: both hear each step, in order, with amounts as strings
     for socket in (payer, owner):
@@ -99,7 +99,7 @@ async def test_a_refused_claim_is_heard_by_the_payer(fan: User, creator: Creator
 
     def claim_and_check() -> None:
         claim, _ = proven_claim(fan, invoice, transaction["txID"])
-        services.check_claim(claim.pk, transaction, info, solidified=True)
+        claims.check_claim(claim.pk, transaction, info, solidified=True)
 
     await sync_to_async(claim_and_check)()
 
@@ -121,7 +121,7 @@ async def test_another_invoice_is_not_heard(fan: User, stranger: User, creator: 
     await payer.receive_json_from(timeout=5)
 
     transfer = await sync_to_async(proven)(*paying(theirs, sender=STRANGER_ADDRESS))
-    await sync_to_async(services.record_transfer)(transfer, solidified=True)
+    await sync_to_async(crediting.record_transfer)(transfer, solidified=True)
 
     assert await payer.receive_nothing(timeout=0.5) is True
     await payer.disconnect()

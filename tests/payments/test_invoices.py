@@ -15,13 +15,15 @@ from accounts.models import User
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
-from payments import services
+from payments import crediting, invoices
+from payments.errors import InvalidTransition, StateConflict, TokenNotAccepted, TooManyOpenInvoices
 from payments.models import AppendOnly, ContentPrice, Invoice, InvoiceEvent
 from payments.money import BTT_TOTAL_SUPPLY_UNITS, Amount, Token
 from payments.tasks import expire_invoices
 from purchases import services as purchases
 from swarm.models import Content
-from tests.conftest import Child, make_user
+from tests.fixtures.personas import make_user
+from tests.fixtures.processes import Child
 from tests.payments.factories import (
     CREATOR_ADDRESS,
     FIRST_DUE,
@@ -178,7 +180,7 @@ def test_a_freed_tag_is_used_again_but_not_an_expired_one_within_the_late_window
     album = paid_content(creator)
     first, _ = purchases.create_purchase_invoice(fan, album)
     second, _ = purchases.create_purchase_invoice(stranger, album)
-    services.expire_invoices(now=first.expires_at + timedelta(seconds=1))
+    invoices.expire_invoices(now=first.expires_at + timedelta(seconds=1))
     third, _ = purchases.create_purchase_invoice(make_user("third"), album)
     assert third.due.decimal_string() == "100.000003"  # 1 and 2 may still be paid late
 
@@ -248,20 +250,20 @@ def test_a_creator_cannot_buy_their_own_content(creator: Creator) -> None:
 
 def test_unpaid_invoices_per_payer_are_limited(fan: User, creator: Creator) -> None:
     with_wallet(creator)
-    for index in range(services.MAX_OPEN_INVOICES_PER_PAYER):
+    for index in range(invoices.MAX_OPEN_INVOICES_PER_PAYER):
         purchases.create_purchase_invoice(fan, paid_content(creator, f"Album{index}"))
 
-    with pytest.raises(services.TooManyOpenInvoices):
+    with pytest.raises(TooManyOpenInvoices):
         purchases.create_purchase_invoice(fan, paid_content(creator, "OneTooMany"))
 
-    assert Invoice.objects.count() == services.MAX_OPEN_INVOICES_PER_PAYER
+    assert Invoice.objects.count() == invoices.MAX_OPEN_INVOICES_PER_PAYER
 
 
 def test_trc10_prices_are_refused_unless_enabled(creator: Creator) -> None:
     with_wallet(creator)
     content = paid_content(creator)
 
-    with pytest.raises(services.TokenNotAccepted):
+    with pytest.raises(TokenNotAccepted):
         purchases.set_content_price(creator.user, content, Amount.parse("1", Token.BTTOLD))
     with override_settings(PAYMENTS_TRC10_ENABLED=True):
         price = purchases.set_content_price(creator.user, content, Amount.parse("1", Token.BTTOLD))
@@ -285,26 +287,26 @@ def test_moves_outside_the_table_are_refused_and_leave_no_trace(
     invoice = purchase(fan, creator)
 
     for target in (State.SETTLED, State.NEW):
-        with pytest.raises(services.InvalidTransition):
-            services.move_invoice(invoice, target)
+        with pytest.raises(InvalidTransition):
+            invoices.move_invoice(invoice, target)
 
     invoice.refresh_from_db()
     assert invoice.state == State.NEW
     assert not invoice.events.filter(kind="state").exists()
-    assert services.TRANSITIONS[State.SETTLED] == set()
+    assert invoices.TRANSITIONS[State.SETTLED] == set()
     # invalid only turns back to processing: its dropped payment mined again
-    assert services.TRANSITIONS[State.INVALID] == {State.PROCESSING}
+    assert invoices.TRANSITIONS[State.INVALID] == {State.PROCESSING}
 
 
 def test_a_stale_copy_cannot_move_the_state(fan: User, creator: Creator) -> None:
     # given: two processes loaded the same new invoice; one expires it
     invoice = purchase(fan, creator)
     stale = Invoice.objects.get(pk=invoice.pk)
-    services.move_invoice(invoice, State.EXPIRED)
+    invoices.move_invoice(invoice, State.EXPIRED)
 
     # when: the other acts on what it read
-    with pytest.raises(services.StateConflict):
-        services.move_invoice(stale, State.PROCESSING)
+    with pytest.raises(StateConflict):
+        invoices.move_invoice(stale, State.PROCESSING)
 
     # then: one change, one event
     invoice.refresh_from_db()
@@ -338,11 +340,11 @@ def test_expiry_turns_only_overdue_new_invoices_expired(
     fresh = purchase(stranger, creator, "Fresh")
     Invoice.objects.filter(pk=fresh.pk).update(expires_at=timezone.now() + timedelta(hours=1))
     paid = purchase(make_user("payer"), creator, "Paid")
-    services.record_transfer(proven(*paying(paid)), solidified=False)
+    crediting.record_transfer(proven(*paying(paid)), solidified=False)
     later = timezone.now() + timedelta(minutes=16)
 
-    assert services.expire_invoices(now=later) == 1
-    assert services.expire_invoices(now=later) == 0  # twice is harmless
+    assert invoices.expire_invoices(now=later) == 1
+    assert invoices.expire_invoices(now=later) == 0  # twice is harmless
 
     states = dict(Invoice.objects.values_list("pk", "state"))
     assert states == {overdue.pk: "expired", fresh.pk: "new", paid.pk: "processing"}
@@ -356,7 +358,7 @@ def test_small_purchases_may_be_granted_at_the_first_confirmation(
 ) -> None:
     invoice = purchase(fan, creator)
 
-    services.record_transfer(proven(*paying(invoice)), solidified=False)
+    crediting.record_transfer(proven(*paying(invoice)), solidified=False)
 
     invoice.refresh_from_db()
     assert invoice.state == State.PROCESSING
@@ -364,15 +366,15 @@ def test_small_purchases_may_be_granted_at_the_first_confirmation(
 
 
 def test_watched_addresses_are_those_a_payment_may_still_reach(fan: User, creator: Creator) -> None:
-    assert services.watched_addresses() == set()
+    assert invoices.watched_addresses() == set()
 
     invoice = purchase(fan, creator)
 
-    assert services.watched_addresses() == {CREATOR_ADDRESS}
+    assert invoices.watched_addresses() == {CREATOR_ADDRESS}
     Invoice.objects.filter(pk=invoice.pk).update(
         state=State.EXPIRED, expires_at=timezone.now() - timedelta(days=2)
     )
-    assert services.watched_addresses() == set()
+    assert invoices.watched_addresses() == set()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -380,7 +382,7 @@ def test_the_worker_expires_invoices(celery_worker: Child, fan: User, creator: C
     invoice = purchase(fan, creator)
     Invoice.objects.filter(pk=invoice.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 
-    assert expire_invoices.delay().get(timeout=60) == 1
+    assert expire_invoices.apply_async(ignore_result=False).get(timeout=60) == 1
 
     invoice.refresh_from_db()
     assert invoice.state == State.EXPIRED
@@ -389,7 +391,7 @@ def test_the_worker_expires_invoices(celery_worker: Child, fan: User, creator: C
 def test_an_anonymous_tip_invoice(creator: Creator) -> None:
     with_wallet(creator)
 
-    tip = services.create_invoice(
+    tip = invoices.create_invoice(
         kind=Invoice.Kind.TIP, creator=creator, amount=Amount.parse("5", Token.BTT)
     )
 
@@ -411,7 +413,7 @@ def test_an_invoice_without_what_its_kind_needs_is_a_bug(
     content = paid_content(creator)
 
     with pytest.raises(ValueError, match=r"a purchase|anonymous"):
-        services.create_invoice(
+        invoices.create_invoice(
             kind=kind,
             creator=creator,
             amount=PRICE,

@@ -12,7 +12,7 @@ against four properties of the access ledger and the invoices (a Hypothesis stat
 4. a claim signed by a key that did not send the transfer never credits it by that claim.
 
 Transfers are java-tron's own JSON answers (``tests.payments.tron_json``), proven by
-``payments.verification``, recorded as the chain watcher records them; no node runs. Each
+``payments.chain.verification``, recorded as the chain watcher records them; no node runs. Each
 example runs inside a savepoint that is rolled back after it, so no example sees another's rows
 (``initialize`` checks that the tables are empty).
 """
@@ -45,10 +45,11 @@ from accounts.models import User
 from creators.models import Creator
 from ledger import access
 from ledger.models import Grant
-from payments import reconciliation, services
+from payments import claims, crediting, invoices, reconciliation
+from payments.chain.verification import ChainTransfer, Verified, verify_transfers
+from payments.errors import ClaimConflict, PaymentRefused, TooManyClaims, TooManyOpenInvoices
 from payments.models import Invoice, Payment, TxClaim, UnmatchedTransfer
 from payments.money import Token
-from payments.verification import ChainTransfer, Verified, verify_transfers
 from purchases import services as purchases
 from swarm import services as swarm
 from swarm.models import Content
@@ -204,7 +205,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert owned
             event("buy: already owned")
             return
-        except services.TooManyOpenInvoices:
+        except TooManyOpenInvoices:
             event("buy: too many open")
             return
         assert self.published[content]
@@ -251,7 +252,7 @@ class LedgerMachine(RuleBasedStateMachine):
         sender = address_of(STRANGER_SEED) if from_stranger else self.address[self._fan_of(invoice)]
         payable = invoice.state == State.NEW and invoice.amount_paid == 0
         sent = self._send(invoice, units, sender, kind, late=kind == "late")
-        payment = services.record_transfer(sent.transfer, solidified=False)
+        payment = crediting.record_transfer(sent.transfer, solidified=False)
         if kind in ("exact", "late") and payable:
             # The unique amount names the invoice, whoever sends it, in time or late.
             assert payment is not None
@@ -264,10 +265,10 @@ class LedgerMachine(RuleBasedStateMachine):
         waiting = [s for s in self.sent if not s.dropped and not s.solid]
         sent = waiting[i % len(waiting)]
         if Payment.objects.filter(txid=sent.transfer.txid).exists():
-            services.solidify_transfer(*sent.key)
+            crediting.solidify_transfer(*sent.key)
             event("solidified a payment")
         else:  # the watcher records an unmatched transfer again with its solidified block
-            credited = services.record_transfer(sent.transfer, solidified=True)
+            credited = crediting.record_transfer(sent.transfer, solidified=True)
             event(f"solidified an unmatched transfer: credited={credited is not None}")
         sent.solid = True
 
@@ -277,7 +278,7 @@ class LedgerMachine(RuleBasedStateMachine):
         waiting = [s for s in self.sent if not s.dropped and not s.solid]
         sent = waiting[i % len(waiting)]
         if Payment.objects.filter(txid=sent.transfer.txid).exists():
-            payment = services.drop_transfer(*sent.key)
+            payment = crediting.drop_transfer(*sent.key)
             assert payment is not None
             assert payment.dropped_at is not None
             event("dropped a payment")
@@ -294,7 +295,7 @@ class LedgerMachine(RuleBasedStateMachine):
         # Rebroadcast: the same transaction (and txid) in a later block.
         sent.info = dict(sent.info, blockNumber=sent.info["blockNumber"] + 1_000_000)
         sent.transfer = verified(sent.transaction, sent.info)
-        payment = services.record_transfer(sent.transfer, solidified=False)
+        payment = crediting.record_transfer(sent.transfer, solidified=False)
         event(f"mined again: credited={payment is not None}")
         sent.dropped = False
 
@@ -310,11 +311,11 @@ class LedgerMachine(RuleBasedStateMachine):
         assert invoice.payer is not None
         try:
             claim, created = proven_claim(invoice.payer, invoice, sent.transfer.txid, seed)
-        except services.ClaimConflict:
+        except ClaimConflict:
             assert Payment.objects.filter(txid=sent.transfer.txid).exclude(invoice=invoice).exists()
             event("claim: conflict")
             return
-        except services.TooManyClaims:
+        except TooManyClaims:
             event("claim: too many")
             return
         if created:
@@ -328,12 +329,10 @@ class LedgerMachine(RuleBasedStateMachine):
         claimed = on_chain[i % len(on_chain)]
         sent = claimed.sent
         if via_node:  # what the claim worker does with the node's answers
-            services.check_claim(
-                claimed.claim_id, sent.transaction, sent.info, solidified=sent.solid
-            )
+            claims.check_claim(claimed.claim_id, sent.transaction, sent.info, solidified=sent.solid)
         else:
             claim = TxClaim.objects.select_related("invoice", "claimed_by").get(pk=claimed.claim_id)
-            services.record_transfer(sent.transfer, solidified=sent.solid, claim=claim)
+            crediting.record_transfer(sent.transfer, solidified=sent.solid, claim=claim)
         credited = Payment.objects.filter(
             txid=sent.transfer.txid, invoice_id=claimed.invoice_id
         ).exists()
@@ -345,7 +344,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, 63))
     def expire(self, i: int) -> None:
         invoice = self._invoice(i)
-        expired = services.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
+        expired = invoices.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
         event(f"expired {min(expired, 2)}+")
 
     @precondition(lambda self: any(s.kind == "late" for s in self.sent))
@@ -354,8 +353,8 @@ class LedgerMachine(RuleBasedStateMachine):
         invoice = self._invoice(i)
         acceptable = invoice.state == State.EXPIRED and invoice.amount_paid >= invoice.amount_due
         try:
-            services.accept_late_payment(self.creator.user, invoice)
-        except services.PaymentRefused:
+            crediting.accept_late_payment(self.creator.user, invoice)
+        except PaymentRefused:
             assert not acceptable
             event("late refused")
             return

@@ -13,9 +13,9 @@ from accounts.models import User
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
-from payments import services
+from payments import crediting, invoices, pricing
+from payments.instructions import payment_uri, qr_svg
 from payments.models import Invoice
-from payments.views import address_qr_svg
 from purchases import services as purchases
 from swarm.models import Content
 from tests.payments.factories import (
@@ -89,25 +89,31 @@ def test_the_invoice_page_says_what_to_pay_where_and_by_when(fan: User, album: C
     page = response.content.decode()
     assert response.status_code == 200
     assert FIRST_DUE.decimal_string() == "100.000001"
-    assert "<strong data-amount>100.000001</strong> <span>BTT</span>" in page
-    assert 'value="100.000001" data-amount-field' in page
-    assert f'id="pay-to" type="text" readonly value="{CREATOR_ADDRESS}"' in page
-    assert f'data-contract="{services.btt_contract()}"' in page
+    assert f'id="pay-amount-{invoice.pk}" data-amount' in page
+    assert ">100.000001</code>" in page
+    assert f">{CREATOR_ADDRESS}</code>" in page
+    assert f'data-contract="{pricing.btt_contract()}"' in page
     assert f'data-remaining-units="{FIRST_DUE.units}"' in page
     assert f'data-websocket="/ws/invoice/{invoice.pk}/"' in page
     assert f'data-claim-url="/api/v1/invoices/{invoice.pk}/claims"' in page
-    assert 'data-copy-target="pay-amount"' in page
-    assert 'data-copy-target="pay-to"' in page
+    assert f'data-copy="pay-amount-{invoice.pk}"' in page
+    assert f'data-copy="pay-address-{invoice.pk}"' in page
     assert "Pay with TronLink" in page
-    assert address_qr_svg(CREATOR_ADDRESS) in page
+    assert (
+        qr_svg(
+            payment_uri(CREATOR_ADDRESS, FIRST_DUE),
+            f"QR code to pay {FIRST_DUE} to {CREATOR_ADDRESS}",
+        )
+        in page
+    )
     assert "Waiting for your payment." in page
     seconds = int(re.search(r'data-seconds-left="(\d+)"', page).group(1))  # type: ignore[union-attr]
     assert 14 * 60 < seconds <= 15 * 60
     assert "<script>" not in page  # CSP: the behaviour is in static/js/invoice.js
 
 
-def test_the_qr_code_is_an_svg_of_the_address_alone() -> None:
-    svg = address_qr_svg(CREATOR_ADDRESS)
+def test_the_address_only_qr_code_is_an_inert_svg() -> None:
+    svg = qr_svg(CREATOR_ADDRESS, f"QR code of the address {CREATOR_ADDRESS}")
 
     assert svg.startswith('<svg viewBox="0 0 ')
     assert f"<title>QR code of the address {CREATOR_ADDRESS}</title>" in svg
@@ -120,7 +126,7 @@ def test_a_partial_payment_asks_for_the_rest(fan: User, album: Content) -> None:
     # given: the fan's wallet sent 40 of the 100.000001 BTT, with the invoice's memo
     invoice, _ = purchases.create_purchase_invoice(fan, album)
     sent = 40 * 10**18
-    services.record_transfer(
+    crediting.record_transfer(
         proven(*paying(invoice, units=sent, memo=invoice.memo)), solidified=False
     )
 
@@ -130,7 +136,7 @@ def test_a_partial_payment_asks_for_the_rest(fan: User, album: Content) -> None:
     # then: the amount to send is what is still owed
     rest = invoice.amount_due - sent
     assert f'data-remaining-units="{rest}"' in page
-    assert "<strong data-amount>60.000001</strong>" in page
+    assert ">60.000001</code>" in page
     assert "Only 40 BTT of 100.000001 BTT has arrived so far." in page
 
 
@@ -184,8 +190,8 @@ def test_the_creator_accepts_a_late_payment_and_the_fan_gets_the_content(
 ) -> None:
     # given: an invoice that expired, then was paid in full (solidified) within the late window
     invoice, _ = purchases.create_purchase_invoice(fan, album)
-    services.expire_invoices(now=invoice.expires_at)
-    services.record_transfer(
+    invoices.expire_invoices(now=invoice.expires_at)
+    crediting.record_transfer(
         proven(*paying(invoice, after=invoice.expires_at - invoice.created_at + timedelta(1))),
         solidified=True,
     )
@@ -214,7 +220,7 @@ def test_the_creator_accepts_a_late_payment_and_the_fan_gets_the_content(
 
 def test_only_a_late_payment_in_full_can_be_accepted(fan: User, album: Content) -> None:
     invoice, _ = purchases.create_purchase_invoice(fan, album)
-    services.expire_invoices(now=invoice.expires_at)
+    invoices.expire_invoices(now=invoice.expires_at)
     creator = as_user(album.creator.user)
 
     page = creator.get(f"/invoices/{invoice.pk}/").content.decode()

@@ -14,14 +14,11 @@ from django.test import Client
 from accounts.models import User
 from creators.models import Creator
 from ledger import access
-from payments import reconciliation, services
+from payments import crediting, reconciliation
 from payments.models import Invoice, InvoiceEvent, Payment, TxClaim, UnmatchedTransfer
 from payments.money import Token
 from staff.models import AuditEntry
 from tests.payments.factories import OTHER_ADDRESS, paying, proven, purchase
-from tests.staff.personas import finance, superuser
-
-__all__ = ["finance", "superuser"]  # fixtures
 
 TAG = 10**12  # one step of the unique-amount tag (1e-6 BTT)
 
@@ -54,9 +51,9 @@ def test_a_transfer_that_pays_no_invoice_is_kept_once_and_marked_solidified(
     invoice = purchase(fan, creator)
     transfer = over_payment(invoice)
     # when: seen in its block, seen again, then solidified
-    first = services.record_transfer(transfer, solidified=False)
-    again = services.record_transfer(transfer, solidified=False)
-    solid = services.record_transfer(transfer, solidified=True)
+    first = crediting.record_transfer(transfer, solidified=False)
+    again = crediting.record_transfer(transfer, solidified=False)
+    solid = crediting.record_transfer(transfer, solidified=True)
     # then: credited nowhere, kept once, with what the chain said
     assert (first, again, solid) == (None, None, None)
     kept = UnmatchedTransfer.objects.get()
@@ -79,7 +76,7 @@ def test_finance_attaches_a_solidified_transfer_and_the_invoice_settles_once(
     # given
     invoice = purchase(fan, creator)
     transfer = over_payment(invoice)
-    services.record_transfer(transfer, solidified=True)
+    crediting.record_transfer(transfer, solidified=True)
     kept = UnmatchedTransfer.objects.get()
     client = finance_client(finance)
     listed = client.get("/staff/reconciliation/").content.decode()
@@ -133,7 +130,7 @@ def test_two_staff_attaching_at_once_settle_the_invoice_exactly_once(
 ) -> None:
     # given
     invoice = purchase(fan, creator)
-    services.record_transfer(over_payment(invoice), solidified=True)
+    crediting.record_transfer(over_payment(invoice), solidified=True)
     kept = UnmatchedTransfer.objects.get()
     start = threading.Barrier(2)
     outcomes: list[str] = []
@@ -189,7 +186,7 @@ def test_a_refused_attach_says_why_and_changes_nothing(
 ) -> None:
     # given: an unmatched transfer to the creator, an invoice on another address, a settled one
     invoice = purchase(fan, creator)
-    services.record_transfer(over_payment(invoice), solidified=True)
+    crediting.record_transfer(over_payment(invoice), solidified=True)
     kept = UnmatchedTransfer.objects.get()
     other = Invoice.objects.create(
         kind=Invoice.Kind.TIP,
@@ -201,7 +198,7 @@ def test_a_refused_attach_says_why_and_changes_nothing(
         expires_at=invoice.expires_at,
     )
     done = purchase(fan, creator, title="Done")
-    services.record_transfer(proven(*paying(done, seq=1)), solidified=True)
+    crediting.record_transfer(proven(*paying(done, seq=1)), solidified=True)
     names = {"OTHER": str(other.pk), "SETTLED": str(done.pk), "OWN": str(invoice.pk)}
     data = {key: names.get(value, value) for key, value in data.items()}
     before = (money_state(invoice), money_state(other), money_state(done))
@@ -223,7 +220,7 @@ def test_resolving_a_transfer_needs_a_note_and_happens_once(
     finance: User, fan: User, creator: Creator
 ) -> None:
     invoice = purchase(fan, creator)
-    services.record_transfer(over_payment(invoice), solidified=False)
+    crediting.record_transfer(over_payment(invoice), solidified=False)
     kept = UnmatchedTransfer.objects.get()
     client = finance_client(finance)
     url = f"/staff/reconciliation/transfers/{kept.pk}/resolve"
@@ -256,7 +253,7 @@ def test_a_partly_paid_invoice_is_listed_until_reviewed_and_again_after_a_new_pa
     # given: the fan paid a part of the invoice (with its memo, so the transfer is matched)
     invoice = purchase(fan, creator)
     half = paying(invoice, invoice.amount_due // 2, memo=invoice.memo)
-    services.record_transfer(proven(*half), solidified=False)
+    crediting.record_transfer(proven(*half), solidified=False)
     client = finance_client(finance)
     row = f'data-invoice-id="{invoice.pk}"'
     # when
@@ -266,7 +263,7 @@ def test_a_partly_paid_invoice_is_listed_until_reviewed_and_again_after_a_new_pa
         {"note": "creator asked the fan for the rest"},
     )
     after_review = client.get("/staff/reconciliation/").content.decode()
-    services.record_transfer(
+    crediting.record_transfer(
         proven(*paying(invoice, invoice.amount_due // 4, memo=invoice.memo, seq=2)),
         solidified=False,
     )
@@ -317,13 +314,13 @@ def test_a_kept_transfer_credited_later_by_a_claim_is_marked_attached_to_that_in
     # given: a transfer that matched nothing, kept for finance
     invoice = purchase(fan, creator)
     transfer = over_payment(invoice)
-    assert services.record_transfer(transfer, solidified=False) is None
+    assert crediting.record_transfer(transfer, solidified=False) is None
 
     # when: the payer's page claims its txid for the invoice, and the claim is proven
     claim = TxClaim.objects.create(
         txid=transfer.txid, invoice=invoice, claimed_by=fan, signer=transfer.sender
     )
-    payment = services.record_transfer(transfer, solidified=False, claim=claim)
+    payment = crediting.record_transfer(transfer, solidified=False, claim=claim)
 
     # then: credited to that invoice, and the kept row says so instead of staying open
     assert payment is not None
@@ -341,13 +338,13 @@ def test_a_claim_without_proof_of_the_sender_never_takes_a_kept_transfer(
     # given: a stranger's stray transfer to the creator, kept for finance
     invoice = purchase(fan, creator)
     transfer = over_payment(invoice)
-    assert services.record_transfer(transfer, solidified=False) is None
+    assert crediting.record_transfer(transfer, solidified=False) is None
 
     # when: the fan claims it, proving a wallet that is not its sender
     claim = TxClaim.objects.create(
         txid=transfer.txid, invoice=invoice, claimed_by=fan, signer=OTHER_ADDRESS
     )
-    payment = services.record_transfer(transfer, solidified=False, claim=claim)
+    payment = crediting.record_transfer(transfer, solidified=False, claim=claim)
 
     # then: it stays on finance's list, and the invoice has nothing
     assert payment is None

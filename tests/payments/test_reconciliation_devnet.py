@@ -19,8 +19,8 @@ from ledger.models import Grant
 from payments.models import Invoice, InvoiceEvent, Payment, UnmatchedTransfer
 from purchases import services as purchases
 from staff.models import AuditEntry
-from tests.conftest import Devnet, wait_for
-from tests.payments.conftest import funded_wallet
+from tests.fixtures.devnet import Devnet, funded_wallet
+from tests.fixtures.processes import wait_for
 from tests.payments.factories import paid_content
 from tests.payments.watching import (
     block_of,
@@ -30,9 +30,6 @@ from tests.payments.watching import (
     state_of,
     wait_following,
 )
-from tests.staff.personas import finance, superuser
-
-__all__ = ["finance", "superuser"]  # fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ import base58
 import pytest
 from django.core.exceptions import ValidationError
 
-from payments.tron import is_tron_address, validate_tron_address
+from btt_platform.tron import is_tron_address, validate_tron_address
 
 VALID = [
     "TAFjULxiVgT4qWk6UZwjqwZXTSaGaqnVp4",  # BTT TRC-20 contract, mainnet

@@ -20,10 +20,8 @@ from django.test import override_settings
 from accounts.models import User
 from creators.models import Creator
 from ledger.models import Grant
-from payments import services
-from payments.models import Invoice, InvoiceEvent, Payment, TxClaim
-from payments.money import Amount, Token
-from payments.verification import (
+from payments import claims, crediting, invoices, pricing
+from payments.chain.verification import (
     OWN_TRANSFER,
     TRANSFER_TOPIC,
     ChainTransfer,
@@ -32,6 +30,9 @@ from payments.verification import (
     Verified,
     verify_transfers,
 )
+from payments.errors import ClaimConflict, NotFound
+from payments.models import Invoice, InvoiceEvent, Payment, TxClaim
+from payments.money import Amount, Token
 from purchases import services as purchases
 from tests.payments import tron_json
 from tests.payments.factories import (
@@ -322,7 +323,7 @@ def claim_and_check(
     user: User, invoice: Invoice, answers: tuple[dict[str, Any], dict[str, Any]]
 ) -> TxClaim:
     claim, _ = proven_claim(user, invoice, answers[0]["txID"])
-    return services.check_claim(claim.pk, *answers, solidified=True)
+    return claims.check_claim(claim.pk, *answers, solidified=True)
 
 
 def assert_nothing_credited_or_granted(invoice: Invoice) -> None:
@@ -349,7 +350,7 @@ def test_exact_payment_processing_on_inclusion_settled_on_solidification(
     transfer = proven(*paying(invoice))
 
     # when: its block is seen
-    payment = services.record_transfer(transfer, solidified=False)
+    payment = crediting.record_transfer(transfer, solidified=False)
 
     # then: processing, paid, not yet granted
     invoice.refresh_from_db()
@@ -360,7 +361,7 @@ def test_exact_payment_processing_on_inclusion_settled_on_solidification(
     assert not granted(invoice)
 
     # when: its block is solidified
-    services.record_transfer(transfer, solidified=True)
+    crediting.record_transfer(transfer, solidified=True)
 
     # then: settled and granted, with every step in the log
     invoice.refresh_from_db()
@@ -381,10 +382,10 @@ def test_a_transfer_seen_twice_or_by_two_watchers_credits_once(fan: User, creato
     invoice = purchase(fan, creator)
     transfer = proven(*paying(invoice))
 
-    first = services.record_transfer(transfer, solidified=False)
-    again = services.record_transfer(transfer, solidified=False)
-    solid = services.record_transfer(transfer, solidified=True)
-    solid_again = services.record_transfer(transfer, solidified=True)
+    first = crediting.record_transfer(transfer, solidified=False)
+    again = crediting.record_transfer(transfer, solidified=False)
+    solid = crediting.record_transfer(transfer, solidified=True)
+    solid_again = crediting.record_transfer(transfer, solidified=True)
 
     assert first is not None
     assert {again, solid, solid_again} == {first}
@@ -404,7 +405,7 @@ def test_two_watchers_racing_credit_once(fan: User, creator: Creator) -> None:
     def watcher() -> None:
         try:
             barrier.wait()
-            services.record_transfer(transfer, solidified=True)
+            crediting.record_transfer(transfer, solidified=True)
         except BaseException as error:  # reported below, not lost in the thread
             errors.append(error)
         finally:
@@ -441,7 +442,7 @@ def test_the_memo_names_the_invoice(fan: User, creator: Creator) -> None:
     units = invoice.amount_due + 10**18
     transfer = proven(*paying(invoice, units=units, memo=invoice.memo.lower()))
 
-    payment = services.record_transfer(transfer, solidified=True)
+    payment = crediting.record_transfer(transfer, solidified=True)
 
     assert payment is not None
     assert payment.matched_by == Payment.MatchedBy.MEMO
@@ -492,8 +493,8 @@ def test_a_watcher_seeing_a_fake_or_reverted_transfer_credits_nothing(
         result = verify_transfers(
             *answers,
             token=BTT,
-            recipients=services.watched_addresses(),
-            btt_contract=services.btt_contract(),
+            recipients=invoices.watched_addresses(),
+            btt_contract=pricing.btt_contract(),
         )
         assert isinstance(result, Refused)
     assert_nothing_credited_or_granted(invoice)
@@ -540,8 +541,8 @@ def test_a_txid_claimed_for_two_invoices_credits_only_the_first(
     # a second claim of the same txid is taken (a claim blocks no other), and checked first
     second_claim, _ = proven_claim(fan, second, answers[0]["txID"])
 
-    second_claim = services.check_claim(second_claim.pk, *answers, solidified=True)
-    first_claim = services.check_claim(first_claim.pk, *answers, solidified=True)
+    second_claim = claims.check_claim(second_claim.pk, *answers, solidified=True)
+    first_claim = claims.check_claim(first_claim.pk, *answers, solidified=True)
 
     assert (first_claim.state, second_claim.state) == ("verified", "refused")
     first.refresh_from_db()
@@ -569,7 +570,7 @@ def test_claiming_someone_elses_payment_takes_nothing(
     assert claim.state == TxClaim.State.REFUSED
     assert claim.detail.startswith("not_yours")
     assert not Payment.objects.exists()  # the claim touched nothing
-    services.record_transfer(proven(*answers), solidified=True)  # the watcher sees it
+    crediting.record_transfer(proven(*answers), solidified=True)  # the watcher sees it
     assert_nothing_credited_or_granted(thief)
     victim.refresh_from_db()
     assert victim.state == Invoice.State.SETTLED
@@ -583,9 +584,9 @@ def test_a_transfer_already_credited_cannot_be_claimed_for_another_invoice(
     first = purchase(fan, creator, "First")
     second = purchase(fan, creator, "Second")
     transfer = proven(*paying(first))
-    services.record_transfer(transfer, solidified=True)
+    crediting.record_transfer(transfer, solidified=True)
 
-    with pytest.raises(services.ClaimConflict):
+    with pytest.raises(ClaimConflict):
         proven_claim(fan, second, transfer.txid)
 
     assert_nothing_credited_or_granted(second)
@@ -596,8 +597,8 @@ def test_a_stranger_cannot_claim_for_an_invoice(
 ) -> None:
     invoice = purchase(fan, creator)
 
-    with pytest.raises(services.NotFound):
-        services.claim_transaction(stranger, invoice, "ab" * 32)
+    with pytest.raises(NotFound):
+        claims.claim_transaction(stranger, invoice, "ab" * 32)
 
     assert not TxClaim.objects.exists()
 
@@ -609,15 +610,15 @@ def test_a_claim_of_a_transaction_not_yet_in_a_block_stays_pending(
     transaction, info = paying(invoice)
     claim, _ = proven_claim(fan, invoice, transaction["txID"])
 
-    claim = services.check_claim(claim.pk, transaction, {}, solidified=False)
+    claim = claims.check_claim(claim.pk, transaction, {}, solidified=False)
     assert claim.state == TxClaim.State.PENDING
     assert claim.checked_at is not None
-    claim = services.check_claim(claim.pk, {}, {}, solidified=False)
+    claim = claims.check_claim(claim.pk, {}, {}, solidified=False)
     assert claim.state == TxClaim.State.PENDING
     assert_nothing_credited_or_granted(invoice)
 
     # when: it is mined
-    claim = services.check_claim(claim.pk, transaction, info, solidified=False)
+    claim = claims.check_claim(claim.pk, transaction, info, solidified=False)
 
     assert claim.state == TxClaim.State.VERIFIED
     invoice.refresh_from_db()
@@ -630,7 +631,7 @@ def test_a_late_payment_is_recorded_and_flagged_on_the_expired_invoice(
     invoice = purchase(fan, creator)
     transfer = proven(*paying(invoice, after=timedelta(minutes=16)))
 
-    payment = services.record_transfer(transfer, solidified=True)
+    payment = crediting.record_transfer(transfer, solidified=True)
 
     invoice.refresh_from_db()
     assert payment is not None
@@ -646,10 +647,10 @@ def test_a_late_payment_after_the_expiry_job_is_still_recognised(
     fan: User, creator: Creator
 ) -> None:
     invoice = purchase(fan, creator)
-    services.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
+    invoices.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
     transfer = proven(*paying(invoice, after=timedelta(minutes=30)))
 
-    services.record_transfer(transfer, solidified=True)
+    crediting.record_transfer(transfer, solidified=True)
 
     invoice.refresh_from_db()
     assert (invoice.state, invoice.late, invoice.amount_paid) == (
@@ -660,7 +661,7 @@ def test_a_late_payment_after_the_expiry_job_is_still_recognised(
     assert not granted(invoice)
 
     # when: the creator accepts it
-    services.accept_late_payment(creator.user, invoice)
+    crediting.accept_late_payment(creator.user, invoice)
 
     invoice.refresh_from_db()
     assert invoice.state == Invoice.State.SETTLED
@@ -671,10 +672,10 @@ def test_a_payment_mined_before_expiry_but_seen_after_the_expiry_job_settles(
     fan: User, creator: Creator
 ) -> None:
     invoice = purchase(fan, creator)
-    services.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
+    invoices.expire_invoices(now=invoice.expires_at + timedelta(seconds=1))
     transfer = proven(*paying(invoice, after=timedelta(minutes=14)))
 
-    services.record_transfer(transfer, solidified=True)
+    crediting.record_transfer(transfer, solidified=True)
 
     invoice.refresh_from_db()
     assert (invoice.state, invoice.late) == (Invoice.State.SETTLED, False)
@@ -686,10 +687,10 @@ def test_a_transfer_dropped_before_solidification_invalidates_and_grants_nothing
 ) -> None:
     invoice = purchase(fan, creator)
     transfer = proven(*paying(invoice))
-    services.record_transfer(transfer, solidified=False)
+    crediting.record_transfer(transfer, solidified=False)
 
-    services.drop_transfer(transfer.txid, transfer.log_index)
-    services.drop_transfer(transfer.txid, transfer.log_index)  # twice is harmless
+    crediting.drop_transfer(transfer.txid, transfer.log_index)
+    crediting.drop_transfer(transfer.txid, transfer.log_index)  # twice is harmless
 
     invoice.refresh_from_db()
     assert (invoice.state, invoice.amount_paid) == (Invoice.State.INVALID, 0)
@@ -700,9 +701,9 @@ def test_a_transfer_dropped_before_solidification_invalidates_and_grants_nothing
 def test_a_solidified_transfer_never_drops(fan: User, creator: Creator) -> None:
     invoice = purchase(fan, creator)
     transfer = proven(*paying(invoice))
-    services.record_transfer(transfer, solidified=True)
+    crediting.record_transfer(transfer, solidified=True)
 
-    services.drop_transfer(transfer.txid, transfer.log_index)
+    crediting.drop_transfer(transfer.txid, transfer.log_index)
 
     invoice.refresh_from_db()
     assert invoice.state == Invoice.State.SETTLED
@@ -713,7 +714,7 @@ def test_a_transfer_that_matches_no_invoice_credits_nothing(fan: User, creator: 
     invoice = purchase(fan, creator)
     transfer = proven(*paying(invoice, units=invoice.amount_due + 1))
 
-    assert services.record_transfer(transfer, solidified=True) is None
+    assert crediting.record_transfer(transfer, solidified=True) is None
 
     assert_nothing_credited_or_granted(invoice)
 
@@ -758,10 +759,10 @@ def test_a_grant_at_the_first_confirmation_is_taken_back_if_the_payment_drops(
 ) -> None:
     invoice = purchase(fan, creator)
     transfer = proven(*paying(invoice))
-    services.record_transfer(transfer, solidified=False)
+    crediting.record_transfer(transfer, solidified=False)
     assert granted(invoice)
 
-    services.drop_transfer(transfer.txid, transfer.log_index)
+    crediting.drop_transfer(transfer.txid, transfer.log_index)
 
     invoice.refresh_from_db()
     assert invoice.state == Invoice.State.INVALID
@@ -775,8 +776,8 @@ def test_a_claim_never_seen_on_chain_is_given_up(fan: User, creator: Creator) ->
     invoice = purchase(fan, creator)
     claim, _ = proven_claim(fan, invoice, "cd" * 32)
 
-    abandoned = services.abandon_claim(claim.pk)
-    services.abandon_claim(claim.pk)  # twice is harmless
+    abandoned = claims.abandon_claim(claim.pk)
+    claims.abandon_claim(claim.pk)  # twice is harmless
 
     assert abandoned.state == TxClaim.State.REFUSED
     assert abandoned.detail.startswith("not_found")

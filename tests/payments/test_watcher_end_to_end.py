@@ -19,8 +19,9 @@ from creators.models import Creator
 from ledger.models import Grant
 from payments.models import ChainCursor, Invoice, InvoiceEvent, Payment
 from purchases import services as purchases
-from tests.conftest import AsgiServer, Devnet, wait_for
-from tests.payments.conftest import funded_wallet
+from tests.fixtures.devnet import Devnet, funded_wallet
+from tests.fixtures.processes import wait_for
+from tests.fixtures.servers import AsgiServer
 from tests.payments.factories import paid_content
 from tests.payments.watching import (
     block_of,

@@ -15,13 +15,13 @@ from django.utils import timezone
 from accounts.models import User
 from creators.models import Creator
 from ledger.models import Grant
-from payments import reconciliation, services
+from payments import invoices, reconciliation
+from payments.chain.node import NodeClient
+from payments.chain.watcher import Watcher
 from payments.models import Invoice, InvoiceEvent, Payment, UnmatchedTransfer
-from payments.tron import NodeClient
-from payments.watcher import Watcher
 from purchases import services as purchases
-from tests.conftest import DEVNET_ENV, Devnet, launch_devnet, wait_for
-from tests.payments.conftest import funded_wallet
+from tests.fixtures.devnet import DEVNET_ENV, Devnet, funded_wallet, launch_devnet
+from tests.fixtures.processes import wait_for
 from tests.payments.factories import FIRST_DUE, paid_content
 from tests.payments.watching import (
     NodeProxy,
@@ -37,9 +37,6 @@ from tests.payments.watching import (
     state_of,
     wait_scanned,
 )
-from tests.staff.personas import finance
-
-__all__ = ["finance"]  # fixtures
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -282,7 +279,7 @@ def test_a_late_payment_is_recorded_flagged_late_and_grants_nothing(
     # given: an invoice that expired before the fan paid
     invoice, album = purchase_of(fan, creator)
     Invoice.objects.filter(pk=invoice.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert services.expire_invoices() == 1
+    assert invoices.expire_invoices() == 1
     payer = funded_wallet(devnet, trx=100_000_000, trc20=200 * BTT)
 
     # when: the exact amount arrives anyway

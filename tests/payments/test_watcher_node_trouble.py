@@ -14,8 +14,8 @@ from creators.models import Creator
 from ledger.models import Grant
 from payments.models import ChainCursor, Invoice, Payment
 from purchases import services as purchases
-from tests.conftest import Devnet, wait_for
-from tests.payments.conftest import funded_wallet
+from tests.fixtures.devnet import Devnet, funded_wallet
+from tests.fixtures.processes import wait_for
 from tests.payments.factories import paid_content
 from tests.payments.watching import (
     GARBAGE_KINDS,

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from payments.watcher import Block, MalformedAnswer, Pacer, backoff, parse_block, parse_receipts
+from payments.chain.blocks import Block, MalformedAnswer, parse_block, parse_receipts
+from payments.chain.pacing import Pacer, backoff
 
 
 def block(number: int, stamp: float) -> Block:

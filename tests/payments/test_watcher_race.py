@@ -13,12 +13,13 @@ import pytest
 from accounts.models import User
 from creators.models import Creator
 from ledger.models import Grant
+from payments.chain.applying import Applied
+from payments.chain.node import NodeClient
+from payments.chain.watcher import Watcher
 from payments.models import ChainCursor, Invoice, InvoiceEvent, Payment
-from payments.tron import NodeClient
-from payments.watcher import Applied, Watcher
 from purchases.services import create_purchase_invoice
-from tests.conftest import Devnet, wait_for
-from tests.payments.conftest import funded_wallet
+from tests.fixtures.devnet import Devnet, funded_wallet
+from tests.fixtures.processes import wait_for
 from tests.payments.factories import paid_content
 from tests.payments.watching import (
     block_of,

@@ -19,8 +19,8 @@ from google.protobuf import any_pb2  # type: ignore[import-untyped]
 from tronpy.keys import PrivateKey
 from tronpy.proto import tron_pb2
 
+from payments.chain.verification import TRANSFER_TOPIC
 from payments.money import BTT_TRC20_MAINNET_CONTRACT
-from payments.verification import TRANSFER_TOPIC
 
 TYPE_URL = "type.googleapis.com/protocol.{}"
 TRANSFER_SELECTOR = "a9059cbb"  # transfer(address,uint256)

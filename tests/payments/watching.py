@@ -20,11 +20,11 @@ from django.db import connection
 from tronpy.keys import PrivateKey
 
 from creators.models import Creator
+from payments.chain.node import NodeClient
+from payments.chain.watcher import Watcher
 from payments.models import ChainCursor, Invoice
-from payments.tron import NodeClient
-from payments.watcher import Watcher
-from tests.conftest import Child, Devnet, process_environment, start_child, wait_for
-from tests.payments.conftest import BTT_TRC10, BTT_TRC20, Wallet
+from tests.fixtures.devnet import BTT_TRC10, BTT_TRC20, Devnet, Wallet
+from tests.fixtures.processes import Child, process_environment, start_child, wait_for
 from tests.payments.factories import with_wallet
 
 FEE_LIMIT = 30_000_000

@@ -10,19 +10,19 @@ from django.utils import timezone
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services
+from payments import crediting
 from payments.models import Invoice, InvoiceEvent
 from staff import audit, roles
 from staff.models import AppendOnly, AuditEntry
+from tests.fixtures.personas import role_group
 from tests.payments.factories import paying, proven, purchase
-from tests.staff.personas import role_group
 
 pytestmark = pytest.mark.django_db
 
 
 def settled_invoice(fan: User, creator: Creator) -> Invoice:
     invoice = purchase(fan, creator)
-    services.record_transfer(proven(*paying(invoice)), solidified=True)
+    crediting.record_transfer(proven(*paying(invoice)), solidified=True)
     invoice.refresh_from_db()
     assert invoice.state == Invoice.State.SETTLED
     return invoice

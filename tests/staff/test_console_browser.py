@@ -8,17 +8,12 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services
+from payments import crediting
 from payments.models import Invoice, UnmatchedTransfer
 from staff.models import AuditEntry
 from swarm.models import Content
-from tests.conftest import (
-    AsgiServer,
-    Chromium,
-    assert_page_clean,
-    outside_browser_loop,
-    screenshots,
-)
+from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
+from tests.fixtures.servers import AsgiServer
 from tests.payments.factories import paying, proven, purchase
 from tests.staff.test_moderation import published
 
@@ -26,14 +21,17 @@ from tests.staff.test_moderation import published
 def test_a_moderator_takes_a_release_down_and_restores_it_from_the_page(
     browser: Chromium, asgi_server: AsgiServer, moderator: User, creator: Creator, fan: User
 ) -> None:
+    browser.allow_console_error(r"status of 410 .*/content/\d+/\)$", "a removed page is Gone")
     content = published(creator, "Bootleg Live")
     page = browser.open(asgi_server.url, moderator)
     page.goto("/staff/moderation/?q=bootleg")
     row = page.locator(f'tr[data-content-id="{content.pk}"]')
     screenshots(page, "staff-moderation")
 
-    row.get_by_label("Takedown reason").fill("Copyright claim by the label")
-    row.get_by_role("button", name="Take down").click()
+    row.get_by_role("link", name="Take down…").click()
+    expect(page.get_by_role("heading", name="Take down “Bootleg Live”?")).to_be_visible()
+    page.get_by_label("Public reason").fill("Copyright claim by the label")
+    page.get_by_role("button", name="Take down “Bootleg Live”").click()
 
     expect(page.get_by_role("status")).to_contain_text("“Bootleg Live” was taken down.")
     expect(row).to_contain_text("Copyright claim by the label")
@@ -54,7 +52,9 @@ def test_finance_attaches_an_unmatched_transfer_from_the_page(
     browser: Chromium, asgi_server: AsgiServer, finance: User, fan: User, creator: Creator
 ) -> None:
     invoice = purchase(fan, creator)
-    services.record_transfer(proven(*paying(invoice, invoice.amount_due + 10**18)), solidified=True)
+    crediting.record_transfer(
+        proven(*paying(invoice, invoice.amount_due + 10**18)), solidified=True
+    )
     kept = UnmatchedTransfer.objects.get()
     page = browser.open(asgi_server.url, finance)
     page.goto("/staff/reconciliation/")

@@ -8,14 +8,9 @@ from collections.abc import Callable
 from playwright.sync_api import expect
 
 from accounts.models import User
-from tests.conftest import (
-    AsgiServer,
-    Child,
-    Chromium,
-    assert_page_clean,
-    outside_browser_loop,
-    screenshots,
-)
+from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
+from tests.fixtures.processes import Child
+from tests.fixtures.servers import AsgiServer
 
 LIVE_TIMEOUT_MS = 30_000  # a hang guard: heartbeats come every second in tests
 

@@ -12,10 +12,10 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.test import Client
 
 from accounts.models import User
-from btt_platform.asgi import application
+from btt_site.asgi import application
 from staff import roles
-from tests.conftest import Child
-from tests.staff.personas import role_group
+from tests.fixtures.personas import role_group
+from tests.fixtures.processes import Child
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

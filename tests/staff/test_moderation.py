@@ -12,8 +12,8 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.test import Client
 
 from accounts.models import User
-from btt_platform.asgi import application
 from btt_platform.celery import app as celery_app
+from btt_site.asgi import application
 from creators.models import Creator
 from staff.models import AuditEntry
 from swarm import services

@@ -94,7 +94,7 @@ def test_every_model_of_the_platform_is_in_the_admin_and_none_of_money_is_editab
     from django.apps import apps
     from django.contrib import admin
 
-    from staff.admin import ReadOnlyAdmin
+    from btt_platform.readonly_admin import ReadOnlyAdmin
 
     ours = ["accounts", "creators", "swarm", "payments", "staff"]
     models = [model for label in ours for model in apps.get_app_config(label).get_models()]

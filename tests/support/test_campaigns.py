@@ -19,13 +19,15 @@ from accounts.models import User
 from accounts.tasks import send_email
 from btt_platform.celery import app as celery_app
 from creators.models import Creator
-from payments import services as payments
+from payments.crediting import record_transfer
+from payments.invoices import expire_invoices
 from payments.models import AppendOnly, Invoice
 from payments.money import Amount, Token
 from support import campaigns
 from support.models import Campaign, Pledge, PledgeEvent, RewardTier
 from support.tasks import close_campaigns
-from tests.conftest import make_user, wait_for
+from tests.fixtures.personas import make_user
+from tests.fixtures.processes import wait_for
 from tests.payments.factories import paying, proven
 from tests.support.tipping import tipping_creator
 
@@ -56,7 +58,7 @@ def past_deadline(campaign: Campaign) -> None:
 
 
 def pay(invoice: Invoice, seq: int) -> None:
-    payments.record_transfer(proven(*paying(invoice, seq=seq)), solidified=False)
+    record_transfer(proven(*paying(invoice, seq=seq)), solidified=False)
 
 
 def log(pledge: Pledge) -> list[tuple[str, str, int | None]]:
@@ -124,7 +126,7 @@ def test_an_unpaid_flexible_pledge_lapses_with_its_invoice_and_gives_its_reward_
     made = campaigns.pledge(fan, campaign, btt("100"), tier)
     assert RewardTier.objects.get(pk=tier.pk).taken == 1
 
-    assert payments.expire_invoices(timezone.now() + timedelta(hours=1)) == 1
+    assert expire_invoices(timezone.now() + timedelta(hours=1)) == 1
 
     made.refresh_from_db()
     assert made.state == Pledge.State.LAPSED
@@ -283,6 +285,7 @@ def test_the_deadline_task_run_twice_at_once_invoices_each_pledge_once(
     assert Pledge.objects.filter(invoice__isnull=True).count() == 0
 
 
+@pytest.mark.processes
 @pytest.mark.django_db(transaction=True)
 def test_backers_are_emailed_by_the_worker_when_the_goal_is_met_and_when_it_is_not(
     request: pytest.FixtureRequest, fan: User, stranger: User, creator: Creator, tmp_path: Path

@@ -12,10 +12,11 @@ from playwright.sync_api import WebSocketRoute, expect
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services as payments
+from payments.crediting import drop_transfer
 from payments.money import Amount, Token
 from support import services
-from tests.conftest import AsgiServer, Chromium, assert_page_clean, outside_browser_loop
+from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop
+from tests.fixtures.servers import AsgiServer
 from tests.support.tipping import pay, tip, tipping_creator, with_goal
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,11 +93,11 @@ def test_an_alert_whose_payment_leaves_the_chain_before_its_turn_is_never_shown(
 
     # when: the second one's payment leaves the chain while the first is on screen
     with outside_browser_loop():
-        payments.drop_transfer(transfers[1].txid, transfers[1].log_index)
+        drop_transfer(transfers[1].txid, transfers[1].log_index)
 
     # then: it is skipped, and the goal bar counts the other two
     expect(page.locator("body")).to_have_attribute("data-shown", "1,3", timeout=30_000)
     expect(page.locator("[data-goal-raised]")).to_have_text(
-        (tips[0].invoice.due + tips[2].invoice.due).decimal_string()
+        (tips[0].invoice.asked + tips[2].invoice.asked).decimal_string()
     )
     assert_page_clean(page)

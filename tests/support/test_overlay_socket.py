@@ -13,9 +13,9 @@ from websockets.typing import Origin
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services as payments
+from payments.crediting import drop_transfer
 from support import services
-from tests.conftest import AsgiServer
+from tests.fixtures.servers import AsgiServer
 from tests.support.tipping import OTHER_ADDRESS, other_creator, pay, tip, tipping_creator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,8 +73,8 @@ def test_a_paid_tip_reaches_its_creators_overlay_and_live_page_in_order_and_no_o
         assert alert_of(overlay_alerts[3])[:3] == ("alert", 4, "Test alert")
         assert overlay_alerts[3]["test"] is True
         assert [alert_of(heard(live)) for _ in range(3)] == expected
-        assert overlay_alerts[0]["amount"] == tips[0].invoice.due.decimal_string()
-        assert overlay_alerts[0]["units"] == str(tips[0].invoice.amount_due)
+        assert overlay_alerts[0]["amount"] == tips[0].invoice.asked.decimal_string()
+        assert overlay_alerts[0]["units"] == str(tips[0].invoice.amount_asked)
         assert quiet(live)
         assert quiet(theirs)
 
@@ -166,7 +166,7 @@ def test_a_tip_whose_payment_leaves_the_chain_is_withdrawn_on_overlay_and_live_p
         transfer = pay(made)
         assert alert_of(heard(mine)) == alert_of(heard(live)) == ("alert", 1, "Bo", "")
 
-        payments.drop_transfer(transfer.txid, transfer.log_index)
+        drop_transfer(transfer.txid, transfer.log_index)
 
         for connection in (mine, live):
             withdrawn = heard(connection)

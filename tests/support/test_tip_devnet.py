@@ -18,15 +18,9 @@ from creators.models import Creator
 from payments.models import Invoice
 from support import services
 from support.models import Alert
-from tests.conftest import (
-    AsgiServer,
-    Chromium,
-    Devnet,
-    assert_page_clean,
-    outside_browser_loop,
-    screenshots,
-)
-from tests.payments.conftest import funded_wallet
+from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
+from tests.fixtures.devnet import Devnet, funded_wallet
+from tests.fixtures.servers import AsgiServer
 from tests.payments.watching import (
     creator_with_own_wallet,
     send_btt,
@@ -87,7 +81,9 @@ def test_a_tip_paid_on_the_devnet_reaches_its_overlay_and_live_page_and_no_other
                 "<b>Ada</b>",
                 "<script>alert(1)</script> hi",
             )
-            assert on_overlay["units"] == str(made.invoice.amount_due)
+            # the tip as asked, though the wallet sent the tagged amount
+            assert on_overlay["units"] == str(made.invoice.amount_asked)
+            assert made.invoice.amount_asked < made.invoice.amount_due
             assert state_of(made.invoice) == Invoice.State.PROCESSING
             with pytest.raises(TimeoutError):
                 theirs.recv(timeout=2)
@@ -143,7 +139,7 @@ def test_the_overlay_page_in_chromium_shows_a_devnet_tip_as_text(
             "<style>body{display:none}</style><a href=javascript:alert(2)>x</a>"
         )
         expect(page.locator("[data-alert-amount]")).to_have_text(
-            f"{made.invoice.due.decimal_string()} BTT"
+            f"{made.invoice.asked.decimal_string()} BTT"
         )
         assert page.locator("img, a, style:not(head style)").count() == 0
         assert page.locator("body").get_attribute("data-shown") == "1"

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services as payments
+from payments.crediting import drop_transfer, record_transfer
 from payments.models import Invoice
 from payments.money import Amount, Token
 from support import events, services
@@ -127,10 +127,11 @@ def test_a_paid_tip_alerts_once_at_processing_and_counts_towards_the_goal(
         (1, first.pk, "Ada", "hi", 2, False),
         (2, second.pk, "Anonymous", "", 4, False),
     ]
-    assert alerts[0].amount == first.invoice.due
+    # as asked: the tag that named the invoice stays out of the alert and the goal
+    assert alerts[0].amount == first.invoice.asked == TIP
     settings = TipSettings.objects.get(creator=creator)
     assert settings.last_alert_seq == 2
-    assert settings.goal_raised == first.invoice.due + second.invoice.due
+    assert settings.goal_raised == first.invoice.asked + second.invoice.asked
     assert Invoice.objects.get(pk=first.invoice.pk).state == Invoice.State.SETTLED
 
 
@@ -144,19 +145,20 @@ def test_a_tip_whose_payment_leaves_the_chain_after_its_alert_is_withdrawn_from_
     solidify(pay(kept))
     transfer = pay(lost)
     assert (
-        TipSettings.objects.get(creator=creator).goal_raised == kept.invoice.due + lost.invoice.due
+        TipSettings.objects.get(creator=creator).goal_raised
+        == kept.invoice.asked + lost.invoice.asked
     )
 
     # when: the second one's transaction leaves the chain (a fork), twice over
-    payments.drop_transfer(transfer.txid, transfer.log_index)
-    payments.drop_transfer(transfer.txid, transfer.log_index)
+    drop_transfer(transfer.txid, transfer.log_index)
+    drop_transfer(transfer.txid, transfer.log_index)
 
     # then: its invoice is invalid, its alert withdrawn (still numbered), the goal without it
     assert Invoice.objects.get(pk=lost.invoice.pk).state == Invoice.State.INVALID
     alerts = {a.tip_id: a for a in Alert.objects.all()}
     assert alerts[kept.pk].withdrawn_at is None
     assert alerts[lost.pk].withdrawn_at is not None
-    assert TipSettings.objects.get(creator=creator).goal_raised == kept.invoice.due
+    assert TipSettings.objects.get(creator=creator).goal_raised == kept.invoice.asked
     settings = services.tip_settings(creator)
     replayed = [events.alert_payload(a, settings) for a in services.alerts_after(creator.pk, 0)]
     assert [(a["seq"], a["withdrawn"]) for a in replayed] == [(1, False), (2, True)]
@@ -189,10 +191,9 @@ def test_alerts_are_numbered_per_creator_and_purchases_raise_none(
 
     pay(theirs)
     pay(mine)
-    from payments import services as payments
     from tests.payments.factories import paying, proven
 
-    payments.record_transfer(proven(*paying(bought, seq=999)), solidified=False)
+    record_transfer(proven(*paying(bought, seq=999)), solidified=False)
 
     assert Invoice.objects.get(pk=bought.pk).state == Invoice.State.PROCESSING
     assert sorted(Alert.objects.values_list("creator_id", "seq", "tip_id")) == sorted(
@@ -212,7 +213,7 @@ def test_a_test_alert_is_numbered_with_the_rest_and_leaves_the_goal_alone(
         (2, False, "Anonymous"),
     ]
     assert alert.amount == Amount.parse("100", Token.BTT)
-    assert services.tip_settings(creator).goal_raised == TIP + Amount.parse("0.000001", Token.BTT)
+    assert services.tip_settings(creator).goal_raised == TIP
 
 
 @pytest.mark.parametrize(

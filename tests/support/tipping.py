@@ -1,5 +1,5 @@
 """For the tip tests: creators with wallets of their own, tips, and paying them through the
-real crediting path (a verified transfer handed to ``payments.services.record_transfer``)."""
+real crediting path (a verified transfer handed to ``payments.crediting.record_transfer``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import itertools
 
 from accounts.models import User
 from creators.models import Creator
-from payments import services as payments
+from payments.chain.verification import ChainTransfer
+from payments.crediting import record_transfer
 from payments.money import Amount, Token
-from payments.verification import ChainTransfer
 from support import services
 from support.models import Tip
-from tests.conftest import TRON_ADDRESS, make_user
+from tests.fixtures.personas import TRON_ADDRESS, make_user
 from tests.payments.factories import CREATOR_ADDRESS, OTHER_ADDRESS, paying, proven, with_wallet
 
 TIP = Amount.parse("150", Token.BTT)
@@ -72,12 +72,12 @@ def pay(made: Tip) -> ChainTransfer:
     """The tip's exact amount arrives at the creator's address, in a block not yet solidified."""
     invoice = made.invoice
     transfer = proven(*paying(invoice, recipient=invoice.recipient, seq=next(_transactions)))
-    payments.record_transfer(transfer, solidified=False)
+    record_transfer(transfer, solidified=False)
     return transfer
 
 
 def solidify(transfer: ChainTransfer) -> None:
-    payments.record_transfer(transfer, solidified=True)
+    record_transfer(transfer, solidified=True)
 
 
 __all__ = ["OTHER_ADDRESS", "TIP", "other_creator", "pay", "solidify", "tip", "tipping_creator"]

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import libtorrent as lt
 
-from tests.conftest import free_port, wait_for
+from tests.fixtures.processes import free_port, wait_for
 
 # Hang guards only: a few MiB over loopback take well under a second.
 DOWNLOAD_TIMEOUT = 60.0

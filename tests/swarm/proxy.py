@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-from tests.conftest import wait_for
+from tests.fixtures.processes import wait_for
 
 _CONTENT_RANGE = re.compile(rb"\r\ncontent-range:\s*bytes (\d+)-(\d+)/\d+", re.IGNORECASE)
 _RANGE = re.compile(r"bytes=(\d+)-(\d+)")

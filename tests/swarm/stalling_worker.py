@@ -1,6 +1,7 @@
 """``python -m tests.swarm.stalling_worker -A btt_platform worker ...``: a real Celery worker
-whose hashing stops for good once it has written a progress of STALL_AT (a fraction, e.g.
-0.5), so that a test can kill it mid-hash at a known point instead of racing the hash.
+whose hashing stops for good once it has hashed STALL_AT of the pieces (a fraction, e.g. 0.5),
+after handing that progress to the database, so that a test can kill it mid-hash at a known
+point instead of racing the hash.
 
 Only the progress callback is wrapped: the bytes hashed and the torrent built are the product's.
 """
@@ -17,17 +18,18 @@ from celery.signals import task_prerun
 
 @task_prerun.connect
 def _stall_hashing(**_: Any) -> None:
-    from swarm import ingest
+    from swarm import hashing
 
-    reporter = ingest.ProgressReporter
+    reporter = hashing.ProgressReporter
     if getattr(reporter, "stalls", False):
         return
     stall_at = float(os.environ["STALL_AT"])
     report = reporter.__call__
 
-    def stalling(self: ingest.ProgressReporter, done: int, total: int) -> None:
+    def stalling(self: hashing.ProgressReporter, done: int, total: int) -> None:
         report(self, done, total)
-        if self.sent >= stall_at:  # written to the database
+        if done >= stall_at * total:
+            self.flush()  # the writer thread puts this progress in the database
             threading.Event().wait()  # until killed
 
     reporter.__call__ = stalling  # type: ignore[method-assign]

@@ -27,16 +27,16 @@ from purchases.services import set_content_price
 from swarm.models import Content
 from swarm.services import active_passkey
 from swarm.torrents import personal_metainfo
-from swarm.webseed import issue_token
-from tests.conftest import (
+from swarm.webseed.tokens import issue_token
+from tests.fixtures.browser import (
     Chromium,
     assert_page_clean,
     outside_browser_loop,
     save_download,
     screenshots,
-    wait_for,
 )
-from tests.swarm.conftest import Site
+from tests.fixtures.content import Site
+from tests.fixtures.processes import wait_for
 from tests.swarm.proxy import Served, TamperingProxy
 
 Publish = Callable[..., Content]
@@ -182,6 +182,7 @@ def test_download_survives_a_cut_connection_and_a_corrupt_piece(
     fan: User,
     tmp_path: Path,
 ) -> None:
+    browser.allow_console_error(r"ERR_CONTENT_LENGTH_MISMATCH .*/long\.bin\)$", "the cut")
     # given: 34 pieces, fetched three to a request ([0-2], [3-5], ...); the seed serves piece 4
     # with one byte wrong once, and the connection of the request for pieces 9-11 drops in the
     # middle of piece 10
@@ -227,6 +228,7 @@ def test_try_again_after_a_refused_link_keeps_the_verified_pieces(
     fan: User,
     tmp_path: Path,
 ) -> None:
+    browser.allow_console_error(r"status of 403 .*/late\.bin\)$", "the refused request")
     # given: 20 pieces, two to a request; the web seed refuses the request for pieces 12-13
     # as it does a link that expired
     data = random_bytes(20 * PIECE, seed=8)
@@ -366,6 +368,7 @@ def test_access_withdrawn_before_the_download_says_so(
     creator: Creator,
     fan: User,
 ) -> None:
+    browser.allow_console_error(r"status of 403 .*/torrent\)$", "access was withdrawn")
     # given: the fan's page is open when the entitlement is taken back (a refund, say)
     content = publish(creator, {"gone.bin": b"g" * 5000}, title="Refunded", access="paid")
     entitlement = ledger.grant(fan, content, Grant.Source.PURCHASE)

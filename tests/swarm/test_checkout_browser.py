@@ -29,23 +29,18 @@ from ledger.models import Grant
 from payments.models import Invoice, TxClaim
 from payments.money import Amount, Token
 from purchases import services as purchases
-from swarm import ingest
+from swarm import publishing
 from swarm.models import Content
-from tests.conftest import (
-    BASE_DIR,
-    PASSWORD,
-    Chromium,
-    Devnet,
-    assert_page_clean,
-    outside_browser_loop,
-    screenshots,
-)
-from tests.payments.conftest import Wallet, funded_wallet
+from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
+from tests.fixtures.content import Site, uploaded
+from tests.fixtures.devnet import Devnet, Wallet, funded_wallet
+from tests.fixtures.personas import PASSWORD
+from tests.fixtures.processes import BASE_DIR
 from tests.payments.watching import new_address, start_watcher_process
-from tests.swarm.conftest import Site, uploaded
 from tests.swarm.test_browser_download import random_bytes, start_and_collect
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each page the journey leaves open is put through axe at the end (tests/fixtures/browser.py).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.audit_pages]
 
 TRONWEB_BUNDLE = BASE_DIR / "node_modules" / "tronweb" / "dist" / "TronWeb.js"
 BTT = 10**18
@@ -132,7 +127,7 @@ def on_sale(creator: Creator, files: dict[str, bytes], title: str, price: str) -
     celery_app.conf.task_always_eager = True
     try:
         content = uploaded(creator, files, title=title, access=Content.Access.PAID)
-        ingest.publish_content(creator.user, content.pk)
+        publishing.publish_content(creator.user, content.pk)
     finally:
         celery_app.conf.task_always_eager = eager
     content.refresh_from_db()
@@ -172,7 +167,7 @@ def test_a_fan_signs_up_pays_with_tronlink_watches_it_settle_and_downloads(
     status = page.locator("[data-status]")
     expect(status).to_have_text("Waiting for your payment.")
     expect(page.locator("[data-amount]")).to_have_text("12.500001")
-    expect(page.get_by_label("Address to pay")).to_have_value(creator.payout_address)
+    expect(page.locator("[data-pay-address]")).to_have_text(creator.payout_address)
     # 15:00 at the server, a moment less here
     expect(page.locator("[data-countdown-value]")).to_have_text(re.compile(r"^1[45]:\d\d$"))
     pay = page.get_by_role("button", name="Pay with TronLink")

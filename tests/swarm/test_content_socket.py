@@ -11,7 +11,7 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.test import Client
 
 from accounts.models import User
-from btt_platform.asgi import application
+from btt_site.asgi import application
 from creators.models import Creator
 from swarm import events
 from swarm.models import Content
@@ -36,6 +36,13 @@ async def connect(content: Content, user: User | None) -> tuple[WebsocketCommuni
     )
     connected, _ = await communicator.connect()
     return communicator, connected
+
+
+async def refused(communicator: WebsocketCommunicator) -> bool:
+    """Whether the consumer's first word is its refusal: a close with 4403 (it accepts first,
+    so that a browser sees the code rather than a failed handshake)."""
+    output = await communicator.receive_output(timeout=5)
+    return bool(output == {"type": "websocket.close", "code": 4403})
 
 
 def stats() -> events.StatsEvent:
@@ -89,10 +96,10 @@ async def test_creator_sees_ingest_and_full_stats_fans_see_public_counters(
 async def test_unpublished_content_is_only_for_its_creator(creator: Creator, fan: User) -> None:
     content = await make_content(creator, Content.State.HASHING)
 
-    _, fan_ok = await connect(content, fan)
+    refused_fan, _ = await connect(content, fan)
     owner, owner_ok = await connect(content, creator.user)
 
-    assert not fan_ok
+    assert await refused(refused_fan)
     assert owner_ok
     await owner.disconnect()
 
@@ -115,5 +122,6 @@ async def test_unknown_content_is_refused(db: None, fan: User) -> None:
         headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
     )
     connected, _ = await communicator.connect()
-    assert not connected
+    assert connected
+    assert await refused(communicator)
     await asyncio.sleep(0)

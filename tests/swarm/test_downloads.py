@@ -22,9 +22,9 @@ from ledger.models import Grant
 from swarm.models import Content, EngineNode
 from swarm.services import active_passkey
 from swarm.torrents import personal_metainfo
-from tests.conftest import Child, wait_for
+from tests.fixtures.content import Site
+from tests.fixtures.processes import Child, wait_for
 from tests.swarm.clients import aria2_download, libtorrent_download, read_tree, without_web_seeds
-from tests.swarm.conftest import Site
 
 MiB = 1024 * 1024
 PIECE = 256 * 1024
@@ -170,6 +170,7 @@ def test_libtorrent_downloads_from_the_web_seed_alone(
     assert download.errors == []
 
 
+@pytest.mark.processes
 def test_aria2_downloads_from_the_web_seed_alone(
     release: Release, site: Site, fan: User, tmp_path: Path
 ) -> None:

@@ -23,7 +23,7 @@ from ledger import services as ledger
 from ledger.models import Grant
 from swarm import admission, torrents
 from swarm.models import Content, EngineNode
-from tests.conftest import Child, free_port, wait_for
+from tests.fixtures.processes import Child, free_port, wait_for
 from tests.swarm.clients import client_settings, without_web_seeds
 
 KIB = 1024
@@ -47,7 +47,8 @@ class BoundClient:
             | lt.alert_category.status
             | lt.alert_category.tracker
             | lt.alert_category.connect
-            | lt.alert_category.peer,
+            | lt.alert_category.peer
+            | lt.alert_category.storage,
         )
         self.session = lt.session(lt.session_params(settings))
         params = lt.add_torrent_params()
@@ -59,6 +60,7 @@ class BoundClient:
         self.handle = self.session.add_torrent(params)
         self.closed: list[tuple[str, int]] = []  # peers whose connection ended, in order
         self.tracker_replies = 0
+        self.flushes = 0
 
     def status(self) -> lt.torrent_status:
         # Alerts die at the next pop_alerts(): keep what matters as they pass.
@@ -68,6 +70,8 @@ class BoundClient:
                 self.closed.append((str(host), int(port)))
             elif isinstance(alert, lt.tracker_reply_alert):
                 self.tracker_replies += 1
+            elif isinstance(alert, lt.cache_flushed_alert):
+                self.flushes += 1
         return self.handle.status()
 
     def connect(self, endpoint: tuple[str, int]) -> None:
@@ -79,6 +83,15 @@ class BoundClient:
 
     def wait_until_complete(self) -> None:
         wait_for(lambda: self.status().is_seeding, timeout=120, what="the download to complete")
+        # A piece counts once its hash passed, which can be before its disk thread wrote it.
+        flushes = self.flushes
+        self.handle.flush_cache()
+
+        def flushed() -> bool:
+            self.status()  # takes in the alerts
+            return self.flushes > flushes
+
+        wait_for(flushed, what="the files on disk")
 
 
 def info_dict_only(content: Content) -> bytes:

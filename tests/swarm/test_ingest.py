@@ -17,14 +17,14 @@ from accounts.models import User
 from btt_platform.broadcast import Member
 from creators.models import Creator
 from ledger import services as ledger
-from swarm import ingest, torrents
+from swarm import hashing, publishing, torrents
 from swarm.events import content_group
+from swarm.hashing import ingest_content
 from swarm.models import Content
 from swarm.services import active_passkey
-from swarm.tasks import ingest_content
-from swarm.webseed import webseed_url_for
-from tests.conftest import Child, wait_for
-from tests.swarm.conftest import uploaded
+from swarm.webseed.tokens import webseed_url_for
+from tests.fixtures.content import uploaded
+from tests.fixtures.processes import Child, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TERMINAL = ("seeding", "failed")
@@ -95,7 +95,7 @@ def test_publishing_hashes_a_free_file_into_a_v1_torrent(
 
     # when: published, with a listener on the content's group
     with GroupListener(content.pk) as listener:
-        ingest.publish_content(creator.user, content.pk)
+        publishing.publish_content(creator.user, content.pk)
         content = seeded(content)
 
     # then: a v1-only torrent (no v2 parts, no pad files) that libtorrent reads
@@ -118,7 +118,8 @@ def test_publishing_hashes_a_free_file_into_a_v1_torrent(
     assert content.published_at is not None
     assert content.hash_progress == 1.0
 
-    # and the creator's page saw the progress, from 0 to 1, in order
+    # and the creator's page saw the progress, from 0 to 1, in order (throttled by time: a
+    # 3 MiB hash may send nothing in between, test_ingest_progress counts the writes)
     progress = [event["progress"] for event in listener.events]
     assert listener.events[-1] == {
         "type": "ingest",
@@ -128,7 +129,6 @@ def test_publishing_hashes_a_free_file_into_a_v1_torrent(
     }
     assert progress[0] == 0.0
     assert progress == sorted(progress)
-    assert len([p for p in progress if 0 < p < 1]) >= 5  # 13 pieces: one event per piece
     assert {event["state"] for event in listener.events[:-1]} == {"hashing"}
 
 
@@ -138,7 +138,7 @@ def test_a_paid_bundle_is_private_and_each_buyer_gets_their_own_torrent(
     # given: a paid bundle of three files, hashed; the fan bought it
     files = {"a.txt": b"a" * 100_000, "b.bin": os.urandom(300_000), "c.md": b"c" * 7}
     content = uploaded(creator, files, access="paid", title="The Pack")
-    ingest.publish_content(creator.user, content.pk)
+    publishing.publish_content(creator.user, content.pk)
     content = seeded(content)
     ledger.grant(fan, content, "purchase", "invoice-1")
     client = Client()
@@ -191,7 +191,7 @@ def test_hybrid_when_asked(celery_worker: Child, creator: Creator, fan: User) ->
     files = {"zeta.bin": os.urandom(300_000), "alpha.bin": os.urandom(100_000)}
     content = uploaded(creator, files, access="free", hybrid=True)
 
-    ingest.publish_content(creator.user, content.pk)
+    publishing.publish_content(creator.user, content.pk)
     content = seeded(content)
 
     info = lt.torrent_info(bytes(content.metainfo or b""))
@@ -204,12 +204,13 @@ def test_hybrid_when_asked(celery_worker: Child, creator: Creator, fan: User) ->
     assert f"xt=urn:btmh:1220{info.info_hashes().v2}" in magnet
 
 
+@pytest.mark.processes
 def test_a_file_gone_before_hashing_fails_the_content_with_the_reason(
     request: pytest.FixtureRequest, creator: Creator
 ) -> None:
     # given: published, and the file removed before any worker ran
     content = uploaded(creator, {"gone.bin": b"x" * 1000}, access="free")
-    ingest.publish_content(creator.user, content.pk)
+    publishing.publish_content(creator.user, content.pk)
     (Path(settings.CONTENT_ROOT) / str(content.pk) / "gone.bin").unlink()
 
     # when: the worker comes up and runs the queued ingest
@@ -228,12 +229,12 @@ def test_a_file_gone_before_hashing_fails_the_content_with_the_reason(
 
 def test_running_the_ingest_twice_is_harmless(celery_worker: Child, creator: Creator) -> None:
     content = uploaded(creator, {"once.bin": os.urandom(50_000)}, access="free")
-    ingest.publish_content(creator.user, content.pk)
+    publishing.publish_content(creator.user, content.pk)
     content = seeded(content)
     before = (bytes(content.metainfo or b""), content.infohash, content.published_at)
 
-    ingest_content.delay(content.pk).get(timeout=120)
-    ingest.hash_content(content.pk)
+    ingest_content.apply_async((content.pk,), ignore_result=False).get(timeout=120)
+    hashing.hash_content(content.pk)
 
     content.refresh_from_db()
     assert content.state == "seeding"

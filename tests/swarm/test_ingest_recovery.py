@@ -21,11 +21,10 @@ from django.urls import reverse
 from btt_platform import embedded
 from btt_platform.celery import app as celery_app
 from creators.models import Creator
-from swarm import ingest, torrents
-from swarm import tasks as swarm_tasks
+from swarm import hashing, publishing, torrents
 from swarm.models import Content
-from tests.conftest import Child, start_worker, wait_for
-from tests.swarm.conftest import uploaded
+from tests.fixtures.content import uploaded
+from tests.fixtures.processes import Child, start_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,7 +69,7 @@ class LostQueue:
 def lost_queue(monkeypatch: pytest.MonkeyPatch) -> LostQueue:
     """While in use, the ingest tasks queued are lost; ``monkeypatch.undo()`` ends it."""
     lost = LostQueue()
-    monkeypatch.setattr(swarm_tasks, "ingest_content", lost)
+    monkeypatch.setattr(hashing, "ingest_content", lost)
     return lost
 
 
@@ -92,6 +91,7 @@ def state(content: Content) -> Content:
     return Content.objects.get(pk=content.pk)
 
 
+@pytest.mark.processes
 def test_a_worker_killed_mid_hash_is_recovered_by_the_sweep(
     files: None, creator: Creator, tmp_path: Path
 ) -> None:
@@ -106,7 +106,7 @@ def test_a_worker_killed_mid_hash_is_recovered_by_the_sweep(
     )
     workers: list[Child] = [stalling]
     try:
-        ingest.publish_content(creator.user, content.pk)
+        publishing.publish_content(creator.user, content.pk)
         wait_for(lambda: state(content).hash_progress >= 0.5, timeout=120, what="half the hash")
         assert state(content).hash_runner
 
@@ -117,7 +117,7 @@ def test_a_worker_killed_mid_hash_is_recovered_by_the_sweep(
 
         # then: the sweep queues it again once the heartbeat went quiet (the dead run's task
         # is unacknowledged in Redis until the visibility timeout), and it seeds
-        wait_for(lambda: ingest.requeue_stalled_hashing() == 1, timeout=60, what="the sweep")
+        wait_for(lambda: hashing.requeue_stalled_hashing() == 1, timeout=60, what="the sweep")
         wait_for(lambda: state(content).state != Content.State.HASHING, timeout=120)
     finally:
         for worker in workers:
@@ -140,13 +140,13 @@ def test_a_publish_whose_queued_task_was_lost_is_hashed_after_the_sweep(
 ) -> None:
     # given: published, and its queued task lost
     content = uploaded(creator, {"song.flac": os.urandom(300_000)}, access="free")
-    ingest.publish_content(creator.user, content.pk)
+    publishing.publish_content(creator.user, content.pk)
     assert lost_queue.sent == [content.pk]
     monkeypatch.undo()
     worker = start_worker(tmp_path, extra=worker_env())
     try:
         # when: the sweep runs (beat, every 30 s) once the publish is older than the threshold
-        wait_for(lambda: ingest.requeue_stalled_hashing() == 1, timeout=60, what="the sweep")
+        wait_for(lambda: hashing.requeue_stalled_hashing() == 1, timeout=60, what="the sweep")
 
         # then
         wait_for(lambda: state(content).state != Content.State.HASHING, timeout=120)
@@ -166,13 +166,13 @@ def test_after_too_many_interrupted_runs_the_content_fails_and_publishing_again_
 ) -> None:
     # given: a content whose hashing runs all died (the last one long quiet)
     content = uploaded(creator, {"clip.mp4": os.urandom(100_000)}, access="free")
-    ingest.publish_content(creator.user, content.pk)
+    publishing.publish_content(creator.user, content.pk)
     Content.objects.filter(pk=content.pk).update(
         hash_attempts=settings.SWARM_HASH_MAX_ATTEMPTS, hash_runner="dead", hash_heartbeat_at=None
     )
 
     # when: the sweep runs
-    assert ingest.requeue_stalled_hashing() == 1
+    assert hashing.requeue_stalled_hashing() == 1
     assert lost_queue.sent == [content.pk]  # the publish's only: the sweep queued nothing
     monkeypatch.undo()
 
@@ -181,7 +181,7 @@ def test_after_too_many_interrupted_runs_the_content_fails_and_publishing_again_
     client.force_login(creator.user)
     detail = client.get(f"/api/v1/contents/{content.pk}").json()
     assert detail["state"] == "failed"
-    assert detail["state_detail"] == ingest.interrupted_reason(settings.SWARM_HASH_MAX_ATTEMPTS)
+    assert detail["state_detail"] == hashing.interrupted_reason(settings.SWARM_HASH_MAX_ATTEMPTS)
 
     # and publishing again hashes it anew (the task run here, as a worker would)
     tasks_run_here(True)
@@ -199,10 +199,13 @@ def test_publishing_again_while_hashing_is_accepted_and_requeues_a_quiet_hash(
     tasks_run_here: Callable[[bool], None],
     lost_queue: LostQueue,
     monkeypatch: pytest.MonkeyPatch,
+    settings,
 ) -> None:
-    # given: published, and its queued task lost
+    # given: published, and its queued task lost; its sign of life stays fresh however slowly
+    # this test runs (it goes quiet below by being made so)
+    settings.SWARM_HASH_STALE_SECONDS = 3600
     content = uploaded(creator, {"book.pdf": os.urandom(100_000)}, access="free")
-    ingest.publish_content(creator.user, content.pk)
+    publishing.publish_content(creator.user, content.pk)
     client = Client()
     client.force_login(creator.user)
 
@@ -239,6 +242,7 @@ def own_redis() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.processes
 def test_a_publish_queued_before_redis_stops_and_starts_is_hashed_from_the_queue(
     files: None,
     creator: Creator,
@@ -249,11 +253,11 @@ def test_a_publish_queued_before_redis_stops_and_starts_is_hashed_from_the_queue
 ) -> None:
     # given: a publish whose ingest task waits in the embedded Redis, no worker running
     content = uploaded(creator, {"show.mkv": os.urandom(300_000)}, access="free")
-    ingest.publish_content(creator.user, content.pk)
+    publishing.publish_content(creator.user, content.pk)
     monkeypatch.undo()
     broker = "redis+socket://" + str(embedded.socket_path(own_redis))
     with celery_app.connection_for_write(broker) as connection:
-        swarm_tasks.ingest_content.apply_async((content.pk,), connection=connection)  # type: ignore[call-arg]
+        hashing.ingest_content.apply_async((content.pk,), connection=connection)  # type: ignore[call-arg]
 
     # when: Redis is stopped and started again (as `make run` does on Ctrl-C and the next run)
     embedded.stop(own_redis)
@@ -287,8 +291,8 @@ def test_the_creator_sees_why_hashing_failed_and_publishes_again_from_the_studio
     # given: a content whose hashing failed after too many interrupted runs
     tasks_run_here(True)
     content = uploaded(creator, {"track.ogg": os.urandom(100_000)}, access="free")
-    ingest.publish_content(creator.user, content.pk)
-    reason = ingest.interrupted_reason(settings.SWARM_HASH_MAX_ATTEMPTS)
+    publishing.publish_content(creator.user, content.pk)
+    reason = hashing.interrupted_reason(settings.SWARM_HASH_MAX_ATTEMPTS)
     Content.objects.filter(pk=content.pk).update(
         state=Content.State.FAILED, state_detail=reason, metainfo=None, infohash=None
     )

@@ -10,6 +10,7 @@ import struct
 import wave
 from collections.abc import Callable
 
+import pytest
 from django.core.files.base import ContentFile as FileBytes
 from django.test import Client
 from PIL import Image
@@ -23,8 +24,12 @@ from payments.money import Amount, Token
 from purchases.services import set_content_price
 from swarm.events import StatsEvent, send_stats
 from swarm.models import Content
-from tests.conftest import Chromium, assert_page_clean, outside_browser_loop, screenshots, wait_for
-from tests.swarm.conftest import Site
+from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
+from tests.fixtures.content import Site
+from tests.fixtures.processes import wait_for
+
+# Each page the journey leaves open is put through axe at the end (tests/fixtures/browser.py).
+pytestmark = pytest.mark.audit_pages
 
 Publish = Callable[..., Content]
 
@@ -156,10 +161,14 @@ def test_content_page_of_paid_content_offers_buy_and_no_download(
     assert "magnet:" not in html
     counters = page.locator("[data-swarm-counters]")
     expect(counters).to_have_attribute("data-live", "live")
-    # the engine's stats reach the page live; someone not the creator gets the public counters
+    # the engine's stats reach the page live; someone not the creator is told what they mean,
+    # not the swarm's numbers
+    expect(counters).to_have_text("Available — served by the platform.")
     with outside_browser_loop():
         send_stats(content.pk, stats_event(peers=3, seeds=2))
-    expect(counters).to_contain_text("Swarm: 3 peers, 2 seeds")
+    expect(counters).to_have_text(
+        "Available — served by the platform, and shared by other fans too."
+    )
 
     def frame_seen() -> bool:
         page.wait_for_timeout(50)  # Playwright delivers its events while the thread waits in it
@@ -190,7 +199,7 @@ def test_content_page_of_free_content_asks_visitors_to_log_in(
 def test_unpublished_content_is_only_for_its_creator(
     site: Site, creator: Creator, fan: User
 ) -> None:
-    from tests.swarm.conftest import uploaded
+    from tests.fixtures.content import uploaded
 
     content = uploaded(creator, {"draft.bin": b"d" * 100}, title="Draft")
     as_creator, as_fan = Client(), Client()

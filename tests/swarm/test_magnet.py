@@ -1,6 +1,7 @@
 """No link that cannot work: free content has a magnet that real clients complete; paid content
 comes as a .torrent only, since no client can fetch a private torrent's details from a magnet
-(FIELD-NOTES "Measured from outside the project")."""
+(metadata exchange, BEP 9, is refused for private torrents by libtorrent, aria2 and
+Transmission alike)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ledger.models import Grant
 from swarm import torrents
 from swarm.models import Content, EngineNode
 from swarm.services import active_passkey
-from tests.conftest import Child, wait_for
+from tests.fixtures.processes import Child, wait_for
 from tests.swarm.clients import aria2_magnet_download, read_tree
 
 PIECE = 256 * 1024

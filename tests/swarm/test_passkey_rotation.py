@@ -13,14 +13,15 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from accounts.models import User
 from accounts.services import issue_token
+from btt_platform import fastpath
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
-from swarm import webseed
+from swarm import services
 from swarm.models import Content, Passkey
 from swarm.services import active_passkey
-from tests.conftest import AsgiServer
-from tests.swarm.test_tracker import announce, failure
+from tests.fixtures.servers import AsgiServer
+from tests.swarm.test_tracker import announce, announce_query, failure, new_peer_id
 from tests.swarm.test_webseed import DATA, assert_refused, file_url, publish
 
 
@@ -30,9 +31,9 @@ def content_root(settings: SettingsWrapper, tmp_path: Path) -> Iterator[Path]:
     settings.CONTENT_ROOT = root
     settings.WEBSEED_X_ACCEL = False
     settings.WEBSEED_RATE_LIMIT = 0
-    webseed.clear_auth_cache()
+    fastpath.clear()
     yield root
-    webseed.clear_auth_cache()
+    fastpath.clear()
 
 
 def logged_in(user: User, **kwargs: object) -> Client:
@@ -119,3 +120,29 @@ def test_rotating_through_the_api_stops_the_old_passkey_at_once(
     # anonymous: refused, and nothing rotated
     assert httpx.post(f"{asgi_server.url}/api/v1/passkey/rotate").status_code in (401, 403)
     assert active_passkey(fan).key == body["passkey"]
+
+
+def test_another_web_process_refuses_the_old_passkey_at_once(
+    asgi_server: AsgiServer, creator: Creator, fan: User
+) -> None:
+    # given: this server's tracker and web seed hold decisions for the old passkey
+    content = bought(creator, fan)
+    infohash = bytes.fromhex(str(content.infohash))
+    old_key = active_passkey(fan).key
+    old_url = file_url(asgi_server.url, fan, content)
+    assert httpx.get(old_url).content == DATA
+    assert b"failure reason" not in announce(old_key, infohash)
+
+    # when: the passkey is rotated as another web process rotates it: the service alone, which
+    # clears none of this process's caches
+    services.rotate_passkey(fan)
+
+    # then: refused at once, with no wait for the cached decisions to expire
+    assert_refused(httpx.get(old_url), 403)
+    assert failure(announce(old_key, infohash)) == "passkey revoked: download the torrent again"
+    query = announce_query(infohash, new_peer_id())
+    fast_path = httpx.get(f"{asgi_server.url}/announce/{old_key}?{query}")
+    assert fast_path.content.startswith(b"d14:failure reason43:passkey revoked")
+    new_key = active_passkey(fan).key
+    assert httpx.get(file_url(asgi_server.url, fan, content)).content == DATA
+    assert b"failure reason" not in announce(new_key, infohash)

@@ -8,11 +8,11 @@ from django.conf import settings
 from accounts.models import User
 from btt_platform.celery import app
 from creators.models import Creator
-from swarm import tracker
 from swarm.models import Content, TransferTotal
 from swarm.services import active_passkey
 from swarm.tasks import flush_transfer_totals
-from tests.conftest import Child
+from swarm.tracker import transfers
+from tests.fixtures.processes import Child
 from tests.swarm.test_tracker import announce, info_hash_of, new_peer_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,6 +29,8 @@ def test_every_scheduled_task_is_registered() -> None:
         "support.close_campaigns",
         "swarm.requeue_stalled_hashing",
         "accounts.send_unsent_emails",
+        "memberships.renew_memberships",
+        "memberships.send_post_digests",
     }
     assert scheduled <= set(app.tasks)
 
@@ -37,7 +39,7 @@ def test_the_worker_flushes_pending_transfer_deltas(
     celery_worker: Child, creator: Creator, fan: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given: a fan's client reported bytes, and no later announce flushed them
-    monkeypatch.setattr(tracker, "_next_flush", float("inf"))
+    monkeypatch.setattr(transfers, "next_flush", float("inf"))
     content = Content.objects.create(
         creator=creator,
         title="Quiet",
@@ -52,7 +54,7 @@ def test_the_worker_flushes_pending_transfer_deltas(
     assert not TransferTotal.objects.exists()
 
     # when: the scheduled task runs on the worker
-    flush_transfer_totals.delay().get(timeout=60)
+    flush_transfer_totals.apply_async(ignore_result=False).get(timeout=60)
 
     # then
     total = TransferTotal.objects.get(user=fan, content=content)

@@ -17,16 +17,18 @@ import httpx
 import libtorrent as lt
 
 from accounts.models import User
+from btt_platform import fastpath
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
 from staff.models import AuditEntry
-from swarm import services, torrents, webseed
+from swarm import services, torrents
 from swarm.models import Content, EngineNode
-from tests.conftest import Child, free_port, wait_for
-from tests.staff.personas import staff_with_role
+from swarm.webseed.tokens import webseed_url_for
+from tests.fixtures.content import Site
+from tests.fixtures.personas import staff_with_role
+from tests.fixtures.processes import Child, free_port, wait_for
 from tests.swarm.clients import client_settings
-from tests.swarm.conftest import Site
 
 KIB = 1024
 PIECE = 256 * KIB
@@ -108,14 +110,14 @@ def test_a_takedown_mid_download_stops_engine_web_seed_and_tracker_and_a_restore
     content = publish(creator, {"film.mkv": film}, title="Film", access=Content.Access.PAID)
     ledger.grant(fan, content, Grant.Source.PURCHASE)
     settings.WEBSEED_RATE_LIMIT = WEBSEED_RATE  # type: ignore[attr-defined]
-    webseed.clear_auth_cache()
+    fastpath.clear()
     engine = site_engine()
     moderator = staff_with_role("moderator", "moderator")
     wait_for(
         lambda: EngineNode.objects.get(name=engine.name).torrents == 1, what="the engine to seed"
     )
     fan_client = Fan(content, fan, tmp_path / "fan")
-    web_seed_url = webseed.webseed_url_for(fan, content) + "film.mkv"
+    web_seed_url = webseed_url_for(fan, content) + "film.mkv"
 
     # and both sources sending to the fan
     def both_sending() -> bool:
@@ -155,7 +157,7 @@ def test_a_takedown_mid_download_stops_engine_web_seed_and_tracker_and_a_restore
     # when: the takedown is undone
     services.restore_content(moderator, content.pk)
     fan_client.handle.set_download_limit(0)
-    webseed.clear_auth_cache()
+    fastpath.clear()
 
     # then: the engine seeds it again and the client finishes, byte for byte
     next_announce = 0.0

@@ -10,7 +10,8 @@ from typing import Any, cast
 import libtorrent as lt
 import pytest
 
-from swarm.ingest import Conflict, dedupe, place, safe_component, safe_path
+from swarm.contents import Conflict
+from swarm.names import dedupe, place, safe_component, safe_path
 from swarm.torrents import TorrentSpec, create_metainfo, piece_length_for
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3

@@ -22,10 +22,12 @@ from accounts.models import User
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
-from swarm import admission, tracker
+from swarm import admission
 from swarm.models import Content, EngineNode, TransferTotal
 from swarm.services import active_passkey, engine_passkey, rotate_passkey
-from tests.conftest import AsgiServer, wait_for
+from swarm.tracker import auth, protocol, transfers
+from tests.fixtures.processes import wait_for
+from tests.fixtures.servers import AsgiServer
 from tests.swarm.clients import client_settings
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -187,7 +189,7 @@ def test_revoked_passkey_is_refused_within_seconds(fan: User, free_content: Cont
     # then: the old one is refused once the short decision cache lapses; the new one works
     wait_for(
         lambda: b"failure reason" in announce(old, info_hash_of(free_content)),
-        timeout=tracker.AUTH_CACHE_SECONDS + 20,
+        timeout=auth.AUTH_CACHE_SECONDS + 20,
         what="revocation to take effect",
     )
     assert failure(announce(old, info_hash_of(free_content))).startswith("passkey revoked")
@@ -645,7 +647,7 @@ def test_scrape_refusals(fan_passkey: str, free_content: Content) -> None:
     assert failure(scrape("0" * 32, info_hash_of(free_content))) == "invalid passkey"
     assert failure(scrape(fan_passkey)) == "missing info_hash"
     assert failure(scrape(fan_passkey, b"short")) == "invalid info_hash"
-    many = [secrets.token_bytes(20) for _ in range(tracker.MAX_SCRAPE_HASHES + 1)]
+    many = [secrets.token_bytes(20) for _ in range(protocol.MAX_SCRAPE_HASHES + 1)]
     assert failure(scrape(fan_passkey, *many)).startswith("at most")
 
 
@@ -663,7 +665,7 @@ def test_engine_passkey_announces_any_published_content(
     seeding = announce(key, info_hash_of(paid_content), left=0, uploaded=10**9, event="started")
     also = announce(key, info_hash_of(unhealthy), left=0)
     refused = announce(key, info_hash_of(removed), left=0)
-    async_to_sync(tracker.flush_transfer_totals)()
+    async_to_sync(transfers.flush_transfer_totals)()
 
     assert seeding[b"complete"] == 1
     assert also[b"complete"] == 1
@@ -709,16 +711,16 @@ def test_transfer_deltas_are_recorded_across_a_client_restart(
     announce(fan_passkey, ih, uploaded=2**60 + 1, downloaded=0)
 
     # when
-    async_to_sync(tracker.flush_transfer_totals)()
+    async_to_sync(transfers.flush_transfer_totals)()
 
     # then: 300 + 70 and 5000 + 10 from the first, 2**60 + 1 from the second
     total = TransferTotal.objects.get(user=fan, content=free_content)
     assert (total.uploaded, total.downloaded) == (370 + 2**60 + 1, 5010)
 
     # and a second flush adds nothing; later reports add only their deltas
-    async_to_sync(tracker.flush_transfer_totals)()
+    async_to_sync(transfers.flush_transfer_totals)()
     announce(fan_passkey, ih, peer, uploaded=100, downloaded=10, event="started")
-    async_to_sync(tracker.flush_transfer_totals)()
+    async_to_sync(transfers.flush_transfer_totals)()
     total.refresh_from_db()
     assert (total.uploaded, total.downloaded) == (400 + 2**60 + 1, 5010)
 
@@ -734,7 +736,7 @@ def test_transfers_of_several_users_are_kept_apart(
     announce(fan_key, info_hash_of(second), uploaded=3, downloaded=4)
     announce(stranger_key, info_hash_of(first), uploaded=5, downloaded=6)
     announce(stranger_key, info_hash_of(second), downloaded=0)
-    async_to_sync(tracker.flush_transfer_totals)()
+    async_to_sync(transfers.flush_transfer_totals)()
 
     totals = {
         (t.user_id, t.content_id): (t.uploaded, t.downloaded) for t in TransferTotal.objects.all()
@@ -758,11 +760,11 @@ def test_forged_huge_counters_saturate_and_block_nobody(
     announce(fan_passkey, ih, peer, uploaded=0)
     third = announce(fan_passkey, ih, peer, uploaded=biggest)
     announce(active_passkey(stranger).key, ih, uploaded=5)
-    async_to_sync(tracker.flush_transfer_totals)()
+    async_to_sync(transfers.flush_transfer_totals)()
     # and once more on top of a total already at the maximum
     announce(fan_passkey, ih, peer, uploaded=0)
     announce(fan_passkey, ih, peer, uploaded=biggest)
-    async_to_sync(tracker.flush_transfer_totals)()
+    async_to_sync(transfers.flush_transfer_totals)()
 
     # then: every announce was answered, the total saturates, the other user's bytes count
     assert b"peers" in first
@@ -774,8 +776,8 @@ def test_forged_huge_counters_saturate_and_block_nobody(
 def test_announces_flush_pending_totals_by_themselves(
     fan: User, fan_passkey: str, free_content: Content, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tracker, "TRANSFER_FLUSH_SECONDS", 0.0)
-    monkeypatch.setattr(tracker, "_next_flush", 0.0)
+    monkeypatch.setattr(transfers, "TRANSFER_FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(transfers, "next_flush", 0.0)
     peer = new_peer_id()
 
     announce(fan_passkey, info_hash_of(free_content), peer, uploaded=10, downloaded=20)
@@ -901,7 +903,7 @@ def test_live_server_refuses_a_stranger(
 def test_live_server_answers_as_the_views_do(
     asgi_server: AsgiServer, fan_passkey: str, free_content: Content
 ) -> None:
-    # The ASGI fast path (swarm.tracker.TrackerRouter) and the Django views give the same bytes.
+    # The ASGI fast path (swarm.tracker.asgi.TrackerRouter) and Django's views: the same bytes.
     ih = info_hash_of(free_content)
     paths = [
         "/announce",

@@ -18,9 +18,10 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from accounts.models import User
 from accounts.services import issue_token
 from creators.models import Creator
-from swarm import ingest
+from swarm import contents, uploads_store
 from swarm.models import Content, ContentFile, Upload
-from tests.conftest import AsgiServer, wait_for
+from tests.fixtures.processes import wait_for
+from tests.fixtures.servers import AsgiServer
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {**TUS, "Content-Type": "application/offset+octet-stream"}
@@ -376,7 +377,7 @@ def test_cancelled_and_expired_uploads_free_their_space(
     # when
     deleted = httpx.delete(cancelled, headers={**TUS, **auth})
     expired = head(abandoned, auth)
-    purged = ingest.purge_expired_uploads()
+    purged = uploads_store.purge_expired_uploads()
 
     # then
     assert deleted.status_code == 204
@@ -390,8 +391,8 @@ def test_cancelled_and_expired_uploads_free_their_space(
 
 def test_patch_also_works_without_the_streaming_middleware(creator: Creator) -> None:
     # WSGI or Django's test client: the view reads the buffered request body in chunks.
-    content = ingest.create_content(creator.user, title="WSGI")
-    upload_row = ingest.create_upload(creator.user, content.pk, "a.bin", 5)
+    content = contents.create_content(creator.user, title="WSGI")
+    upload_row = uploads_store.create_upload(creator.user, content.pk, "a.bin", 5)
     client = Client(headers=bearer(creator.user))
 
     response = client.patch(

@@ -25,13 +25,15 @@ from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 
 from accounts.models import User
+from btt_platform import fastpath
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
-from swarm import webseed
 from swarm.models import Content, ContentFile
 from swarm.services import rotate_passkey
-from tests.conftest import BASE_DIR, AsgiServer, free_port, process_environment, wait_for
+from swarm.webseed import tokens
+from tests.fixtures.processes import BASE_DIR, free_port, process_environment, wait_for
+from tests.fixtures.servers import AsgiServer
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes, every offset distinguishable
 SIZE = len(DATA)
@@ -43,9 +45,9 @@ def content_root(settings, tmp_path: Path) -> Iterator[Path]:
     settings.CONTENT_ROOT = root
     settings.WEBSEED_X_ACCEL = False
     settings.WEBSEED_RATE_LIMIT = 0
-    webseed.clear_auth_cache()
+    fastpath.clear()
     yield root
-    webseed.clear_auth_cache()
+    fastpath.clear()
 
 
 def publish(
@@ -66,7 +68,7 @@ def publish(
         total_size=sum(map(len, contents.values())),
         infohash=os.urandom(20).hex(),
     )
-    save_path = webseed.content_dir(content.pk)
+    save_path = tokens.content_dir(content.pk)
     for position, (path, data) in enumerate(contents.items()):
         ContentFile.objects.create(
             content=content, path=path, original_name=path, size=len(data), position=position
@@ -79,7 +81,7 @@ def publish(
 
 def file_url(server: str, user: User | None, content: Content, path: str = "") -> str:
     """The URL a client builds from the url-list entry, on the server under test."""
-    entry = webseed.webseed_url_for(user, content)
+    entry = tokens.webseed_url_for(user, content)
     return server + entry.removeprefix(settings.SITE_URL) + (path or content.name)
 
 
@@ -96,13 +98,13 @@ def test_webseed_url_is_the_url_list_base(settings, creator: Creator, fan: User)
     free = publish(creator, DATA)
     paid = publish(creator, DATA, name="paid.bin", access=Content.Access.PAID)
 
-    assert webseed.webseed_url_for(None, free) == f"{settings.SITE_URL}/webseed/{free.pk}/open/"
-    paid_url = webseed.webseed_url_for(fan, paid)
+    assert tokens.webseed_url_for(None, free) == f"{settings.SITE_URL}/webseed/{free.pk}/open/"
+    paid_url = tokens.webseed_url_for(fan, paid)
     token = paid_url.split("/")[-2]
     assert paid_url == f"{settings.SITE_URL}/webseed/{paid.pk}/{token}/"
     assert len(token) <= 40
     with pytest.raises(ValueError, match="anonymous"):
-        webseed.webseed_url_for(None, paid)
+        tokens.webseed_url_for(None, paid)
 
 
 def test_free_content_is_open_to_anyone(asgi_server: AsgiServer, creator: Creator) -> None:
@@ -165,17 +167,17 @@ def test_bad_tokens_get_403_and_no_bytes(
     other = publish(creator, DATA, name="other.bin", access=Content.Access.PAID)
     for entitled in (content, other):
         ledger.grant(fan, entitled, Grant.Source.STAFF)
-    good = webseed.issue_token(fan, content)
+    good = tokens.issue_token(fan, content)
     token = {
         "forged": base64.urlsafe_b64encode(os.urandom(28)).rstrip(b"=").decode(),
         "garbage": "not-a-token",
-        "expired": webseed.issue_token(fan, content, now=time.time() - 8 * 24 * 3600),
+        "expired": tokens.issue_token(fan, content, now=time.time() - 8 * 24 * 3600),
         # the fan's signature with the stranger's id put in
         "other-user": _with_user_id(good, stranger.pk),
         # a valid token of a user who did not buy it
-        "not-entitled": webseed.issue_token(stranger, content),
+        "not-entitled": tokens.issue_token(stranger, content),
         # the fan's valid token for the other content
-        "other-content": webseed.issue_token(fan, other),
+        "other-content": tokens.issue_token(fan, other),
     }[case]
 
     # when
@@ -196,7 +198,7 @@ def test_rotating_the_passkey_revokes_every_token(
     ledger.grant(fan, content, Grant.Source.STAFF)
     used = file_url(asgi_server.url, fan, content)
     # Tokens issued in the same second are equal: take one from a minute earlier.
-    earlier = webseed.issue_token(fan, content, now=time.time() - 60)
+    earlier = tokens.issue_token(fan, content, now=time.time() - 60)
     unused = f"{asgi_server.url}/webseed/{content.pk}/{earlier}/"
     assert httpx.get(used).status_code == 200
 
@@ -234,7 +236,7 @@ def test_unknown_content_and_paths_get_404(asgi_server: AsgiServer, creator: Cre
 
 def test_file_missing_on_disk_is_not_a_404(asgi_server: AsgiServer, creator: Creator) -> None:
     content = publish(creator, DATA)
-    (webseed.content_dir(content.pk) / content.name).unlink()
+    (tokens.content_dir(content.pk) / content.name).unlink()
 
     response = httpx.get(file_url(asgi_server.url, None, content))
 
@@ -626,7 +628,7 @@ def server_process(transactional_db: None, tmp_path: Path, settings) -> Iterator
     env["WEBSEED_RATE_LIMIT"] = "0"
     log = open(tmp_path / "uvicorn.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "btt_platform.asgi:application", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "btt_site.asgi:application", "--host", "127.0.0.1",
          "--port", str(port), "--lifespan", "off", "--no-access-log"],
         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -650,7 +652,7 @@ def test_a_2_gib_file_keeps_the_server_memory_flat(
     with transaction.atomic():
         content = publish(creator, b"", name="big.bin")
         ContentFile.objects.filter(content=content).update(size=size)
-    with open(webseed.content_dir(content.pk) / "big.bin", "r+b") as f:
+    with open(tokens.content_dir(content.pk) / "big.bin", "r+b") as f:
         f.truncate(size)
     file_url_ = f"{url}/webseed/{content.pk}/open/big.bin"
     server = psutil.Process(pid)

@@ -10,10 +10,10 @@ from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 
 from creators.models import Creator
-from swarm import webseed
 from swarm.models import Content
-from tests.conftest import wait_for
-from tests.swarm.conftest import Site
+from swarm.webseed.serve import bytes_served
+from tests.fixtures.content import Site
+from tests.fixtures.processes import wait_for
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
 
@@ -24,7 +24,7 @@ def test_every_response_adds_the_bytes_it_sent(
     # given: a free file and a counter starting at zero
     content = publish(creator, {"track.bin": DATA}, title="Track")
     url = f"{site.url}/webseed/{content.pk}/open/{content.name}"
-    before = webseed.bytes_served([content.pk])[content.pk]
+    before = bytes_served([content.pk])[content.pk]
 
     # when: a whole GET, a range, two ranges (multipart), a HEAD and a refused range
     whole = httpx.get(url)
@@ -38,8 +38,8 @@ def test_every_response_adds_the_bytes_it_sent(
     assert (head.status_code, refused.status_code) == (200, 416)
     # The count lands as each response ends, which a client may see after its last byte.
     expected = before + len(DATA) + 1000 + 20
-    wait_for(lambda: webseed.bytes_served([content.pk])[content.pk] >= expected, what="count")
-    assert webseed.bytes_served([content.pk])[content.pk] == expected
+    wait_for(lambda: bytes_served([content.pk])[content.pk] >= expected, what="count")
+    assert bytes_served([content.pk])[content.pk] == expected
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ async def test_the_django_view_counts_too_and_contents_are_apart(
     two_contents: tuple[Content, Content],
 ) -> None:
     first, second = two_contents
-    before = webseed.bytes_served([first.pk, second.pk])
+    before = bytes_served([first.pk, second.pk])
 
     response = await AsyncClient().get(
         f"/webseed/{second.pk}/open/{second.name}", headers={"Range": "bytes=0-499"}
@@ -65,7 +65,7 @@ async def test_the_django_view_counts_too_and_contents_are_apart(
     assert isinstance(body, AsyncIterator)
     assert b"".join([chunk async for chunk in body]) == DATA[:500]
 
-    after = webseed.bytes_served([first.pk, second.pk])
+    after = bytes_served([first.pk, second.pk])
     assert after[second.pk] - before[second.pk] == 500
     assert after[first.pk] == before[first.pk]
-    assert webseed.bytes_served([]) == {}
+    assert bytes_served([]) == {}

@@ -8,7 +8,8 @@ after 1, 2, 3 ... seconds, up to STARTRETRIES times (then it is FATAL: ``supervi
 <conf> start <name>`` tries again). The other processes keep running meanwhile.
 
 Order: the embedded Redis (when REDIS_URL is unset) is up before any process starts (importing
-the settings starts it), and is stopped last, with a save. Ctrl-C (or SIGTERM) stops every
+the settings starts it), is started again if it dies meanwhile (checked every
+REDIS_WATCH_SECONDS), and is stopped last, with a save. Ctrl-C (or SIGTERM) stops every
 process (SIGTERM to each process group, SIGKILL after STOPWAITSECS), then Redis.
 """
 
@@ -36,6 +37,9 @@ STARTSECS = 5
 STARTRETRIES = 60
 # SIGTERM, then SIGKILL after this long (the engine saves resume data on its way out).
 STOPWAITSECS = 30
+# How often the embedded Redis is checked, and started again if it died (it is no supervisor
+# program: the settings of every process start it, and it must outlive them all).
+REDIS_WATCH_SECONDS = 1.0
 
 _PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 
@@ -159,7 +163,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            returncode = manager.wait()
+            returncode = self._supervise(manager)
         finally:
             if manager.poll() is None:
                 manager.terminate()
@@ -167,3 +171,19 @@ class Command(BaseCommand):
             if settings.EMBEDDED_REDIS:
                 embedded.stop(settings.DATA_DIR)
         sys.exit(returncode)
+
+    def _supervise(self, manager: subprocess.Popen[bytes]) -> int:
+        """Wait for supervisord to exit, keeping the embedded Redis up meanwhile: without this
+        a Redis killed -9 stayed down, and every queue, cache and event with it."""
+        while True:
+            try:
+                return manager.wait(timeout=REDIS_WATCH_SECONDS)
+            except subprocess.TimeoutExpired:
+                if not settings.EMBEDDED_REDIS:
+                    continue
+            try:
+                if embedded.revive(settings.DATA_DIR):
+                    self.stdout.write("the embedded Redis had stopped: started it again")
+                    self.stdout.flush()
+            except Exception as error:  # tried again a second later; supervisord goes on
+                self.stderr.write(f"starting the embedded Redis again failed: {error}")

@@ -1,4 +1,4 @@
-"""``python manage.py watch_chain``: the chain watcher process (``payments.watcher``)."""
+"""``python manage.py watch_chain``: the chain watcher process (``payments.chain.watcher``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from payments.watcher import Watcher
+from payments.chain.watcher import Watcher
 
 log = logging.getLogger("payments.watcher")
 

@@ -15,9 +15,10 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from django.urls import reverse
 
-from swarm import admission, services
-from swarm.engine import EngineConfig, Seeder
+from swarm import admission, node_seeding, services
+from swarm.engine import EngineConfig, Seeder, WebRtcConfig
 from swarm.models import EngineNode
+from swarm.published_feed import PublishedFeed
 
 log = logging.getLogger("swarm.engine")
 
@@ -34,6 +35,8 @@ class EngineLoop:
         self.announce_url = announce_url
         self.next_reconcile = self.next_heartbeat = self.next_persist = 0.0
         self.next_resume_save = time.monotonic() + RESUME_SAVE_SECONDS
+        self.stats = node_seeding.SwarmStats(node)
+        self.published = PublishedFeed(node)
 
     def __call__(self, engine: Seeder) -> None:
         # A long-lived process must drop connections the database closed meanwhile.
@@ -41,21 +44,26 @@ class EngineLoop:
         now = time.monotonic()
         try:
             if now >= self.next_reconcile:
-                engine.reconcile(services.published_content_for_engine(), self.announce_url)
+                # Only what changed since the last tick is read (and all of it now and then).
+                engine.reconcile(self.published.wanted(), self.announce_url)
                 self.next_reconcile = now + settings.SWARM_RECONCILE_SECONDS
         except Exception:
             log.exception("engine reconcile failed; retrying")
         try:
             # Paid torrents: let in the addresses the tracker admitted (swarm.admission). Right
-            # after the reconcile, so a torrent just added has its allow-list before its first
-            # tracker reply. Redis away for a moment keeps the last allow-list.
+            # after the reconcile, so a torrent just added gets its allow-list at once (one it
+            # meets with admitted peers re-announces, in case its first reply came sooner).
+            # Redis away for a moment keeps the last allow-list.
             engine.admit(admission.admitted(engine.private_infohashes()))
         except Exception:
             log.exception("reading admissions failed; keeping the current allow-list")
         try:
-            services.apply_health_reports(engine.take_health_reports())
+            # This node's own rows only; the contents' health is derived from every live node's.
+            reports = engine.take_health_reports()
+            node_seeding.record_health_reports(self.node, reports)
+            self.published.saw(reports)
             persist = now >= self.next_persist
-            services.record_content_stats(engine.torrent_stats(), persist=persist)
+            self.stats.record(engine.torrent_stats(), persist=persist)
             if persist:
                 self.next_persist = now + STATS_PERSIST_SECONDS
             if now >= self.next_resume_save:
@@ -67,6 +75,16 @@ class EngineLoop:
         except Exception:
             # The database or Redis being away for a moment must not stop the seeding.
             log.exception("engine tick failed; retrying")
+
+
+def webrtc_config() -> WebRtcConfig | None:
+    """How the engine meets browsers over WebRTC, from the SWARM_WEBRTC_* settings."""
+    if not settings.SWARM_WEBRTC_ENABLED:
+        return None
+    return WebRtcConfig(
+        max_offers=settings.SWARM_WEBTORRENT_MAX_OFFERS,
+        stun_server=settings.SWARM_WEBTORRENT_STUN,
+    )
 
 
 class Command(BaseCommand):
@@ -85,6 +103,7 @@ class Command(BaseCommand):
             EngineConfig(
                 listen_interfaces=settings.SWARM_LISTEN_INTERFACES,
                 state_dir=settings.SWARM_STATE_DIR,
+                webrtc=webrtc_config(),
             )
         )
         node = services.register_engine(settings.SWARM_NODE_NAME, lt.__version__)

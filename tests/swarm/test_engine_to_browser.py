@@ -1,0 +1,135 @@
+"""The engine seeds to a browser: Chromium's WebTorrent gets every piece from the real
+``manage.py runswarm`` over WebRTC, with no web seed to fall back on.
+
+The site still gives the browser its usual .torrent (WebSocket tracker and web seed); on the way
+into the page the test swaps its ``url-list`` for an entry that is no HTTP URL, so production
+behaviour is untouched and the engine is the only source the browser has. (The page wants a
+``url-list`` entry to read the torrent at all; WebTorrent ignores one that is not ``http(s)://``
+and never opens a web seed connection.) The page counts bytes by where they came from; the test
+also watches that the page never asks the real web seed for anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import libtorrent as lt
+from playwright.sync_api import Page, Request, Route, expect
+
+from accounts.models import User
+from creators.models import Creator
+from ledger import services as ledger
+from ledger.models import Grant
+from swarm import peer_sharing, services
+from swarm.models import Content, EngineNode
+from tests.fixtures.browser import Chromium, assert_page_clean, save_download
+from tests.fixtures.content import Site
+from tests.fixtures.processes import Child, wait_for
+from tests.swarm.clients import without_web_seeds
+from tests.swarm.test_browser_download import collect_downloads, wait_for_downloads
+from tests.swarm.test_engine_webrtc import in_websocket_swarm
+from tests.swarm.test_p2p_browser import P2P_SWITCHES
+
+PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH
+# Hang guard only.
+DONE_TIMEOUT_MS = 120_000
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def web_seeds(metainfo: bytes) -> list[str]:
+    decoded = cast(dict[bytes, Any], lt.bdecode(metainfo))
+    return [bytes(url).decode() for url in decoded.get(b"url-list", [])]
+
+
+# Not http(s)://: WebTorrent drops it with a warning, so no web seed connection exists.
+NO_WEB_SEED = b"no-web-seed:"
+
+
+def serve_torrent_without_web_seed(page: Page, removed: list[str]) -> None:
+    """The page's .torrent as the site sends it, its web seeds (recorded in ``removed``)
+    replaced by ``NO_WEB_SEED``: same infohash, same WebSocket tracker, no web seed."""
+
+    def strip(route: Route) -> None:
+        response = route.fetch()
+        assert response.ok, response.status
+        metainfo = response.body()
+        removed.extend(web_seeds(metainfo))
+        decoded = cast(dict[bytes, Any], lt.bdecode(without_web_seeds(metainfo)))
+        decoded[b"url-list"] = [NO_WEB_SEED]
+        route.fulfill(response=response, body=lt.bencode(decoded))
+
+    page.route("**/browser-torrent", strip)
+
+
+def requests_to(page: Page, prefixes: list[str]) -> list[str]:
+    """URLs the page requests from now on that start with any of ``prefixes`` (filled later)."""
+    seen: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if any(request.url.startswith(prefix) for prefix in prefixes):
+            seen.append(request.url)
+
+    page.on("request", on_request)
+    return seen
+
+
+def test_the_engine_alone_delivers_a_paid_item_to_a_browser_over_webrtc(
+    site: Site,
+    publish: Callable[..., Content],
+    site_engine: Callable[..., Child],
+    browser: Chromium,
+    creator: Creator,
+    fan: User,
+    tmp_path: Path,
+) -> None:
+    # given: a paid film the fan bought and chose P2P for, seeded by the real engine
+    browser.launch_args.extend(P2P_SWITCHES)
+    film = os.urandom(8 * PIECE + 777)
+    content = publish(creator, {"film.bin": film}, title="Film", access=Content.Access.PAID)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
+    peer_sharing.set_preference(fan, enabled=True, paid=True)
+    engine = site_engine()
+    wait_for(lambda: EngineNode.objects.get(name=engine.name).torrents == 1, what="seeding")
+    expected_swarm = {
+        services.active_passkey(fan).key,
+        services.engine_passkey(EngineNode.objects.get(name=engine.name)).key,
+    }
+    # and the fan's page, whose .torrent has no web seed
+    page = browser.open(site.url, fan)
+    removed: list[str] = []
+    serve_torrent_without_web_seed(page, removed)
+    to_web_seed = requests_to(page, removed)
+    page.goto(f"/content/{content.pk}/")
+    panel = page.locator("[data-webseed-download]")
+
+    # when
+    downloads = collect_downloads(page)
+    panel.get_by_role("button", name="Download").click()
+    expect(panel).to_have_attribute(
+        "data-state", re.compile("^(done|error)$"), timeout=DONE_TIMEOUT_MS
+    )
+    expect(panel).to_have_attribute("data-state", "done")
+    wait_for_downloads(page, downloads, 1)
+    saved = save_download(downloads[0], tmp_path / "saved").read_bytes()
+
+    # then: the film byte for byte, through WebTorrent, every byte from peers, none from a web
+    # seed the page never asked
+    assert sha256(saved) == sha256(film)
+    assert removed, "the site's browser .torrent named a web seed to take out"
+    expect(panel).to_have_attribute("data-client", "webtorrent")
+    expect(panel).to_have_attribute("data-webseed-bytes", "0")
+    assert int(panel.get_attribute("data-peer-bytes") or 0) >= len(film)
+    assert to_web_seed == []
+    # and the only peer there was is the engine: the tracker's swarm is the fan and the engine
+    assert in_websocket_swarm(content) == expected_swarm
+    panel.get_by_role("button", name="Stop sharing").click()
+    expect(panel).to_have_attribute("data-sharing", "stopped")
+    assert_page_clean(page)
