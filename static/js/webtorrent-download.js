@@ -10,6 +10,9 @@
 // The page tells the server how many bytes came from peers this often, and once more at the end,
 // for the creator's "bandwidth saved" figure.
 const REPORT_EVERY_MS = 60_000;
+// A download that received nothing for this long asks the tracker for peers again (see
+// ``rejoinIfStalled``) instead of waiting for the tracker's interval (two minutes).
+const STALL_MS = 10_000;
 
 /** Whether this browser can be a peer at all: WebTorrent's peers are WebRTC data channels. */
 export function peerCapable() {
@@ -23,7 +26,7 @@ export function peerCapable() {
 
 /**
  * The parts of WebTorrent's objects used here (the bundle ships no types).
- * @typedef {{type: string, on: (event: "download", listener: (bytes: number) => void) => void}} Wire
+ * @typedef {{type: string, destroyed: boolean, destroy: () => void, on: (event: "download", listener: (bytes: number) => void) => void}} Wire
  * @typedef {{path: string, name: string, length: number, blob: () => Promise<Blob>, streamTo: (element: HTMLMediaElement) => void}} WebTorrentFile
  * @typedef {object} WebTorrentTorrent
  * @property {string} name
@@ -36,6 +39,8 @@ export function peerCapable() {
  * @property {number} numPeers
  * @property {boolean} done
  * @property {WebTorrentFile[]} files
+ * @property {Wire[]} wires
+ * @property {{tracker?: {update: () => void} | null} | null} discovery
  * @property {(event: string, listener: (value: any) => void) => void} on
  * @typedef {object} WebTorrentClient
  * @property {(torrent: Uint8Array, options: object) => WebTorrentTorrent} add
@@ -73,6 +78,9 @@ export class PeerDownload extends EventTarget {
     this.torrent = null;
     /** @type {ReturnType<typeof setInterval> | undefined} */
     this.reportTimer = undefined;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.stallTimer = undefined;
+    this.receivedAtLastLook = 0;
     this.stopped = false;
   }
 
@@ -122,12 +130,14 @@ export class PeerDownload extends EventTarget {
     });
     torrent.on("ready", () => this.stream(torrent));
     this.reportTimer = setInterval(() => this.report(), REPORT_EVERY_MS);
+    this.stallTimer = setInterval(() => this.rejoinIfStalled(), STALL_MS);
     await new Promise((resolve, reject) => {
       client.on("error", (error) => reject(asError(error)));
       torrent.on("error", (error) => reject(asError(error)));
       torrent.on("done", resolve);
       if (torrent.done) resolve(undefined);
     });
+    clearInterval(this.stallTimer);
     this.report();
     this.dispatchEvent(new Event("done"));
     return Promise.all(torrent.files.map(async (file) => ({
@@ -165,11 +175,34 @@ export class PeerDownload extends EventTarget {
     }
   }
 
+  /**
+   * Called every ``STALL_MS`` while downloading: when no byte arrived since the last call, the
+   * peer connections are dropped and the tracker is asked for peers at once. A WebRTC data
+   * channel can go quiet or close (the seeder froze or restarted, a viewer left) and WebTorrent
+   * finds no new WebRTC peer until its next announce, two minutes later; the engine, which
+   * announces every half hour, would not offer itself again before that either. A new announce
+   * carries new offers, which the tracker relays to the peers still in the swarm.
+   */
+  rejoinIfStalled() {
+    const torrent = this.torrent;
+    if (!torrent || torrent.done || this.stopped) return;
+    const received = this.fromPeers + this.fromWebSeed;
+    if (received !== this.receivedAtLastLook) {
+      this.receivedAtLastLook = received;
+      return;
+    }
+    for (const wire of [...torrent.wires]) {
+      if (wire.type !== "webSeed" && !wire.destroyed) wire.destroy();
+    }
+    torrent.discovery?.tracker?.update();
+  }
+
   /** Stops downloading and sharing: the connections close, and the tracker is told. */
   stop() {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.reportTimer);
+    clearInterval(this.stallTimer);
     this.report();
     this.client?.destroy();
   }

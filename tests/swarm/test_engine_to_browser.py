@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -38,6 +40,11 @@ from tests.swarm.test_p2p_browser import P2P_SWITCHES
 PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH
 # Hang guard only.
 DONE_TIMEOUT_MS = 120_000
+# Longer than WebTorrent waits for a requested block (30 s) before it drops the wire.
+FROZEN_SECONDS = 35
+# A hang guard that also sits before the page's regular next announce (120 s after its first):
+# without asking again on a stall, the download is still waiting then.
+AFTER_FREEZE_TIMEOUT_MS = 60_000
 
 
 def sha256(data: bytes) -> str:
@@ -133,3 +140,49 @@ def test_the_engine_alone_delivers_a_paid_item_to_a_browser_over_webrtc(
     panel.get_by_role("button", name="Stop sharing").click()
     expect(panel).to_have_attribute("data-sharing", "stopped")
     assert_page_clean(page)
+
+
+def test_a_webrtc_download_whose_seeder_froze_picks_up_again(
+    site: Site,
+    publish: Callable[..., Content],
+    site_engine: Callable[..., Child],
+    browser: Chromium,
+    creator: Creator,
+    fan: User,
+    tmp_path: Path,
+) -> None:
+    # given: the engine alone seeding a paid film to the fan's page over WebRTC
+    browser.launch_args.extend(P2P_SWITCHES)
+    film = os.urandom(96 * PIECE + 777)
+    content = publish(creator, {"film.bin": film}, title="Film", access=Content.Access.PAID)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
+    peer_sharing.set_preference(fan, enabled=True, paid=True)
+    engine = site_engine()
+    wait_for(lambda: EngineNode.objects.get(name=engine.name).torrents == 1, what="seeding")
+    page = browser.open(site.url, fan)
+    serve_torrent_without_web_seed(page, [])
+    page.goto(f"/content/{content.pk}/")
+    panel = page.locator("[data-webseed-download]")
+    downloads = collect_downloads(page)
+    panel.get_by_role("button", name="Download").click()
+    expect(panel).to_have_attribute("data-peer-bytes", re.compile("^[1-9]"), timeout=60_000)
+
+    # when: the engine freezes mid-download for longer than the browser keeps a silent data
+    # channel (WebTorrent drops a wire whose request waited 30 s), then runs again; it does not
+    # announce again for half an hour, and the page's next regular announce is two minutes off
+    os.kill(engine.process.pid, signal.SIGSTOP)
+    try:
+        time.sleep(FROZEN_SECONDS)
+    finally:
+        os.kill(engine.process.pid, signal.SIGCONT)
+
+    # then: the page asked the tracker for peers again, met the engine anew, and finished well
+    # before its regular announce would have
+    expect(panel).to_have_attribute(
+        "data-state", re.compile("^(done|error)$"), timeout=AFTER_FREEZE_TIMEOUT_MS
+    )
+    expect(panel).to_have_attribute("data-state", "done")
+    wait_for_downloads(page, downloads, 1)
+    saved = save_download(downloads[0], tmp_path / "saved").read_bytes()
+    assert sha256(saved) == sha256(film)
+    expect(panel).to_have_attribute("data-webseed-bytes", "0")
