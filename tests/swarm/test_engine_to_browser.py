@@ -88,6 +88,22 @@ def requests_to(page: Page, prefixes: list[str]) -> list[str]:
     return seen
 
 
+def seeded_by_the_engine_alone(
+    film: bytes,
+    publish: Callable[..., Content],
+    site_engine: Callable[..., Child],
+    creator: Creator,
+    fan: User,
+) -> tuple[Content, Child]:
+    """A paid film the fan bought and chose P2P for, seeded by the real engine."""
+    content = publish(creator, {"film.bin": film}, title="Film", access=Content.Access.PAID)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
+    peer_sharing.set_preference(fan, enabled=True, paid=True)
+    engine = site_engine()
+    wait_for(lambda: EngineNode.objects.get(name=engine.name).torrents == 1, what="seeding")
+    return content, engine
+
+
 def test_the_engine_alone_delivers_a_paid_item_to_a_browser_over_webrtc(
     site: Site,
     publish: Callable[..., Content],
@@ -100,11 +116,7 @@ def test_the_engine_alone_delivers_a_paid_item_to_a_browser_over_webrtc(
     # given: a paid film the fan bought and chose P2P for, seeded by the real engine
     browser.launch_args.extend(P2P_SWITCHES)
     film = os.urandom(8 * PIECE + 777)
-    content = publish(creator, {"film.bin": film}, title="Film", access=Content.Access.PAID)
-    ledger.grant(fan, content, Grant.Source.PURCHASE)
-    peer_sharing.set_preference(fan, enabled=True, paid=True)
-    engine = site_engine()
-    wait_for(lambda: EngineNode.objects.get(name=engine.name).torrents == 1, what="seeding")
+    content, engine = seeded_by_the_engine_alone(film, publish, site_engine, creator, fan)
     expected_swarm = {
         services.active_passkey(fan).key,
         services.engine_passkey(EngineNode.objects.get(name=engine.name)).key,
@@ -154,11 +166,7 @@ def test_a_webrtc_download_whose_seeder_froze_picks_up_again(
     # given: the engine alone seeding a paid film to the fan's page over WebRTC
     browser.launch_args.extend(P2P_SWITCHES)
     film = os.urandom(96 * PIECE + 777)
-    content = publish(creator, {"film.bin": film}, title="Film", access=Content.Access.PAID)
-    ledger.grant(fan, content, Grant.Source.PURCHASE)
-    peer_sharing.set_preference(fan, enabled=True, paid=True)
-    engine = site_engine()
-    wait_for(lambda: EngineNode.objects.get(name=engine.name).torrents == 1, what="seeding")
+    content, engine = seeded_by_the_engine_alone(film, publish, site_engine, creator, fan)
     page = browser.open(site.url, fan)
     serve_torrent_without_web_seed(page, [])
     page.goto(f"/content/{content.pk}/")
