@@ -47,7 +47,9 @@ ADMISSION_INTERVALS: Final = 1.5
 # ARGV: 1 "<uid> <ip>", 2 swarm member, 3 now, 4 admitted until, 5 "1" for a stopped event,
 #       6 "<ih> <ip>"
 # Returns 1 when the address is admitted after this call, else 0.
-_RECORD_LUA: Final = """
+# Public for the tracker, which runs it inside its one-round-trip announce script
+# (swarm.tracker.hotpath) with the same keys and arguments as ``record``.
+RECORD_LUA: Final = """
 local now, ends = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -121,7 +123,7 @@ async def record(
     ip = str(address)
     now = clock.timestamp()
     result: Any = await client.eval(
-        _RECORD_LUA,
+        RECORD_LUA,
         5,
         _torrent_key(infohash),
         f"adm:{infohash}:{user_id}:{ip}",

@@ -11,16 +11,20 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from btt_platform.fastpath import ASGIApp, Receive, Scope, Send, secure_enough
 from swarm import admission
-from swarm.tracker.auth import Grant, Refusal, authorise
-from swarm.tracker.peers import record_announce, redis_client, scrape_counts
+from swarm.tracker import hotpath
+from swarm.tracker.auth import Grant, Refusal, authorise, authorise_found, valid_passkey
+from swarm.tracker.entitlements import Found
+from swarm.tracker.peers import SwarmState, record_announce, redis_client, scrape_counts
 from swarm.tracker.protocol import (
+    AnnounceQuery,
+    IPAddress,
     Payload,
     TrackerError,
     bencode,
@@ -31,6 +35,9 @@ from swarm.tracker.protocol import (
     raw_query,
 )
 from swarm.tracker.transfers import maybe_flush_transfer_totals
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +71,16 @@ async def scrape(passkey: str, query: bytes) -> bytes:
 async def _announce(passkey: str, raw: bytes, remote_addr: str) -> Payload:
     query = parse_announce(raw)
     address = client_address(remote_addr)
-    decision = await authorise(passkey, query.info_hash.hex())
-    if isinstance(decision, Refusal):
-        raise TrackerError(decision.reason)
-    swarm = await record_announce(query, passkey, address, decision)
-    if decision.user_id is not None and decision.private:
-        # The engine uploads a paid torrent only to addresses admitted here.
-        await admission.record(
-            await redis_client(),
-            infohash=query.info_hash.hex(),
-            user_id=decision.user_id,
-            address=address,
-            member=query.peer_id + passkey.encode("ascii"),
-            stopped=query.event == "stopped",
-            until=decision.until,
-        )
-    if decision.user_id is not None:
+    if not valid_passkey(passkey):
+        raise TrackerError("invalid passkey")
+    client = await redis_client()
+    # Nearly always one round trip: the kept entries grant it (see ``hotpath``).
+    answered = await hotpath.announce(client, query, passkey, address)
+    if isinstance(answered, hotpath.Answered):
+        swarm, user_id = answered.swarm, answered.user_id
+    else:
+        swarm, user_id = await _announce_decided(client, answered, query, passkey, address)
+    if user_id is not None:
         await maybe_flush_transfer_totals()
     interval = settings.TRACKER_INTERVAL_SECONDS
     payload: Payload = {
@@ -97,6 +98,33 @@ async def _announce(passkey: str, raw: bytes, remote_addr: str) -> Payload:
     else:
         payload[b"peers"] = [peer_dict(peer_id, a, query.no_peer_id) for peer_id, a in swarm.peers]
     return payload
+
+
+async def _announce_decided(
+    client: aioredis.Redis,
+    found: Found,
+    query: AnnounceQuery,
+    passkey: str,
+    address: IPAddress,
+) -> tuple[SwarmState, int | None]:
+    """The long way, when the kept entries did not grant the announce: decided from them or
+    the database (``authorise_found``), then recorded, then (a paid content) admitted."""
+    decision = await authorise_found(client, found, passkey, query.info_hash.hex())
+    if isinstance(decision, Refusal):
+        raise TrackerError(decision.reason)
+    swarm = await record_announce(query, passkey, address, decision)
+    if decision.user_id is not None and decision.private:
+        # The engine uploads a paid torrent only to addresses admitted here.
+        await admission.record(
+            client,
+            infohash=query.info_hash.hex(),
+            user_id=decision.user_id,
+            address=address,
+            member=query.peer_id + passkey.encode("ascii"),
+            stopped=query.event == "stopped",
+            until=decision.until,
+        )
+    return swarm, decision.user_id
 
 
 async def _scrape(passkey: str, raw: bytes) -> Payload:

@@ -50,16 +50,29 @@ def forget_passkey(key: str) -> None:
     entitlements.forget_passkeys([key])
 
 
+def valid_passkey(key: str) -> bool:
+    """Whether ``key`` has a passkey's shape (checked before it goes into a Redis key)."""
+    return _PASSKEY_RE.fullmatch(key) is not None
+
+
 async def authorise(key: str, infohash: str) -> Grant | Refusal:
     """Whether passkey ``key`` may announce ``infohash`` (hex).
 
     From the entries in Redis (``entitlements``) when they hold all it takes, in one round
     trip; else from the database, in one hop, whose answers are kept there for next time.
     """
-    if not _PASSKEY_RE.fullmatch(key):
+    if not valid_passkey(key):
         return Refusal("invalid passkey", about_passkey=True)
     client = await redis_client()
     found = await entitlements.lookup(client, key, infohash)
+    return await authorise_found(client, found, key, infohash)
+
+
+async def authorise_found(
+    client: aioredis.Redis, found: entitlements.Found, key: str, infohash: str
+) -> Grant | Refusal:
+    """``authorise``, given what ``entitlements.lookup`` (or ``hotpath``) found in Redis for
+    ``key`` (a valid passkey) and ``infohash``."""
     if found.passkey is not None and found.content is not None:
         passkey, content = found.passkey, found.content
         refusal = _refuse_content(content.state, content.state_detail)

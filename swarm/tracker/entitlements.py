@@ -54,20 +54,55 @@ TOMBSTONE_SECONDS: Final = 10
 # How long a refusal, or a content not published (being hashed, say), is kept.
 REFUSAL_SECONDS: Final = 3
 
-_PUBLISHED: Final = frozenset({Content.State.SEEDING.value, Content.State.UNHEALTHY.value})
+PUBLISHED_STATES: Final = frozenset({Content.State.SEEDING.value, Content.State.UNHEALTHY.value})
 
-_LOOKUP_LUA: Final = """
-local p = redis.call('GET', KEYS[1])
-local c = redis.call('GET', KEYS[2])
-local a = false
-if p and c then
-  local user = string.match(p, '^u:(%d+):')
-  local content = string.match(c, '^(%d+):')
-  if user and content then a = redis.call('GET', ARGV[1] .. user .. ':' .. content) end
+# Lua functions for the scripts that read the entries (``lookup``; ``hotpath``, which acts on
+# a kept grant in the same round trip). ``kept_entries`` reads them as ``lookup`` returns them
+# (false where absent). ``kept_grant`` is ``auth.authorise_found``'s grant without the
+# database, for entries in the formats below: content id, user id (false for an engine),
+# whether the content is paid and the grant's until (a number, or false); nil where
+# ``authorise_found`` would refuse, ask the database, or might decide otherwise (a value in a
+# shape it does not write): the caller then leaves the decision to ``authorise_found``.
+KEPT_LUA: Final = """
+local function kept_entries(passkey_key, content_key, decision_prefix)
+  local p = redis.call('GET', passkey_key)
+  local c = redis.call('GET', content_key)
+  local a = false
+  if p and c then
+    local user = string.match(p, '^u:(%d+):')
+    local content = string.match(c, '^(%d+):')
+    if user and content then a = redis.call('GET', decision_prefix .. user .. ':' .. content) end
+  end
+  return p, c, a
 end
+
+local function kept_grant(p, c, a, now, published)
+  if not p or not c then return nil end
+  local content_id, state, private, creator = string.match(c, '^(%d+):([^:]*):([^:]*):(%d+):')
+  if not content_id or not published[state] then return nil end
+  if p == 'e' then return content_id, false, private == '1', false end
+  local user_id, active = string.match(p, '^u:(%d+):([01])$')
+  if not user_id or not a then return nil end
+  local allowed, ends, inputs = string.match(a, '^([01]):([^:]*):(.*)$')
+  local expected = '1' .. (private == '1' and '1' or '0') .. creator .. '/' .. active
+  if allowed ~= '1' or inputs ~= expected then return nil end
+  local until_ = false
+  if ends ~= '' then
+    until_ = tonumber(ends)
+    if not until_ or until_ <= now then return nil end
+  end
+  return content_id, user_id, private == '1', until_
+end
+"""
+
+_LOOKUP_LUA: Final = (
+    KEPT_LUA
+    + """
+local p, c, a = kept_entries(KEYS[1], KEYS[2], ARGV[1])
 local now = redis.call('TIME')
 return {p or '', c or '', a or '', now[1] .. string.format('%06d', now[2])}
 """
+)
 
 # Sent by digest (EVALSHA): the script's text is most of an EVAL's bytes.
 _LOOKUP_SHA: Final = hashlib.sha1(_LOOKUP_LUA.encode(), usedforsecurity=False).hexdigest()
@@ -171,7 +206,7 @@ class ContentEntry:
 
     @property
     def published(self) -> bool:
-        return self.state in _PUBLISHED
+        return self.state in PUBLISHED_STATES
 
     def encode(self) -> str:
         return (
@@ -240,10 +275,19 @@ async def lookup(client: aioredis.Redis, key: str, infohash: str) -> Found:
         return await _lookup(client, key, infohash)
 
 
+def lookup_keys(key: str, infohash: str) -> tuple[str, str, str]:
+    """The Redis keys of passkey ``key``'s and ``infohash``'s entries, and the prefix of the
+    decisions' keys (``KEPT_LUA``'s ``kept_entries`` reads them)."""
+    return _passkey_key(key), _content_key(infohash), f"{_PREFIX}a:"
+
+
 async def _lookup(client: aioredis.Redis, key: str, infohash: str) -> Found:
-    raw: Any = await client.evalsha(
-        _LOOKUP_SHA, 2, _passkey_key(key), _content_key(infohash), f"{_PREFIX}a:"
-    )
+    raw: Any = await client.evalsha(_LOOKUP_SHA, 2, *lookup_keys(key, infohash))
+    return found_from(raw)
+
+
+def found_from(raw: list[bytes]) -> Found:
+    """The entries as ``KEPT_LUA`` read them and the Redis time: p, c, a, microseconds."""
     passkey = PasskeyEntry.decode(raw[0]) if raw[0] else None
     content = ContentEntry.decode(raw[1]) if raw[1] else None
     decision = None

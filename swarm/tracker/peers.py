@@ -45,7 +45,8 @@ _MIN_COUNTER_TTL: Final = 2 * 24 * 3600
 # interval (clients announce every interval, libtorrent a little early or late).
 STALE_INTERVALS: Final = 1.5
 
-_ANNOUNCE_LUA: Final = Path(__file__).with_name("peers.lua").read_text(encoding="utf-8")
+# The whole announce (``hotpath`` runs it inside its script too).
+ANNOUNCE_LUA: Final = Path(__file__).with_name("peers.lua").read_text(encoding="utf-8")
 
 
 @dataclass
@@ -84,7 +85,7 @@ async def _redis() -> _Connection:
         client = aioredis.Redis.from_url(settings.REDIS_URL)
         connection = _Connection(
             client=client,
-            announce=client.register_script(_ANNOUNCE_LUA),
+            announce=client.register_script(ANNOUNCE_LUA),
             closer=_close_with_loop(client),
         )
         _connections[loop] = connection
@@ -114,12 +115,13 @@ class SwarmState:
     peers: list[tuple[bytes, bytes]]  # (peer id, compact address), seeders first
 
 
-async def record_announce(
-    query: AnnounceQuery, passkey: str, address: IPAddress, grant: Grant
-) -> SwarmState:
+def announce_script_input(
+    query: AnnounceQuery, passkey: str, address: IPAddress, *, engine: bool
+) -> tuple[list[str | bytes], list[str | bytes | int]]:
+    """The KEYS and ARGV of ``peers.lua`` for this announce, by a user's passkey or, with
+    ``engine``, an engine's (``hotpath`` runs the same script from a larger one)."""
     infohash = query.info_hash.hex()
     member = query.peer_id + passkey.encode("ascii")
-    compact_address = address.packed + query.port.to_bytes(2, "big")
     interval = settings.TRACKER_INTERVAL_SECONDS
     now = time.time()
     seeders, leechers, addresses = _swarm_keys(infohash)
@@ -132,30 +134,34 @@ async def record_announce(
         PENDING_KEY,
         revocations.revoked_key(passkey),
     ]
-    if grant.user_id is None:  # an engine: where its current entry in this swarm is kept
-        keys.append(f"trk:{infohash}:e:{passkey}")
-    result: Any = await (await _redis()).announce(
-        keys=keys,
-        args=[
-            member,
-            compact_address,
-            repr(now),
-            repr(_stale_cutoff(now)),
-            2 * interval + 60,
-            "1" if query.left == 0 else "0",
-            query.event,
-            min(query.numwant, settings.TRACKER_MAX_PEERS),
-            str(query.uploaded),
-            str(query.downloaded),
-            max(_MIN_COUNTER_TTL, 4 * interval),
-            infohash,
-            "" if grant.user_id is None else f"{passkey}:{infohash}",
-        ],
-    )
-    if not isinstance(result, list):
-        # Rotated through another web process since this one cached its decision.
-        raise TrackerError("passkey revoked: download the torrent again")
-    records: bytes = result[3]
+    if engine:  # where its current entry in this swarm is kept
+        keys.append(engine_key(infohash, passkey))
+    args: list[str | bytes | int] = [
+        member,
+        address.packed + query.port.to_bytes(2, "big"),
+        repr(now),
+        repr(_stale_cutoff(now)),
+        2 * interval + 60,
+        "1" if query.left == 0 else "0",
+        query.event,
+        min(query.numwant, settings.TRACKER_MAX_PEERS),
+        str(query.uploaded),
+        str(query.downloaded),
+        max(_MIN_COUNTER_TTL, 4 * interval),
+        infohash,
+        "" if engine else f"{passkey}:{infohash}",
+    ]
+    return keys, args
+
+
+def engine_key(infohash: str, passkey: str) -> str:
+    """Where the swarm member an engine (by its passkey) holds in a swarm is kept."""
+    return f"trk:{infohash}:e:{passkey}"
+
+
+def swarm_state(seeders: bytes | int, leechers: bytes | int, completed: bytes | int,
+                records: bytes) -> SwarmState:  # fmt: skip
+    """The swarm as ``peers.lua`` returned it (its last four values)."""
     peers = []
     at = 0
     while at < len(records):
@@ -163,8 +169,19 @@ async def record_announce(
         peers.append((records[at + 1 : at + 21], records[at + 21 : end]))
         at = end
     return SwarmState(
-        seeders=int(result[0]), leechers=int(result[1]), completed=int(result[2]), peers=peers
+        seeders=int(seeders), leechers=int(leechers), completed=int(completed), peers=peers
     )
+
+
+async def record_announce(
+    query: AnnounceQuery, passkey: str, address: IPAddress, grant: Grant
+) -> SwarmState:
+    keys, args = announce_script_input(query, passkey, address, engine=grant.user_id is None)
+    result: Any = await (await _redis()).announce(keys=keys, args=args)
+    if not isinstance(result, list):
+        # Rotated through another web process since this one cached its decision.
+        raise TrackerError("passkey revoked: download the torrent again")
+    return swarm_state(*result)
 
 
 @dataclass(frozen=True)
