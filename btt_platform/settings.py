@@ -29,6 +29,7 @@ from btt_platform.env import (
     env_path,
     env_str,
 )
+from btt_platform.settings_swarm import *  # noqa: F403 - hashing, placement, replication
 
 # Lets forms and querysets be subscripted at run time for their type parameters (ModelForm[User]).
 django_stubs_ext.monkeypatch()
@@ -230,6 +231,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-unsent-emails": {"task": "accounts.send_unsent_emails", "schedule": 30.0},
     # Contents in `hashing` whose hashing went quiet (worker killed, queue lost) are queued again.
     "requeue-stalled-hashing": {"task": "swarm.requeue_stalled_hashing", "schedule": 30.0},
+    "place-contents": {"task": "swarm.place_contents", "schedule": SWARM_PLACEMENT_SECONDS},  # noqa: F405
 }
 
 # Events to WebSocket groups go through Redis pub/sub (btt_platform.broadcast), not a Channels
@@ -381,15 +383,8 @@ SWARM_WEBRTC_ENABLED = env_bool("SWARM_WEBRTC_ENABLED", True)
 SWARM_WEBTORRENT_MAX_OFFERS = env_int("SWARM_WEBTORRENT_MAX_OFFERS", 3, minimum=1)
 SWARM_WEBTORRENT_STUN = env_str("SWARM_WEBTORRENT_STUN")
 
-# Hashing (swarm.hashing): a running hash refreshes its content's heartbeat this often; one
-# quiet for SWARM_HASH_STALE_SECONDS is queued again by the sweep; after SWARM_HASH_MAX_ATTEMPTS
-# runs that died, the content fails with a reason its creator sees (publishing again retries).
-SWARM_HASH_HEARTBEAT_SECONDS = env_int("SWARM_HASH_HEARTBEAT_SECONDS", 5, minimum=1)
-SWARM_HASH_STALE_SECONDS = env_int("SWARM_HASH_STALE_SECONDS", 60, minimum=2)
-SWARM_HASH_MAX_ATTEMPTS = env_int("SWARM_HASH_MAX_ATTEMPTS", 3, minimum=1)
-
-# Content files live under CONTENT_ROOT/<content id>/ (the torrent's save path); uploads in
-# progress under UPLOAD_ROOT. Both must be on one filesystem so publishing is a rename.
+# Uploads are published into CONTENT_ROOT/<content id>/ and hashed there; uploads in progress
+# are under UPLOAD_ROOT. Both must be on one filesystem so publishing is a rename.
 CONTENT_ROOT = env_path("CONTENT_ROOT", MEDIA_ROOT / "content")
 UPLOAD_ROOT = env_path("UPLOAD_ROOT", MEDIA_ROOT / "uploads")
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024**3, minimum=1)

@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from btt_platform.readonly_admin import ReadOnlyAdmin
+from swarm import placement
 from swarm.models import (
     Content,
     ContentFile,
@@ -9,6 +12,7 @@ from swarm.models import (
     Passkey,
     PeerBytes,
     PeerSharing,
+    Placement,
     TransferTotal,
     Upload,
 )
@@ -16,9 +20,35 @@ from swarm.models import (
 
 @admin.register(EngineNode)
 class EngineNodeAdmin(ReadOnlyAdmin[EngineNode]):
-    list_display = ("name", "listen_address", "last_heartbeat", "stopped_at", "torrents",
-                    "peers", "upload_rate")  # fmt: skip
+    list_display = ("name", "listen_address", "last_heartbeat", "stopped_at", "draining_at",
+                    "torrents", "peers", "upload_rate", "free_bytes")  # fmt: skip
     search_fields = ("name", "listen_address")
+    actions = ["drain", "stop_draining"]
+
+    @admin.action(description="Drain: move their contents to other nodes")
+    def drain(self, request: HttpRequest, queryset: QuerySet[EngineNode]) -> None:
+        for node in queryset:
+            placement.start_draining(node.name)
+        self.message_user(
+            request,
+            "Draining. `manage.py drainnode <name>` says when a node is safe to stop.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Stop draining")
+    def stop_draining(self, request: HttpRequest, queryset: QuerySet[EngineNode]) -> None:
+        for node in queryset:
+            placement.stop_draining(node.name)
+
+
+@admin.register(Placement)
+class PlacementAdmin(ReadOnlyAdmin[Placement]):
+    """Written by the placement job only (swarm.placement)."""
+
+    list_display = ("content", "node", "assigned_at")
+    list_filter = ("node",)
+    search_fields = ("content__title", "node__name")
+    list_select_related = ("content", "node")
 
 
 @admin.register(NodeSeeding)

@@ -31,6 +31,10 @@ class EngineNode(models.Model):
     torrents = models.PositiveIntegerField(default=0)
     peers = models.PositiveIntegerField(default=0)
     upload_rate = models.PositiveBigIntegerField(default=0, help_text="bytes per second")
+    # Free bytes of the node's data directory, from its heartbeat: what placement fills.
+    free_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    # Set by ``drainnode``: nothing new is placed here, and what it holds moves to other nodes.
+    draining_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -105,6 +109,9 @@ class Content(models.Model):
     name = models.CharField(max_length=200)
     total_size = models.PositiveBigIntegerField(default=0)
     hybrid = models.BooleanField(default=False, help_text="v1+v2 torrent (opt-in)")
+    replication_target = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="nodes holding it; empty: SWARM_REPLICATION_TARGET"
+    )
     piece_length = models.PositiveIntegerField(null=True, blank=True)
     infohash = models.CharField(max_length=40, unique=True, null=True, blank=True)  # v1, hex
     # The bencoded .torrent as published (canonical announce and url-list); per-user copies
@@ -195,6 +202,7 @@ class NodeSeeding(models.Model):
     class State(models.TextChoices):
         # The values of ``swarm.seeding.SeedState``: the engine speaks them without the ORM.
         SEEDING = "seeding"
+        FETCHING = "fetching", "fetching from other nodes"
         CHECKING = "checking", "checking every piece"
         MISSING = "missing", "missing files"
         ERROR = "error"
@@ -219,6 +227,23 @@ class NodeSeeding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id} on {self.content_id}: {self.state}"
+
+
+class Placement(models.Model):
+    """A content assigned to an engine node: the node holds it (fetching it over BitTorrent
+    from the nodes that have it first). Written by the placement job only (``swarm.placement``);
+    whether the node holds it yet is its ``NodeSeeding`` row."""
+
+    node = models.ForeignKey(EngineNode, on_delete=models.CASCADE, related_name="placements")
+    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="placements")
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["content", "node"]
+        constraints = [models.UniqueConstraint(fields=["node", "content"], name="placement_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.content_id} on {self.node_id}"
 
 
 def new_passkey() -> str:

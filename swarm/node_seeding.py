@@ -12,6 +12,7 @@ read as one content.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,28 @@ def live_node_ids(*also: EngineNode) -> set[int]:
     fresh_since = timezone.now() - timedelta(seconds=settings.SWARM_HEARTBEAT_STALE_SECONDS)
     live = EngineNode.objects.filter(last_heartbeat__gte=fresh_since, stopped_at__isnull=True)
     return set(live.values_list("pk", flat=True)) | {node.pk for node in also}
+
+
+def node_addresses(exclude: EngineNode | None = None) -> frozenset[str]:
+    """The IP addresses the other engine nodes listen on (heartbeat within
+    ``SWARM_NODE_LOST_SECONDS``): each node lets them in on its paid torrents, since nodes fetch
+    placed contents from each other. An unspecified address (``0.0.0.0``) names no peer: a node
+    of a cluster listens on its own address."""
+    since = timezone.now() - timedelta(seconds=settings.SWARM_NODE_LOST_SECONDS)
+    nodes = EngineNode.objects.filter(last_heartbeat__gte=since)
+    if exclude is not None:
+        nodes = nodes.exclude(pk=exclude.pk)
+    found: set[str] = set()
+    for listening in nodes.values_list("listen_address", flat=True):
+        for address in filter(None, listening.split(",")):
+            host = address.rpartition(":")[0].strip("[]")
+            try:
+                ip = ipaddress.ip_address(host)
+            except ValueError:
+                continue
+            if not ip.is_unspecified:
+                found.add(str(ip))
+    return frozenset(found)
 
 
 # --- health -----------------------------------------------------------------------------------
@@ -188,7 +211,8 @@ def record_health_reports(node: EngineNode, reports: list[HealthReport]) -> None
             detail=report.detail,
             updated_at=now,
         )
-        (held if report.state in (SEEDING, NodeSeeding.State.CHECKING) else lost).append(row)
+        holds = report.state in (SEEDING, NodeSeeding.State.CHECKING, NodeSeeding.State.FETCHING)
+        (held if holds else lost).append(row)
     fields = ["state", "detail", "updated_at"]
     _upsert(held, fields)
     # Out of this node's session: it serves nobody and holds no verified bytes of it now.
@@ -201,6 +225,16 @@ def _upsert(rows: list[NodeSeeding], fields: list[str]) -> None:
         NodeSeeding.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["node", "content"], update_fields=fields
         )
+
+
+def forget_dropped(node: EngineNode, content_ids: list[int]) -> None:
+    """``node`` let go of ``content_ids`` (taken down, or placed on other nodes): its rows go,
+    so no door lists it and health is derived from the nodes that hold them."""
+    if not content_ids:
+        return
+    for batch in chunked(content_ids):
+        NodeSeeding.objects.filter(node=node, content_id__in=batch).delete()
+    refresh_content_health(content_ids, reporting=node)
 
 
 def node_stopped(node: EngineNode) -> None:

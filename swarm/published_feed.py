@@ -13,6 +13,10 @@ behind too. A sweep at start and every ``SWEEP_SECONDS`` compares every wanted c
 ``changed_at`` with the copy held (one column, no metainfo) and reads what differs: it catches
 deleted rows, which leave no ``changed_at`` to find, and anything the overlap missed.
 
+A node seeds the contents placed on it (``swarm.placement``; it fetches what it lacks from the
+other nodes), and a content placed nowhere yet from the files it finds on disk, as one node
+always did. The placement job moves ``changed_at`` of every content whose placements it changes.
+
 The node's own ``NodeSeeding`` state says whether a content it holds is healthy (a node that
 found the files wrong checks every piece before seeding again). This node alone writes it, so
 between sweeps the feed follows its own reports (``saw``) instead of reading the rows again.
@@ -24,13 +28,12 @@ import dataclasses
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from swarm.models import Content, EngineNode, NodeSeeding
+from swarm import data_dir
+from swarm.models import Content, EngineNode, NodeSeeding, Placement
 from swarm.node_seeding import chunked
 from swarm.seeding import HealthReport, Published
 
@@ -42,11 +45,17 @@ OVERLAP = timedelta(seconds=30)
 SWEEP_SECONDS = 300.0
 
 
-def wanted_contents() -> QuerySet[Content]:
-    """Published contents with their torrent: what every node seeds (unhealthy ones to retry)."""
-    return Content.objects.filter(
+def wanted_contents(node: EngineNode | None = None) -> QuerySet[Content]:
+    """Published contents with their torrent (unhealthy ones to retry): those ``node`` seeds,
+    placed on it or on no node yet, annotated ``placed_here`` (None: every node's)."""
+    contents = Content.objects.filter(
         state__in=WANTED_STATES, infohash__isnull=False, metainfo__isnull=False
     )
+    if node is None:
+        return contents
+    placed_here = Exists(Placement.objects.filter(content=OuterRef("pk"), node=node))
+    placed = Exists(Placement.objects.filter(content=OuterRef("pk")))
+    return contents.annotate(placed_here=placed_here).filter(Q(placed_here=True) | ~placed)
 
 
 def is_healthy(content_state: str, own_state: str | None) -> bool:
@@ -56,17 +65,19 @@ def is_healthy(content_state: str, own_state: str | None) -> bool:
     return content_state == Content.State.SEEDING
 
 
-def as_published(content: Content, own_state: str | None) -> Published:
-    """``content`` (its files prefetched) as the engine seeds it."""
+def as_published(content: Content, own_state: str | None, *, placed_here: bool) -> Published:
+    """``content`` (its files prefetched) as the engine seeds it, in this node's data directory
+    (``swarm.data_dir``): fetched from other nodes where lacking when ``placed_here``."""
     files = list(content.files.all())
     single = len(files) == 1 and files[0].path == content.name
     return Published(
         content_id=content.pk,
         infohash=str(content.infohash),
         metainfo=bytes(content.metainfo or b""),
-        save_path=Path(settings.CONTENT_ROOT) / str(content.pk),
+        save_path=data_dir.content_dir(content.pk),
         files=tuple((f.path if single else f"{content.name}/{f.path}", f.size) for f in files),
         healthy=is_healthy(content.state, own_state),
+        fetch=placed_here,
     )
 
 
@@ -79,13 +90,16 @@ def read_published(
     batches: Iterable[list[int] | None] = [None] if content_ids is None else chunked(content_ids)
     for batch in batches:
         own_rows = NodeSeeding.objects.filter(node=node)
-        contents = wanted_contents().prefetch_related("files").order_by("pk")
+        contents = wanted_contents(node).prefetch_related("files").order_by("pk")
         if batch is not None:
             own_rows = own_rows.filter(content_id__in=batch)
             contents = contents.filter(pk__in=batch)
         own = dict(own_rows.values_list("content_id", "state"))
         for content in contents:
-            published[content.pk] = (as_published(content, own.get(content.pk)), content.changed_at)
+            # (``placed_here``: annotated by ``wanted_contents``.)
+            placed_here = bool(getattr(content, "placed_here", False))
+            item = as_published(content, own.get(content.pk), placed_here=placed_here)
+            published[content.pk] = (item, content.changed_at)
     return published
 
 
@@ -132,7 +146,7 @@ class PublishedFeed:
                 self._items[report.content_id] = dataclasses.replace(item, healthy=report.healthy)
 
     def _sweep(self) -> None:
-        rows = list(wanted_contents().values_list("pk", "changed_at", "state"))
+        rows = list(wanted_contents(self.node).values_list("pk", "changed_at", "state"))
         versions = {pk: changed_at for pk, changed_at, _ in rows}
         states = {pk: state for pk, _, state in rows}
         for gone in self._items.keys() - versions.keys():

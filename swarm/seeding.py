@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 # What one node does with one content (``swarm.models.NodeSeeding.State`` holds the same values):
-# seeding it, checking every piece before it seeds again, missing (or wrong-sized) files, or an
-# error met while seeded (a failed piece, a failed check, libtorrent's file errors).
-SeedState = Literal["seeding", "checking", "missing", "error"]
+# seeding it, fetching it from other nodes (a content placed on it), checking every piece before
+# it seeds again, missing (or wrong-sized) files, or an error met while seeded (a failed piece, a
+# failed check, libtorrent's file errors).
+SeedState = Literal["seeding", "fetching", "checking", "missing", "error"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Published:
     save_path: Path
     files: tuple[tuple[str, int], ...]  # (path relative to save_path, size)
     healthy: bool
+    # Placed on this node (``swarm.placement``): what it lacks, it fetches from the other nodes.
+    # False: seeded from the files on disk only (a content not placed yet, as on one node).
+    fetch: bool = False
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,14 @@ def register_engine(
     return node
 
 
-def record_heartbeat(node: EngineNode, stats: EngineStats) -> None:
-    """Write the engine's heartbeat and stats; staff watching swarm health see them live."""
+def record_heartbeat(node: EngineNode, stats: EngineStats, free_bytes: int | None = None) -> None:
+    """Write the engine's heartbeat and stats, with the free bytes of its data directory (what
+    placement fills); staff watching swarm health see them live."""
     now = timezone.now()
     EngineNode.objects.filter(pk=node.pk).update(
         last_heartbeat=now,
         stopped_at=None,
+        free_bytes=free_bytes,
         listen_address=stats.listen_address,
         torrents=stats.torrents,
         peers=stats.peers,

@@ -12,7 +12,7 @@ import asyncio
 
 from celery import shared_task
 
-from swarm import hashing, uploads_store
+from swarm import hashing, placement, uploads_store
 from swarm.tracker import transfers
 
 
@@ -32,3 +32,10 @@ def flush_transfer_totals() -> int:
 def requeue_stalled_hashing() -> int:
     """Queue again the hashing of contents whose run died or whose task the queue lost."""
     return hashing.requeue_stalled_hashing()
+
+
+@shared_task(name="swarm.place_contents")
+def place_contents() -> int:
+    """Place contents on engine nodes (replication target, lost and draining nodes)."""
+    done = placement.place_contents()
+    return len(done.placed) + len(done.dropped)

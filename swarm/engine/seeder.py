@@ -1,7 +1,8 @@
 """The Seeder: one libtorrent session, reconciled with what the database says is published.
 
 One loop pumps alerts, reconciles the session with the published set (seed mode for freshly
-hashed files, resume data otherwise), saves resume data (``resume``), re-announces what failed
+hashed files, resume data otherwise; what is placed on this node and missing is fetched from the
+other nodes, every piece verified), saves resume data (``resume``), re-announces what failed
 (``announces``), and leaves health reports (``health``) and stats for ``runswarm`` to write. Paid
 torrents obey the admission filter (``ip_filter``).
 """
@@ -24,7 +25,8 @@ from swarm.engine.health import Health, file_problem
 from swarm.engine.ip_filter import Admissions
 from swarm.engine.resume import ResumeStore
 from swarm.engine.session_settings import seedbox_settings
-from swarm.engine.webrtc import WebRtcConfig, websocket_announce_url
+from swarm.engine.torrent_params import configure
+from swarm.engine.webrtc import WebRtcConfig
 from swarm.seeding import EngineStats, HealthReport, Published, TorrentStats
 
 # Every module of the engine logs as "swarm.engine", the name runswarm's output is read by.
@@ -55,6 +57,8 @@ class _Seeding:
     verifying: bool = False
     # A paid torrent (private flag in its info dict): served to admitted addresses only.
     private: bool = True
+    # Downloading from the other nodes (a content placed here that this node lacked).
+    fetching: bool = False
 
     @property
     def content_id(self) -> int:
@@ -78,6 +82,7 @@ class Seeder:
         self.health = Health()
         self.listen_addresses: list[str] = []
         self._seeding: dict[str, _Seeding] = {}  # infohash -> entry
+        self._dropped: list[int] = []  # content ids no longer wanted here, not yet taken
 
     # --- status ---------------------------------------------------------------------------
 
@@ -125,6 +130,11 @@ class Seeder:
     def take_health_reports(self) -> list[HealthReport]:
         return self.health.take()
 
+    def take_dropped(self) -> list[int]:
+        """The contents this session let go of since the last call (no longer wanted here)."""
+        dropped, self._dropped = self._dropped, []
+        return dropped
+
     # --- admission ------------------------------------------------------------------------
 
     def admit(self, admitted: Mapping[str, frozenset[str]]) -> None:
@@ -169,23 +179,39 @@ class Seeder:
         """Make the session seed exactly ``wanted``; report contents whose files are bad.
 
         Torrents added now announce to the HTTP tracker's ``announce_url`` and, with WebRTC
-        on, to the WebSocket tracker with the same passkey (``webrtc``)."""
+        on, to the WebSocket tracker with the same passkey (``webrtc``). A content placed here
+        (``fetch``) whose files are missing or not known good is fetched from the other nodes
+        instead of reported missing."""
         by_hash = {item.infohash: item for item in wanted}
         for infohash in list(self._seeding):
             if infohash not in by_hash:
+                self._dropped.append(self._seeding[infohash].content_id)
                 self._remove(infohash, delete_resume=True)
-                log.info("stopped seeding %s (unpublished)", infohash)
+                log.info("stopped seeding %s (unpublished, or placed elsewhere)", infohash)
         # The database is told again whenever it disagrees with the engine: a report lost to
         # a failed tick (database away for a moment) is not lost for good.
         for item in wanted:
             problem = file_problem(item)
             entry = self._seeding.get(item.infohash)
             if entry is not None:
+                if entry.fetching:
+                    continue  # libtorrent is writing its files; judged once complete
                 if problem:
-                    self._remove(item.infohash, delete_resume=False)
+                    # Placed here: fetched again, its saved state (which vouches for pieces
+                    # gone now) forgotten.
+                    self._remove(item.infohash, delete_resume=item.fetch)
+                    if item.fetch:
+                        self._fetch(item, announce_url)
+                        continue
                     self.health.fail(item, problem)
                 elif not item.healthy and not entry.verifying:
                     self.health.report(item.content_id, "seeding")
+                continue
+            if item.fetch and (problem or not item.healthy):
+                # A fetch that failed (a disk error) is tried again once its files change.
+                judged = self.health.judged(item)
+                if judged is None or judged.state != "error":
+                    self._fetch(item, announce_url)
                 continue
             if problem:
                 self.health.fail(item, problem)
@@ -222,29 +248,10 @@ class Seeder:
                 # The platform hashed these files itself: no initial check; libtorrent
                 # verifies each piece the first time it sends it.
                 params.flags |= lt.torrent_flags.seed_mode
-        # The engine fetches from nobody: no web seeds, and never download (upload_mode) if a
-        # check finds pieces missing. It announces with its own passkey.
-        if params.ti is not None:
-            params.ti.set_web_seeds([])
-        params.url_seeds = []
-        trackers = [announce_url]
-        if self.config.webrtc is not None:
-            trackers.append(websocket_announce_url(announce_url))
-        # (Assigned whole: the binding hands out a copy, so an append to it would be lost.)
-        params.trackers = trackers
-        params.flags |= lt.torrent_flags.override_trackers | lt.torrent_flags.override_web_seeds
+        # A seed fetches from nobody: never download (upload_mode) if a check finds pieces
+        # missing.
+        private = configure(params, item, announce_url, self.config.webrtc)
         params.flags |= lt.torrent_flags.upload_mode
-        params.flags &= ~lt.torrent_flags.auto_managed
-        params.flags &= ~lt.torrent_flags.paused
-        # Paid torrents obey the allow-list; free ones are served to anyone who has the hash
-        # (add_torrent_params sets apply_ip_filter by default).
-        info = params.ti if params.ti is not None else lt.torrent_info(item.metainfo)
-        private = bool(info.priv())
-        if private:
-            params.flags |= lt.torrent_flags.apply_ip_filter
-        else:
-            params.flags &= ~lt.torrent_flags.apply_ip_filter
-        params.save_path = str(item.save_path)
         handle = self.session.add_torrent(params)
         self._seeding[item.infohash] = _Seeding(item, handle, verifying=verifying, private=private)
         self.health.forget(item.content_id)
@@ -257,6 +264,41 @@ class Seeder:
             # check passed, so a kill meanwhile checks it again.)
             self._ask_resume(item.infohash, handle)
         log.info("seeding content %s (%s)", item.content_id, item.infohash)
+
+    def _fetch(self, item: Published, announce_url: str) -> None:
+        """Download ``item`` (placed here) from the nodes that have it, into its save path.
+
+        libtorrent checks what is already on disk (or trusts the resume data of a fetch cut
+        short) and verifies every piece it receives: the copy is byte-identical by
+        construction. It turns into a seed once complete (``_fetched``)."""
+        params = None
+        resume = self.resume.get(item.infohash)
+        if resume is not None:
+            try:
+                params = lt.read_resume_data(resume)
+            except RuntimeError as exc:
+                log.warning("ignoring resume data for %s: %s", item.infohash, exc)
+        if params is None:
+            params = lt.add_torrent_params()
+            params.ti = lt.torrent_info(item.metainfo)
+        private = configure(params, item, announce_url, self.config.webrtc)
+        params.flags &= ~(lt.torrent_flags.upload_mode | lt.torrent_flags.seed_mode)
+        item.save_path.mkdir(parents=True, exist_ok=True)
+        handle = self.session.add_torrent(params)
+        self._seeding[item.infohash] = _Seeding(item, handle, private=private, fetching=True)
+        self.health.forget(item.content_id)
+        self.health.report(item.content_id, "fetching", "fetching from the other nodes")
+        log.info("fetching content %s (%s) from the other nodes", item.content_id, item.infohash)
+
+    def _fetched(self, handle: lt.torrent_handle) -> None:
+        found = self._entry_for(handle)
+        if found is None or not found[1].fetching:
+            return
+        infohash, entry = found
+        entry.fetching = False
+        self.health.report(entry.content_id, "seeding")
+        self._ask_resume(infohash, handle)
+        log.info("content %s fetched: every piece verified, seeding", entry.content_id)
 
     def _remove(self, infohash: str, *, delete_resume: bool) -> None:
         entry = self._seeding.pop(infohash)
@@ -335,7 +377,11 @@ class Seeder:
                 log.error("cannot listen on %s:%s: %s", alert.address, alert.port, alert.message())
             elif isinstance(alert, lt.file_error_alert | lt.torrent_error_alert):
                 self._torrent_failed(alert.handle, alert.message())
+            elif isinstance(alert, lt.torrent_finished_alert):
+                self._fetched(alert.handle)
             elif isinstance(alert, lt.hash_failed_alert):
+                if self._is_fetching(alert.handle):
+                    continue  # a bad piece from a peer: libtorrent fetches it again
                 # In seed mode a piece is verified the first time it is sent: a failure means
                 # the file changed on disk after hashing.
                 self._torrent_failed(
@@ -349,6 +395,10 @@ class Seeder:
             elif alert.category() & lt.alert_category.error:
                 log.warning("%s", alert.message())
 
+    def _is_fetching(self, handle: lt.torrent_handle) -> bool:
+        found = self._entry_for(handle)
+        return found is not None and found[1].fetching
+
     def _checking_files(self, handle: lt.torrent_handle) -> None:
         found = self._entry_for(handle)
         if found is not None:
@@ -361,6 +411,9 @@ class Seeder:
             return
         infohash, entry = found
         self._remove(infohash, delete_resume=True)
+        if entry.fetching:  # (its files are incomplete by nature: the error is what counts)
+            self.health.mark_failed(entry.item, f"fetching failed: {detail}")
+            return
         # "file missing: x" says more than libtorrent's errno text for the same cause.
         problem = file_problem(entry.item)
         self.health.mark_failed(entry.item, problem or detail, "missing" if problem else "error")
@@ -370,6 +423,10 @@ class Seeder:
         if found is None:
             return
         infohash, entry = found
+        if entry.fetching:
+            if handle.status().is_seeding:  # everything was on disk already
+                self._fetched(handle)
+            return
         if not entry.verifying:
             return
         status = handle.status()

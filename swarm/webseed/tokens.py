@@ -24,7 +24,7 @@ from accounts.models import User
 from btt_platform import clock
 from btt_platform.fastpath import AuthCache, in_database
 from ledger import access
-from swarm import revocations
+from swarm import data_dir, revocations
 from swarm.models import Content, ContentFile, Passkey
 from swarm.services import active_passkey
 from swarm.tracker.peers import redis_client
@@ -44,7 +44,7 @@ def torrent_paths(content: Content) -> dict[str, ContentFile]:
     """Each file of ``content`` by its path inside the torrent.
 
     That path is what a client appends to the url-list entry and also where the file lies below
-    the save path ``CONTENT_ROOT/<content id>/``: ``<name>`` for a single-file torrent,
+    the save path ``<data dir>/<content id>/``: ``<name>`` for a single-file torrent,
     ``<name>/<file path>`` for a bundle. Like ``Content.is_bundle``, a content with exactly one
     file is a single-file torrent, whatever that file's own path says.
     """
@@ -55,8 +55,8 @@ def torrent_paths(content: Content) -> dict[str, ContentFile]:
 
 
 def content_dir(content_id: int) -> Path:
-    """The torrent's save path."""
-    return Path(settings.CONTENT_ROOT) / str(content_id)
+    """The torrent's save path in this node's data directory (``swarm.data_dir``)."""
+    return data_dir.content_dir(content_id)
 
 
 def safe_content_type(relative_path: str) -> str:

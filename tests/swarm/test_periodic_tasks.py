@@ -28,6 +28,7 @@ def test_every_scheduled_task_is_registered() -> None:
         "payments.deliver_due_webhooks",
         "support.close_campaigns",
         "swarm.requeue_stalled_hashing",
+        "swarm.place_contents",
         "accounts.send_unsent_emails",
         "memberships.renew_memberships",
         "memberships.send_post_digests",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
 import time
@@ -15,7 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from django.urls import reverse
 
-from swarm import admission, node_seeding, services
+from swarm import admission, data_dir, node_seeding, services
 from swarm.engine import EngineConfig, Seeder, WebRtcConfig
 from swarm.models import EngineNode
 from swarm.published_feed import PublishedFeed
@@ -54,13 +55,17 @@ class EngineLoop:
             # after the reconcile, so a torrent just added gets its allow-list at once (one it
             # meets with admitted peers re-announces, in case its first reply came sooner).
             # Redis away for a moment keeps the last allow-list.
-            engine.admit(admission.admitted(engine.private_infohashes()))
+            # The other nodes are let in on every paid torrent: they fetch from each other.
+            nodes = node_seeding.node_addresses(exclude=self.node)
+            admitted = admission.admitted(engine.private_infohashes())
+            engine.admit({infohash: found | nodes for infohash, found in admitted.items()})
         except Exception:
             log.exception("reading admissions failed; keeping the current allow-list")
         try:
             # This node's own rows only; the contents' health is derived from every live node's.
             reports = engine.take_health_reports()
             node_seeding.record_health_reports(self.node, reports)
+            node_seeding.forget_dropped(self.node, engine.take_dropped())
             self.published.saw(reports)
             persist = now >= self.next_persist
             self.stats.record(engine.torrent_stats(), persist=persist)
@@ -70,11 +75,22 @@ class EngineLoop:
                 engine.save_resume_data()
                 self.next_resume_save = now + RESUME_SAVE_SECONDS
             if now >= self.next_heartbeat and engine.is_listening:
-                services.record_heartbeat(self.node, engine.stats())
+                services.record_heartbeat(self.node, engine.stats(), free_bytes())
                 self.next_heartbeat = now + settings.SWARM_HEARTBEAT_SECONDS
         except Exception:
             # The database or Redis being away for a moment must not stop the seeding.
             log.exception("engine tick failed; retrying")
+
+
+def free_bytes() -> int | None:
+    """Free bytes of this node's data directory (None when it cannot be read)."""
+    try:
+        folder = data_dir.data_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(folder).free
+    except OSError:
+        log.exception("cannot read the free space of the data directory")
+        return None
 
 
 def webrtc_config() -> WebRtcConfig | None:

@@ -1,0 +1,178 @@
+"""Several real engine nodes on one machine, each with its own data directory and loopback
+address (127.0.0.2-4), replicating contents to each other over BitTorrent.
+
+Every node is a real ``manage.py runswarm``; node a's data directory is the site's CONTENT_ROOT,
+where uploads are published (the node the upload landed on). The placement pass runs in this
+process, as celery beat runs it, with short lost-node times. Paid torrents: the nodes must let
+each other through their admission filters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from creators.models import Creator
+from swarm import node_seeding, placement
+from swarm.models import Content, EngineNode, NodeSeeding, Placement
+from tests.fixtures.content import Site
+from tests.fixtures.processes import Child, free_port, wait_for
+
+PIECE = 256 * 1024
+FILES = {"side-a.flac": os.urandom(5 * PIECE + 123), "side-b.flac": os.urandom(3 * PIECE)}
+ADDRESSES = {"node-a": "127.0.0.2", "node-b": "127.0.0.3", "node-c": "127.0.0.4"}
+
+
+@pytest.fixture(autouse=True)
+def _fast_cluster(settings: SettingsWrapper) -> None:
+    settings.SWARM_REPLICATION_TARGET = 2
+    settings.SWARM_NODE_RESERVE_BYTES = 0
+    settings.SWARM_NODE_LOST_SECONDS = 4
+
+
+def start_node(
+    engine_factory: Callable[..., Child], site: Site, tmp_path: Path, name: str
+) -> tuple[Child, Path]:
+    """Node ``name`` on its own address; a's data directory is CONTENT_ROOT, the others' own."""
+    data = site.content_root if name == "node-a" else tmp_path / f"{name}-data"
+    env = {
+        **site.engine_env(),
+        "SWARM_LISTEN_INTERFACES": f"{ADDRESSES[name]}:{free_port()}",
+        "SWARM_DATA_DIR": str(data),
+    }
+    return engine_factory(name=name, **env), data
+
+
+def state(name: str, content: Content) -> str | None:
+    row = NodeSeeding.objects.filter(node__name=name, content=content).first()
+    return row.state if row else None
+
+
+def placed(content: Content) -> list[str]:
+    return sorted(Placement.objects.filter(content=content).values_list("node__name", flat=True))
+
+
+def held_on(content: Content, names: list[str]) -> bool:
+    """A placement pass, then whether exactly ``names`` hold the content (seeding rows of live
+    nodes)."""
+    placement.place_contents()
+    live = node_seeding.live_node_ids()
+    holders = NodeSeeding.objects.filter(content=content, state="seeding", node_id__in=live)
+    return sorted(holders.values_list("node__name", flat=True)) == names
+
+
+def sha256_of_files(folder: Path) -> dict[str, str]:
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+EXPECTED = {name: hashlib.sha256(data).hexdigest() for name, data in FILES.items()}
+
+
+def test_a_content_published_on_one_node_is_replicated_to_a_second_over_bittorrent(
+    creator: Creator,
+    site: Site,
+    publish: Callable[..., Content],
+    engine_factory: Callable[..., Child],
+    tmp_path: Path,
+) -> None:
+    # given: a paid bundle uploaded to node a, which seeds it; node b has an empty data folder
+    content = publish(creator, FILES, title="Album", access=Content.Access.PAID)
+    a, _ = start_node(engine_factory, site, tmp_path, "node-a")
+    b, b_data = start_node(engine_factory, site, tmp_path, "node-b")
+    wait_for(lambda: state("node-a", content) == "seeding", what="a seeding")
+
+    # when: placement runs (target 2)
+    placement.place_contents()
+
+    # then: b fetches it from a over BitTorrent, and seeds it once every piece checked out
+    assert placed(content) == ["node-a", "node-b"]
+    wait_for(lambda: state("node-b", content) == "seeding", timeout=120, what="b holding it")
+    assert "fetching content" in b.output()
+    assert sha256_of_files(b_data / str(content.pk)) == EXPECTED
+    assert str(node_seeding.content_health([content.pk])[content.pk]) == "seeding on 2 of 2 nodes"
+    # and its row says how much it holds
+    wait_for(
+        lambda: (
+            NodeSeeding.objects.get(node__name="node-b", content=content).bytes_on_disk
+            == content.total_size
+        ),
+        what="b's figures written",
+    )
+    assert a.process.poll() is None
+    assert b.process.poll() is None
+
+
+def test_a_killed_node_loses_its_placement_and_the_third_node_fetches_from_the_survivor(
+    creator: Creator,
+    site: Site,
+    publish: Callable[..., Content],
+    engine_factory: Callable[..., Child],
+    tmp_path: Path,
+) -> None:
+    # given: a content held on node a (its upload) and node b; node c holds nothing
+    content = publish(creator, FILES, title="Album", access=Content.Access.PAID)
+    a, _ = start_node(engine_factory, site, tmp_path, "node-a")
+    b, _ = start_node(engine_factory, site, tmp_path, "node-b")
+    wait_for(lambda: state("node-a", content) == "seeding", what="a seeding")
+    wait_for(lambda: held_on(content, ["node-a", "node-b"]), timeout=120, what="a and b holding it")
+    c, c_data = start_node(engine_factory, site, tmp_path, "node-c")
+    placement.place_contents()
+    assert placed(content) == ["node-a", "node-b"]
+    assert state("node-c", content) is None
+
+    # when: node a, where it was uploaded, is killed with no chance to say goodbye
+    a.stop(signal.SIGKILL)
+
+    # then: once a is lost (no heartbeat for SWARM_NODE_LOST_SECONDS), c takes its place and
+    # fetches every byte from b
+    wait_for(
+        lambda: held_on(content, ["node-b", "node-c"]), timeout=120, what="c holding it from b"
+    )
+    assert placed(content) == ["node-b", "node-c"]
+    assert sha256_of_files(c_data / str(content.pk)) == EXPECTED
+    # and health shows a's row as no longer counting: seeding on the two live nodes
+    assert str(node_seeding.content_health([content.pk])[content.pk]) == "seeding on 2 of 2 nodes"
+    assert b.process.poll() is None
+    assert c.process.poll() is None
+
+
+def test_a_drained_node_lets_go_only_once_another_node_holds_its_contents(
+    creator: Creator,
+    site: Site,
+    publish: Callable[..., Content],
+    engine_factory: Callable[..., Child],
+    tmp_path: Path,
+) -> None:
+    # given: a content meant for one node, held on node a; node b holds nothing
+    content = publish(creator, FILES, title="Album", access=Content.Access.PAID)
+    Content.objects.filter(pk=content.pk).update(replication_target=1)
+    a, _ = start_node(engine_factory, site, tmp_path, "node-a")
+    b, b_data = start_node(engine_factory, site, tmp_path, "node-b")
+    wait_for(lambda: held_on(content, ["node-a"]), what="a holding it")
+    assert placed(content) == ["node-a"]
+
+    # when: node a is drained
+    out = StringIO()
+    call_command("drainnode", "node-a", "--timeout", "120", stdout=out)
+
+    # then: b holds it, byte for byte, and a let go of it before the command said so
+    assert "node-a: every content is held on other nodes; safe to stop" in out.getvalue()
+    assert placed(content) == ["node-b"]
+    assert state("node-b", content) == "seeding"
+    assert state("node-a", content) is None
+    assert sha256_of_files(b_data / str(content.pk)) == EXPECTED
+    wait_for(lambda: EngineNode.objects.get(name="node-a").torrents == 0, what="a seeding none")
+    assert a.stop() == 0
+    assert b.process.poll() is None
