@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.tiers",
     "tests.fixtures.webhooks",
+    "tests.fixtures.webrtc_peers",
 ]
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import libtorrent as lt
 
+from swarm.engine import webrtc
 from swarm.engine.announces import FailedAnnounces
 from swarm.engine.health import Health, file_problem
 from swarm.engine.ip_filter import Admissions
@@ -78,6 +79,7 @@ class Seeder:
         self._wake_read.setblocking(False)
         self.session.set_alert_fd(self._wake_write.fileno())
         self.admissions = Admissions(self.session)
+        self.refused_peers = webrtc.RefusedPeers()
         self.failed_announces = FailedAnnounces()
         self.health = Health()
         self.listen_addresses: list[str] = []
@@ -152,6 +154,17 @@ class Seeder:
     @property
     def allowed_addresses(self) -> frozenset[str]:
         return self.admissions.allowed
+
+    def cut_refused_peers(self, refused: Mapping[str, frozenset[str]]) -> None:
+        """Drop the connections of each paid torrent whose WebSocket swarm refused a peer since
+        the last call (``refused``: peer ids per infohash): its data channels, which the
+        ip_filter does not hold, with the rest (``webrtc``)."""
+        for infohash in self.refused_peers.news(refused):
+            entry = self._seeding.get(infohash)
+            if entry is not None and entry.private and webrtc.drop_connections(entry.handle):
+                log.info(
+                    "content %s: dropped its connections, a peer was refused", entry.content_id
+                )
 
     # --- announces ------------------------------------------------------------------------
 

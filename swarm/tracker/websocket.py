@@ -11,7 +11,9 @@ Redis (``websocket_peers``), so any web process serves any peer.
 The relay is the admission of WebRTC peers: a data channel takes an offer and an answer, and
 they cross only between peers whose passkey may have the torrent, the engine's included. (The
 engine's ip_filter does not hold WebRTC peers: libtorrent 2.1.1 served a data channel from an
-address it had not admitted.) For a paid torrent the announcing address is admitted
+address it had not admitted.) A peer taken out because its access ended is marked
+(``revocations.peer_refused``), and the engines drop the data channels they hold to it. For a
+paid torrent the announcing address is admitted
 (``swarm.admission``) as by the HTTP tracker all the same: the engine re-announces at once to
 meet a newly admitted fan, and a desktop client on the same address is let in.
 """
@@ -31,7 +33,7 @@ from django.conf import settings
 
 from btt_platform.broadcast import Member
 from btt_platform.fastpath import ASGIApp, Receive, Scope, Send
-from swarm import admission
+from swarm import admission, revocations
 from swarm.tracker import websocket_peers as peers
 from swarm.tracker.auth import Grant, Refusal, authorise
 from swarm.tracker.peers import redis_client
@@ -145,11 +147,24 @@ class WebTorrentTracker(AsyncWebsocketConsumer, Member):  # type: ignore[misc]
     async def _admitted(self, info_hash: bytes) -> Grant:
         decision = await authorise(self.passkey, info_hash.hex())
         if isinstance(decision, Refusal):
-            await self._leave(info_hash)
             if decision.about_passkey:
+                # Refused for every swarm (a rotated passkey): all of this socket's peers go.
+                for swarm in list(self.swarms):
+                    await self._refuse(swarm)
                 raise _Closing(decision.reason, FORBIDDEN)
+            await self._refuse(info_hash)
             raise TrackerError(decision.reason)
         return decision
+
+    async def _refuse(self, info_hash: bytes) -> None:
+        """Take this socket's peer out of the swarm because its access ended, and mark it so
+        (``revocations.peer_refused``): the engines drop their data channels to that peer id,
+        which leaving the swarm alone does not close."""
+        peer_id = self.swarms.get(info_hash)
+        if peer_id is None:
+            return
+        await self._leave(info_hash)
+        await revocations.peer_refused(await redis_client(), info_hash, peer_id)
 
     async def _announce(self, request: Announce) -> None:
         grant = await self._admitted(request.info_hash)

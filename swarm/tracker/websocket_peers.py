@@ -19,11 +19,13 @@ from typing import Any, Final
 from django.conf import settings
 
 from btt_platform.broadcast import channel_for
+from swarm import revocations
 from swarm.tracker.peers import STALE_INTERVALS, redis_client
 
 _COMPLETED_KEY: Final = "wst:completed"
 
-# KEYS: 1 peers by last seen, 2 peer -> "<socket> <passkey> <seeder>", 3 completions
+# KEYS: 1 peers by last seen, 2 peer -> "<socket> <passkey> <seeder>", 3 completions,
+#       4 refused peers (swarm.revocations)
 # ARGV: 1 peer id (hex), 2 socket, 3 passkey, 4 seeder '1'/'0', 5 event, 6 now, 7 stale
 #       cutoff, 8 ttl, 9 offers to place, 10 infohash
 # Returns {-1} when another account's peer holds that peer id (so nobody can take over the
@@ -41,6 +43,8 @@ if ARGV[5] == 'stopped' then
 else
   redis.call('ZADD', KEYS[1], ARGV[6], ARGV[1])
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4])
+  -- Admitted again (access restored): the engines no longer cut it.
+  redis.call('ZREM', KEYS[4], ARGV[10] .. ' ' .. ARGV[1])
   if ARGV[5] == 'completed' then redis.call('HINCRBY', KEYS[3], ARGV[10], 1) end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[8])
@@ -133,8 +137,9 @@ async def announce(
     client = await redis_client()
     result: Any = await client.eval(
         _ANNOUNCE_LUA,
-        3,
+        4,
         *_keys(info_hash),
+        revocations.REFUSED_PEERS_KEY,
         peer_id.hex(),
         socket_id,
         passkey,

@@ -32,9 +32,9 @@ from swarm.models import Content, EngineNode
 from tests.fixtures.browser import Chromium, assert_page_clean, save_download
 from tests.fixtures.content import Site
 from tests.fixtures.processes import Child, wait_for
+from tests.fixtures.webrtc_peers import in_websocket_swarm
 from tests.swarm.clients import without_web_seeds
 from tests.swarm.test_browser_download import collect_downloads, wait_for_downloads
-from tests.swarm.test_engine_webrtc import in_websocket_swarm
 from tests.swarm.test_p2p_browser import P2P_SWITCHES
 
 PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH

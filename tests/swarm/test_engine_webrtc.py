@@ -10,14 +10,10 @@ the machine's own non-loopback addresses; on loopback alone it finds none.)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
-import libtorrent as lt
 import pytest
-import redis
-from django.conf import settings
 
 from accounts.models import User
 from creators.models import Creator
@@ -28,98 +24,14 @@ from swarm.engine import websocket_announce_url
 from swarm.models import Content, EngineNode
 from tests.fixtures.content import Site
 from tests.fixtures.processes import Child, wait_for
-from tests.swarm.clients import client_settings, without_web_seeds
+from tests.fixtures.webrtc_peers import (
+    WebRtcOnlyClient,
+    in_websocket_swarm,
+    join,
+    tracker_heard,
+)
 
 PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH
-
-
-class WebRtcOnlyClient:
-    """A fan's WebTorrent peer: the WebSocket tracker is its only way to meet anyone."""
-
-    def __init__(self, metainfo: bytes, tracker_url: str, folder: Path) -> None:
-        settings = client_settings(
-            0,
-            # No TCP or uTP in or out: whoever it gets pieces from is a WebRTC peer.
-            enable_outgoing_tcp=False,
-            enable_incoming_tcp=False,
-            enable_outgoing_utp=False,
-            enable_incoming_utp=False,
-            max_webtorrent_offers=3,
-            alert_mask=lt.alert_category.error
-            | lt.alert_category.status
-            | lt.alert_category.tracker
-            | lt.alert_category.connect
-            | lt.alert_category.storage,
-        )
-        self.session = lt.session(lt.session_params(settings))
-        params = lt.add_torrent_params()
-        params.ti = lt.torrent_info(without_web_seeds(metainfo))
-        params.trackers = [tracker_url]
-        params.flags |= lt.torrent_flags.override_trackers
-        params.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
-        params.save_path = str(folder)
-        self.folder = folder
-        self.handle = self.session.add_torrent(params)
-        self.connections: list[str] = []  # how each peer connection was made, as libtorrent says
-        self.flushes = 0
-
-    def status(self) -> lt.torrent_status:
-        # Alerts die at the next pop_alerts(): keep what matters as they pass.
-        for alert in self.session.pop_alerts():
-            if isinstance(alert, lt.peer_connect_alert):
-                # libtorrent names the socket type at the end: "(RTC)" for a data channel.
-                self.connections.append(alert.message().rsplit(" ", 1)[-1])
-            elif isinstance(alert, lt.cache_flushed_alert):
-                self.flushes += 1
-        return self.handle.status()
-
-    def wait_until_complete(self) -> None:
-        wait_for(lambda: self.status().is_seeding, timeout=120, what="the download over WebRTC")
-        # A piece counts once its hash passed, which can be before its disk thread wrote it.
-        flushes = self.flushes
-        self.handle.flush_cache()
-        wait_for(lambda: self.status() and self.flushes > flushes, what="the files on disk")
-
-
-@pytest.fixture
-def webrtc_peers() -> Iterator[list[WebRtcOnlyClient]]:
-    """Keeps the test's WebRTC peers until after the live site stopped (requested before it).
-
-    A libtorrent session's destructor closes its WebSocket tracker connection holding the GIL,
-    which the site's thread in this process needs to answer that close: destroyed while the
-    site runs, it never returns."""
-    peers: list[WebRtcOnlyClient] = []
-    yield peers
-    peers.clear()
-
-
-def join(
-    peers: list[WebRtcOnlyClient], site: Site, user: User, content: Content, folder: Path
-) -> WebRtcOnlyClient:
-    """``user``'s WebRTC peer for ``content``, announcing with the user's passkey."""
-    http_url = site.url + f"/announce/{services.active_passkey(user).key}"
-    # A user without access still gets the torrent's info dict from a leaked .torrent.
-    metainfo = bytes(content.metainfo or b"")
-    peer = WebRtcOnlyClient(metainfo, websocket_announce_url(http_url), folder)
-    peers.append(peer)
-    return peer
-
-
-def tracker_heard(user: User) -> bool:
-    """Whether a frame with ``user``'s passkey reached the WebSocket tracker (it counts each one
-    against the passkey's rate budget, refused or not)."""
-    passkey = services.active_passkey(user).key
-    return bool(redis_client().exists(f"wst:rate:{passkey}"))
-
-
-def in_websocket_swarm(content: Content) -> set[str]:
-    """The passkeys of the WebSocket tracker's swarm of ``content`` (swarm.tracker)."""
-    entries = cast(list[bytes], redis_client().hvals(f"wst:{content.infohash}:h"))
-    return {entry.decode().split(" ")[1] for entry in entries}
-
-
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 def test_the_engine_sends_a_paid_item_over_webrtc_to_the_entitled_fan_only(

@@ -13,6 +13,7 @@ from accounts.models import User
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
+from swarm import revocations
 from swarm.models import Content
 from swarm.services import active_passkey
 from tests.fixtures.processes import wait_for
@@ -280,6 +281,33 @@ def test_a_revoked_grant_takes_the_peer_out_of_the_swarm_within_seconds(
         "flags": {"min_request_interval": 120},
     }
     assert swarm == {other_id}
+    # and the fan's peer is marked refused, for the engines to drop their data channels to it
+    assert revocations.refused_peers() == {info_hash.hex(): frozenset({fan_id.hex()})}
+
+
+def test_a_refused_peer_admitted_again_is_no_longer_marked(
+    asgi_server: AsgiServer, fan: User, creator: Creator, settings: Settings
+) -> None:
+    settings.TRACKER_WS_RECHECK_SECONDS = 0.2
+    content = make_content(creator, access=Content.Access.PAID)
+    grant = ledger.grant(fan, content, Grant.Source.STAFF)
+    info_hash, fan_id, fan_key = info_hash_of(content), new_peer_id(), key(fan)
+
+    async def scenario() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+        async with await open_socket(asgi_server, fan_key) as socket:
+            await announce(socket, info_hash, fan_id)
+            await asyncio.to_thread(ledger.revoke_grant, grant.pk, "refunded")
+            await next_frame(socket)  # refused
+            marked = revocations.refused_peers()
+            # when: the fan buys it again and the same client announces
+            await asyncio.to_thread(ledger.grant, fan, content, Grant.Source.PURCHASE)
+            await announce(socket, info_hash, fan_id)
+            return marked, revocations.refused_peers()
+
+    marked, after = asyncio.run(scenario())
+
+    assert marked == {info_hash.hex(): frozenset({fan_id.hex()})}
+    assert after == {}
 
 
 def test_a_peer_id_held_by_another_account_is_refused(

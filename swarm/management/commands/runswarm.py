@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from django.urls import reverse
 
-from swarm import admission, data_dir, node_seeding, services
+from swarm import admission, data_dir, node_seeding, revocations, services
 from swarm.engine import EngineConfig, Seeder, WebRtcConfig
 from swarm.models import EngineNode
 from swarm.published_feed import PublishedFeed
@@ -61,6 +61,12 @@ class EngineLoop:
             engine.admit({infohash: found | nodes for infohash, found in admitted.items()})
         except Exception:
             log.exception("reading admissions failed; keeping the current allow-list")
+        try:
+            # Their WebRTC peers the WebSocket tracker refused (access ended): the allow-list
+            # does not hold data channels (swarm.engine.webrtc).
+            engine.cut_refused_peers(revocations.refused_peers())
+        except Exception:
+            log.exception("reading refused WebRTC peers failed; retrying")
         try:
             # This node's own rows only; the contents' health is derived from every live node's.
             reports = engine.take_health_reports()
