@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 # The JavaScript clients the tests drive (TronWeb): reinstalled only when the lock file changes.
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha1sum | cut -c1-12)
 
-.PHONY: setup system-packages run status test test-fast lint pytest test-embedded stop clean bench
+.PHONY: setup system-packages run run-cluster status test test-fast lint pytest test-embedded stop clean bench
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ system-packages:
 # Development defaults (DEBUG on, embedded SQLite and Redis) unless the environment says otherwise.
 run: setup
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runall
+
+# The same with three swarm nodes (Procfile.cluster: 127.0.0.2-4, own names, data directories and
+# web-seed doors on ports 8001-8002), replicating contents to each other over BitTorrent.
+run-cluster: setup
+	DEBUG=$${DEBUG:-true} $(PY) manage.py runall --procfile Procfile.cluster
 
 # The processes of a running `make run`, as supervisor sees them (it restarts crashed ones;
 # `supervisorctl -c <the same file> restart worker` restarts one by hand).

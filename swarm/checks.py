@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +42,16 @@ def check_swarm_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 f"SWARM_STATE_DIR {state_dir} is not writable",
                 hint="The engine keeps resume data there.",
                 id="swarm.E002",
+            )
+        )
+    data_dir = Path(settings.SWARM_DATA_DIR or settings.CONTENT_ROOT).resolve()
+    existing = next(folder for folder in (data_dir, *data_dir.parents) if folder.exists())
+    if not os.access(existing, os.W_OK):  # (the engine makes the missing folders)
+        problems.append(
+            Error(
+                f"SWARM_DATA_DIR {data_dir} is not writable",
+                hint="The engine fetches the contents placed on it there (its own folder).",
+                id="swarm.E003",
             )
         )
     return problems
