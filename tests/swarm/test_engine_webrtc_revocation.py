@@ -4,7 +4,8 @@ The engine's ip_filter does not hold data channels, and a revoked fan's address 
 admitted: here a neighbour behind the same address (a shared NAT) owns the item too and has a
 desktop client announcing. So only the WebSocket tracker's word can cut the fan off: it takes
 the fan's peer out of the swarm and marks it, and the real ``runswarm`` drops that torrent's
-connections and announces again, so that it meets the entitled only. The fan's client is a
+connections and announces again, so that it meets the entitled only. Another paid torrent,
+whose swarm lost nobody, keeps its data channels. The fan's client is a
 libtorrent session that can only speak WebRTC (``test_engine_webrtc``), downloading slowly so
 that the revocation lands mid-download.
 """
@@ -72,16 +73,19 @@ def test_a_revoked_fan_loses_the_engines_data_channel_and_is_not_met_again(
     settings: Settings,
     tmp_path: Path,
 ) -> None:
-    # given: a paid film the fan and their neighbour (the "stranger" persona) both bought,
-    # seeded by the real engine, no web seed anywhere
+    # given: a paid film the fan and their neighbour (the "stranger" persona) both bought, and
+    # a paid series the neighbour bought, seeded by the real engine, no web seed anywhere
     settings.TRACKER_WS_RECHECK_SECONDS = 0.5
     neighbour = stranger
     film = os.urandom(16 * PIECE)
     content = publish(creator, {"film.mp4": film}, title="Film", access=Content.Access.PAID)
     purchase = ledger.grant(fan, content, Grant.Source.PURCHASE)
     ledger.grant(neighbour, content, Grant.Source.PURCHASE)
+    episode = os.urandom(16 * PIECE)
+    series = publish(creator, {"episode.mp4": episode}, title="Series", access=Content.Access.PAID)
+    ledger.grant(neighbour, series, Grant.Source.PURCHASE)
     engine = site_engine()
-    wait_for(lambda: EngineNode.objects.get(name=engine.name).torrents == 1, what="seeding")
+    wait_for(lambda: EngineNode.objects.get(name=engine.name).torrents == 2, what="seeding")
     engine_passkey = services.engine_passkey(EngineNode.objects.get(name=engine.name)).key
     # and the neighbour's desktop client announced from the same address as the fan: it stays
     # admitted to the engine whatever happens to the fan's purchase
@@ -91,6 +95,10 @@ def test_a_revoked_fan_loses_the_engines_data_channel_and_is_not_met_again(
     peer.handle.set_download_limit(SLOW)
     wait_for(lambda: peer.status().total_payload_download >= PIECE, what="the fan's first piece")
     assert connected(peer) >= 1
+    # and the neighbour's WebRTC peer is downloading the series from the engine, slowly
+    watcher = join(webrtc_peers, site, neighbour, series, tmp_path / "series")
+    watcher.handle.set_download_limit(SLOW)
+    wait_for(lambda: watcher.status().total_payload_download >= PIECE, what="the series")
 
     # when: the purchase is refunded mid-download
     ledger.revoke_grant(purchase.pk, "refunded")
@@ -103,6 +111,11 @@ def test_a_revoked_fan_loses_the_engines_data_channel_and_is_not_met_again(
     assert set(peer.connections) == {"(RTC)"}
     # and the fan is out of the WebSocket swarm
     assert services.active_passkey(fan).key not in in_websocket_swarm(content)
+    # and the series, whose swarm lost nobody, kept its data channels and goes on
+    watched = watcher.status().total_payload_download
+    wait_for(lambda: watcher.status().total_payload_download > watched, what="more of the series")
+    assert set(watcher.connections) == {"(RTC)"}
+    watcher_connections = len(watcher.connections)
 
     # when: the neighbour's WebRTC peer fetches the whole film afterwards (the engine paused
     # and resumed the torrent, and announced again with new offers)
@@ -119,3 +132,6 @@ def test_a_revoked_fan_loses_the_engines_data_channel_and_is_not_met_again(
     assert len(peer.connections) == connections
     assert in_websocket_swarm(content) == {services.active_passkey(neighbour).key, engine_passkey}
     assert not status.is_seeding
+    # and the series was never cut: no connection of it was made again
+    assert connected(watcher) >= 1
+    assert len(watcher.connections) == watcher_connections
