@@ -4,7 +4,7 @@ address (127.0.0.2-4), replicating contents to each other over BitTorrent.
 Every node is a real ``manage.py runswarm``; node a's data directory is the site's CONTENT_ROOT,
 where uploads are published (the node the upload landed on). The placement pass runs in this
 process, as celery beat runs it, with short lost-node times. Paid torrents: the nodes must let
-each other through their admission filters.
+each other (and the fan's client, on 127.0.0.5) through their admission filters.
 """
 
 from __future__ import annotations
@@ -16,15 +16,20 @@ from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
+import libtorrent as lt
 import pytest
 from django.core.management import call_command
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from accounts.models import User
 from creators.models import Creator
-from swarm import node_seeding, placement
+from ledger import services as ledger
+from ledger.models import Grant
+from swarm import node_seeding, placement, torrents
 from swarm.models import Content, EngineNode, NodeSeeding, Placement
 from tests.fixtures.content import Site
 from tests.fixtures.processes import Child, free_port, wait_for
+from tests.swarm.clients import client_settings, without_web_seeds
 
 PIECE = 256 * 1024
 FILES = {"side-a.flac": os.urandom(5 * PIECE + 123), "side-b.flac": os.urandom(3 * PIECE)}
@@ -75,6 +80,38 @@ def sha256_of_files(folder: Path) -> dict[str, str]:
         for path in folder.rglob("*")
         if path.is_file()
     }
+
+
+class FanClient:
+    """A fan's libtorrent on its own loopback address (the nodes admit it by address), slowed
+    so that a download is still running when a test needs it to be."""
+
+    def __init__(self, address: str, metainfo: bytes, folder: Path) -> None:
+        settings = client_settings(
+            free_port(),
+            listen_interfaces=f"{address}:{free_port()}",
+            outgoing_interfaces=address,
+            download_rate_limit=256 * 1024,
+            # Loopback peers are exempt from rate limits unless told otherwise.
+            ignore_limits_on_local_network=False,
+        )
+        self.session = lt.session(lt.session_params(settings))
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(metainfo)
+        params.save_path = str(folder)
+        params.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+        self.handle = self.session.add_torrent(params)
+
+    def status(self) -> lt.torrent_status:
+        self.session.pop_alerts()  # (unread: they would only pile up)
+        return self.handle.status()
+
+    def senders(self) -> set[str]:
+        return {peer.ip[0] for peer in self.handle.get_peer_info() if peer.total_download}
+
+    def unthrottle(self) -> None:
+        pack: lt.settings_pack = {"download_rate_limit": 0}
+        self.session.apply_settings(pack)
 
 
 EXPECTED = {name: hashlib.sha256(data).hexdigest() for name, data in FILES.items()}
@@ -175,4 +212,46 @@ def test_a_drained_node_lets_go_only_once_another_node_holds_its_contents(
     assert sha256_of_files(b_data / str(content.pk)) == EXPECTED
     wait_for(lambda: EngineNode.objects.get(name="node-a").torrents == 0, what="a seeding none")
     assert a.stop() == 0
+    assert b.process.poll() is None
+
+
+def test_a_fan_downloading_from_two_nodes_finishes_from_the_other_when_one_is_killed(
+    creator: Creator,
+    fan: User,
+    site: Site,
+    publish: Callable[..., Content],
+    engine_factory: Callable[..., Child],
+    tmp_path: Path,
+) -> None:
+    # given: a paid film the fan bought, held on nodes a and b
+    film = os.urandom(48 * PIECE)
+    content = publish(creator, {"film.mkv": film}, title="Film", access=Content.Access.PAID)
+    ledger.grant(fan, content, Grant.Source.PURCHASE)
+    a, _ = start_node(engine_factory, site, tmp_path, "node-a")
+    b, _ = start_node(engine_factory, site, tmp_path, "node-b")
+    wait_for(lambda: state("node-a", content) == "seeding", what="a seeding")
+    wait_for(lambda: held_on(content, ["node-a", "node-b"]), timeout=120, what="a and b holding it")
+
+    # and the fan's client (no web seed: every byte from the nodes), slowed so that it is
+    # mid-download, connected to both nodes
+    fan_client = FanClient(
+        "127.0.0.5", without_web_seeds(torrents.personal_metainfo(content, fan)), tmp_path / "fan"
+    )
+
+    def from_both() -> bool:
+        fan_client.status()
+        return fan_client.senders() >= {"127.0.0.2", "127.0.0.3"}
+
+    wait_for(from_both, timeout=120, what="the fan receiving from both nodes")
+    assert not fan_client.status().is_seeding
+
+    # when: node a is killed mid-download
+    a.stop(signal.SIGKILL)
+    fan_client.unthrottle()
+
+    # then: the fan's client finishes from b, byte for byte
+    wait_for(lambda: fan_client.status().is_seeding, timeout=120, what="the download to finish")
+    fan_client.handle.flush_cache()
+    del fan_client.handle, fan_client.session  # closes the files
+    assert (tmp_path / "fan" / "film.mkv").read_bytes() == film
     assert b.process.poll() is None
