@@ -150,7 +150,8 @@ function fileUrl(base, name, path) {
  * @property {number} length
  * @property {boolean} pad a BEP 47 pad file: zeros, never fetched nor saved
  * @property {number} offset
- * @property {string} url its web-seed URL
+ * @property {string} url its web-seed URL at the first door
+ * @property {string[]} urls its URL at each door (the torrent's web seeds, in its order)
  */
 
 /**
@@ -180,7 +181,6 @@ export function parseTorrent(bytes) {
   const list = meta["url-list"];
   const seeds = (Array.isArray(list) ? list : list ? [list] : []).map(text).filter(Boolean);
   if (seeds.length === 0) throw new Error("The torrent lists no web seed.");
-  const base = seeds[0];
 
   const entries = info.files
     ? asList(info.files, "files").map((item) => {
@@ -197,8 +197,9 @@ export function parseTorrent(bytes) {
   const files = entries.map((entry) => {
     const { length } = entry;
     if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) throw new Error("Bad file length.");
+    const urls = seeds.map((seed) => fileUrl(seed, name, entry.path));
     /** @type {TorrentFile} */
-    const file = { ...entry, length, offset, url: fileUrl(base, name, entry.path) };
+    const file = { ...entry, length, offset, url: urls[0], urls };
     offset += length;
     return file;
   });
@@ -304,6 +305,10 @@ export class WebSeedDownload extends EventTarget {
     this.corruptCount = 0;
     this.retryCount = 0;
     this.failuresInARow = 0;
+    // Which of the torrent's web seeds (one per node holding the content) requests go to, and
+    // how many were left since a piece last verified (see ``leaveDoor``).
+    this.door = 0;
+    this.doorsLeft = 0;
     /** @type {[number, number][]} */
     this.samples = [];  // [time, bytes] received, for the speed
     /** @type {FatalError | null} */
@@ -332,6 +337,8 @@ export class WebSeedDownload extends EventTarget {
    */
   retarget(torrent) {
     this.torrent = torrent;
+    this.door = 0;
+    this.doorsLeft = 0;
     this.fatal = null;
     this.failuresInARow = 0;
     this.attempts.fill(0);
@@ -420,6 +427,7 @@ export class WebSeedDownload extends EventTarget {
       const run = this.nextRun();
       if (!run) return;
       const signal = this.controller.signal;
+      const door = this.door;
       try {
         await this.fetchRun(run, signal);
       } catch (error) {
@@ -428,13 +436,32 @@ export class WebSeedDownload extends EventTarget {
           this.controller.abort();
           return;
         }
-        if (!signal.aborted) await this.backOff(error);
+        if (signal.aborted) continue;
+        this.leaveDoor(door);
+        await this.backOff(error);
       } finally {
         for (let i = run.first; i <= run.last; i += 1) {
           if (this.state[i] === FETCHING) this.state[i] = PENDING;
         }
       }
     }
+  }
+
+  /** How many doors (web seeds) the torrent names. */
+  get doorCount() {
+    return this.torrent.files[0]?.urls.length ?? 1;
+  }
+
+  /**
+   * A request to ``door`` failed in a way another node may not (no answer, a server error, a
+   * file missing there): later requests go to the next door. The workers fail together when a
+   * node dies, so only the first failure at the current door moves on.
+   * @param {number} door
+   */
+  leaveDoor(door) {
+    if (door !== this.door || this.doorCount < 2) return;
+    this.door = (door + 1) % this.doorCount;
+    this.doorsLeft += 1;
   }
 
   /** @param {unknown} error */
@@ -531,13 +558,17 @@ export class WebSeedDownload extends EventTarget {
     const last = segment.to - 1;
     // no-store: a piece fetched again after failing its hash must come from the seed, not
     // from a cache holding the same wrong bytes. It adds no header, so no CORS preflight.
-    const response = await fetch(segment.file.url, {
+    const response = await fetch(segment.file.urls[this.door] ?? segment.file.url, {
       headers: { Range: `bytes=${segment.from}-${last}` },
       cache: "no-store",
       credentials: "omit",
       signal,
     });
     const fatal = refusal(response.status);
+    // A file missing on one node may be whole on another: final only once every door said so.
+    if (fatal && response.status === 404 && this.doorsLeft < this.doorCount - 1) {
+      throw new Error(`${fatal.message} (${new URL(response.url).host})`);
+    }
     if (fatal) throw fatal;
     const whole = response.status === 200 && segment.from === 0 && segment.to === segment.file.length;
     const range = response.headers.get("Content-Range") ?? "";
@@ -581,6 +612,7 @@ export class WebSeedDownload extends EventTarget {
       this.verifiedBytes += bytes.length;
       this.verifiedCount += 1;
       this.failuresInARow = 0;
+      this.doorsLeft = 0;
       this.emit("progress");
       return;
     }

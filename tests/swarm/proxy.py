@@ -78,6 +78,9 @@ class TamperingProxy:
         wait_for(lambda: self.port != 0, timeout=10, what="the proxy to listen")
 
     def stop(self) -> None:
+        """Closes the listener and every connection; again: nothing more to do."""
+        if not self._thread.is_alive():
+            return
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout=10)

@@ -1,5 +1,6 @@
 """Every node is a door: a fan's torrent lists the web seed of each live node that seeds the
-content, with the fan's token, and leaves out a dead node; aria2 downloads from such a torrent."""
+content, with the fan's token, and leaves out a dead node; aria2 downloads from such a torrent,
+and the browser download carries on from another door when one dies."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from accounts.models import User
 from creators.models import Creator
@@ -23,7 +25,9 @@ from ledger.models import Grant
 from swarm import services
 from swarm.models import Content, EngineNode, NodeSeeding
 from swarm.webseed.tokens import token_user
+from tests.fixtures.browser import Chromium
 from tests.fixtures.content import Site
+from tests.fixtures.downloads import download_panel, sha256, start_and_collect
 from tests.swarm.clients import aria2_download, read_tree
 from tests.swarm.proxy import TamperingProxy
 
@@ -157,3 +161,41 @@ def test_aria2_downloads_from_a_torrent_listing_two_doors(
     }
     assert download.pieces_by_peer == {}
     assert download.web_requests == {f"{urlsplit(url_list(metainfo)[0]).path}{bought.name}"}
+
+
+@pytest.mark.processes
+def test_a_browser_download_carries_on_from_another_door_when_a_node_died(
+    bought: Content,
+    fan: User,
+    site: Site,
+    second_door: TamperingProxy,
+    browser: Chromium,
+    tmp_path: Path,
+) -> None:
+    browser.allow_console_error(r"ERR_CONNECTION_REFUSED", "requests to the dead node's door")
+    # given: two live nodes hold the content; the fan's torrent names the one behind the second
+    # door first (nodes by name, each fan's list turned by account), and that node has just died:
+    # its heartbeat is still fresh, so the torrent still lists it
+    first, then = ("a", "b") if fan.pk % 2 == 0 else ("b", "a")
+    holds(bought, node(first, second_door.url), node(then, site.url))
+    assert url_list(fans_torrent(fan, bought))[0].startswith(second_door.url)
+    page = browser.open(site.url, fan)
+    web_seed_requests: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            web_seed_requests.append(request.url) if "/webseed/" in request.url else None
+        ),
+    )
+    page.goto(f"/content/{bought.pk}/")
+    second_door.stop()
+
+    # when
+    saved = start_and_collect(page, 1, tmp_path / "saved")
+
+    # then: whole and byte-identical, from the other node, after the dead one was tried
+    original = (site.content_root / str(bought.pk) / bought.name).read_bytes()
+    assert sha256(saved[bought.name].read_bytes()) == sha256(original)
+    assert web_seed_requests[0].startswith(second_door.url)
+    assert any(url.startswith(site.url) for url in web_seed_requests)
+    expect(download_panel(page)).to_have_attribute("data-state", "done")
