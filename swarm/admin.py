@@ -25,7 +25,11 @@ class EngineNodeAdmin(ReadOnlyAdmin[EngineNode]):
     search_fields = ("name", "listen_address")
     actions = ["drain", "stop_draining"]
 
-    @admin.action(description="Drain: move their contents to other nodes")
+    def has_drain_permission(self, request: HttpRequest) -> bool:
+        # Moving every content of a node is the operators' call, not a staff role's.
+        return bool(request.user.is_superuser)
+
+    @admin.action(description="Drain: move their contents to other nodes", permissions=["drain"])
     def drain(self, request: HttpRequest, queryset: QuerySet[EngineNode]) -> None:
         for node in queryset:
             placement.start_draining(node.name)
@@ -35,7 +39,7 @@ class EngineNodeAdmin(ReadOnlyAdmin[EngineNode]):
             messages.SUCCESS,
         )
 
-    @admin.action(description="Stop draining")
+    @admin.action(description="Stop draining", permissions=["drain"])
     def stop_draining(self, request: HttpRequest, queryset: QuerySet[EngineNode]) -> None:
         for node in queryset:
             placement.stop_draining(node.name)

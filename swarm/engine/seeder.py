@@ -300,7 +300,7 @@ class Seeder:
         handle = self.session.add_torrent(params)
         self._seeding[item.infohash] = _Seeding(item, handle, private=private, fetching=True)
         self.health.forget(item.content_id)
-        self.health.report(item.content_id, "fetching", "fetching from the other nodes")
+        self.health.report(item.content_id, "fetching", "no complete copy on this node yet")
         log.info("fetching content %s (%s) from the other nodes", item.content_id, item.infohash)
 
     def _fetched(self, handle: lt.torrent_handle) -> None:

@@ -9,9 +9,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from accounts.models import User
 from creators.models import Creator
 from swarm import placement, published_feed
 from swarm.models import Content, EngineNode, NodeSeeding, Placement
@@ -341,3 +343,29 @@ def test_drainnode_cancel_takes_placements_again(creator: Creator) -> None:
     call_command("drainnode", "a", "--cancel", stdout=StringIO())
 
     assert EngineNode.objects.get(name="a").draining_at is None
+
+
+# --- the admin --------------------------------------------------------------------------------
+
+
+def test_a_superuser_drains_a_node_from_the_admin(superuser: User) -> None:
+    a = node("a")
+    client = Client()
+    client.force_login(superuser)
+
+    page = client.post(
+        "/admin/swarm/enginenode/", {"action": "drain", "_selected_action": [a.pk]}, follow=True
+    )
+
+    assert page.status_code == 200
+    assert EngineNode.objects.get(pk=a.pk).draining_at is not None
+
+
+def test_a_moderator_cannot_drain_a_node(moderator: User) -> None:
+    a = node("a")
+    client = Client()
+    client.force_login(moderator)
+
+    client.post("/admin/swarm/enginenode/", {"action": "drain", "_selected_action": [a.pk]})
+
+    assert EngineNode.objects.get(pk=a.pk).draining_at is None
