@@ -21,7 +21,7 @@ from swarm import admission, events, published_feed, revocations
 from swarm.models import Content, EngineNode, Passkey
 from swarm.node_seeding import node_stopped
 from swarm.seeding import EngineStats, Published
-from swarm.tracker import entitlements
+from swarm.tracker import entitlements, websocket_peers
 
 
 def register_engine(
@@ -152,6 +152,10 @@ def access_revoked(user_id: int, content_id: int) -> None:
     if access.may_fetch(user, content):
         return
     admission.forget(user_id, content.infohash)
+    # The WebSocket tracker's sockets of the user decide again now (not at their next recheck):
+    # the peer leaves the swarm and the engines drop their data channels to it.
+    keys = list(Passkey.objects.filter(user_id=user_id).values_list("key", flat=True))
+    websocket_peers.recheck_now(content.infohash, keys)
 
 
 # --- the engine's view of the database ------------------------------------------------------

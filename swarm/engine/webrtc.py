@@ -19,8 +19,8 @@ the fan's client chooses freely (a libtorrent fan's handshakes carried other ids
 it announced). libtorrent's bindings cannot close one peer anyway, so the torrent is paused and
 resumed: its fresh announce sends new offers to the WebSocket swarm, which the refused peer is
 no longer in, so the entitled browsers reconnect while the refused one gets nothing more.
-Measured on loopback: the data channel closed 1.5 s after a refund (0.5 s recheck), and a fan
-who joined next was connected within about a second. Only torrents whose WebSocket swarm lost
+Measured on loopback: the data channel closed 1.5 s after a refund, and a fan who joined next
+was connected within about a second. Only torrents whose WebSocket swarm lost
 a peer that way, and that have peers connected, are touched. See ARCHITECTURE, "The engine
 seeds to browsers".
 

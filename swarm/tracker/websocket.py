@@ -4,8 +4,9 @@ A Channels consumer speaking npm ``bittorrent-tracker``'s protocol (``websocket_
 announces, WebRTC offers relayed one each to random other peers of the swarm, answers routed
 back by ``to_peer_id``, scrapes. Who may announce what is the HTTP tracker's decision
 (``auth.authorise``, the ledger's one access decision), taken for every announce and again
-every ``TRACKER_WS_RECHECK_SECONDS`` for each swarm the socket is in: a peer whose access ends
-is taken out of the swarm and told, and nothing more is relayed to it. The swarms live in
+every ``TRACKER_WS_RECHECK_SECONDS`` for each swarm the socket is in, and at once when a grant
+is revoked (``websocket_peers.recheck_now``): a peer whose access ends is taken out of the swarm
+and told, and nothing more is relayed to it. The swarms live in
 Redis (``websocket_peers``), so any web process serves any peer.
 
 The relay is the admission of WebRTC peers: a data channel takes an offer and an answer, and
@@ -77,6 +78,7 @@ class WebTorrentTracker(AsyncWebsocketConsumer, Member):  # type: ignore[misc]
         self.passkey = self.scope["url_route"]["kwargs"]["passkey"]
         self.socket_id = secrets.token_hex(12)
         self.swarms = {}
+        self._rechecks: set[asyncio.Task[None]] = set()
         # Subscribed before the handshake completes: an offer relayed right after this
         # socket's first announce must not fall between the two.
         if len(self.passkey) > _MAX_PASSKEY_LENGTH:
@@ -97,6 +99,8 @@ class WebTorrentTracker(AsyncWebsocketConsumer, Member):  # type: ignore[misc]
     async def disconnect(self, code: int) -> None:
         if self._watch is not None:
             self._watch.cancel()
+        for task in list(getattr(self, "_rechecks", ())):
+            task.cancel()
         await self.leave_broadcast()
         for info_hash, peer_id in list(self.swarms.items()):
             with contextlib.suppress(Exception):
@@ -304,6 +308,21 @@ class WebTorrentTracker(AsyncWebsocketConsumer, Member):  # type: ignore[misc]
                 except Exception:
                     logger.exception("WebSocket tracker recheck failed")
 
+    async def _recheck_now(self, infohash: str) -> None:
+        try:
+            info_hash = bytes.fromhex(infohash)
+        except ValueError:
+            return
+        peer_id = self.swarms.get(info_hash)
+        if peer_id is None:
+            return
+        try:
+            await self._recheck_swarm(info_hash, peer_id)
+        except _Closing as closing:
+            await self._close_with(str(closing), closing.code)
+        except Exception:
+            logger.exception("WebSocket tracker recheck failed")
+
     async def _recheck_swarm(self, info_hash: bytes, peer_id: bytes) -> None:
         try:
             await self._admitted(info_hash)
@@ -316,6 +335,14 @@ class WebTorrentTracker(AsyncWebsocketConsumer, Member):  # type: ignore[misc]
             self.swarms.pop(info_hash, None)
 
     async def deliver(self, text: str, payload: dict[str, Any]) -> None:
+        infohash = payload.get(peers.RECHECK_NOW)
+        if isinstance(infohash, str):
+            # A grant was revoked (``peers.recheck_now``): decided again now, in a task of its
+            # own so that the hub's delivery to other sockets does not wait on the database.
+            task = asyncio.get_running_loop().create_task(self._recheck_now(infohash))
+            self._rechecks.add(task)
+            task.add_done_callback(self._rechecks.discard)
+            return
         # A relayed offer or answer reaches the browser only while this socket is admitted to
         # that swarm: one sent just before a revocation took effect here is dropped.
         info_hash = payload.get("info_hash")

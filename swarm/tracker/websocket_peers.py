@@ -13,16 +13,20 @@ tracker's ``trk:``: a browser's peer has no address to hand out, only a socket t
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final
 
 from django.conf import settings
 
-from btt_platform.broadcast import channel_for
+from btt_platform.broadcast import channel_for, publish_now
 from swarm import revocations
 from swarm.tracker.peers import STALE_INTERVALS, redis_client
 
 _COMPLETED_KEY: Final = "wst:completed"
+# The key of a message to a socket's group asking it to decide a swarm's access again now:
+# never a key of a relayed frame (those are built here, from fixed keys).
+RECHECK_NOW: Final = "recheck_now"
 
 # KEYS: 1 peers by last seen, 2 peer -> "<socket> <passkey> <seeder>", 3 completions,
 #       4 refused peers (swarm.revocations)
@@ -211,6 +215,21 @@ async def counts(info_hashes: list[bytes]) -> dict[bytes, Counts]:
         info_hash: Counts(complete=int(r[0]), incomplete=int(r[1]), downloaded=int(r[2]))
         for info_hash, r in zip(info_hashes, replies, strict=True)
     }
+
+
+def recheck_now(infohash: str, passkeys: Collection[str]) -> int:
+    """Ask the sockets whose peers announce ``infohash`` (hex) with any of ``passkeys`` to
+    decide their access to it again at once, not at their next recheck: for whoever just
+    revoked a grant (synchronous). Returns how many sockets were asked."""
+    entries: Any = revocations.sync_client().hvals(f"wst:{infohash}:h")
+    sockets = set()
+    for entry in entries:
+        socket_id, _, rest = bytes(entry).decode("ascii", "replace").partition(" ")
+        if rest.partition(" ")[0] in passkeys:
+            sockets.add(socket_id)
+    for socket_id in sockets:
+        publish_now(socket_group(socket_id), {RECHECK_NOW: infohash})
+    return len(sockets)
 
 
 async def relay(socket_id: str, text: str) -> bool:

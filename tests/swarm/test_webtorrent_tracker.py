@@ -285,6 +285,34 @@ def test_a_revoked_grant_takes_the_peer_out_of_the_swarm_within_seconds(
     assert revocations.refused_peers() == {info_hash.hex(): frozenset({fan_id.hex()})}
 
 
+def test_a_revoked_grant_is_acted_on_at_once_not_at_the_next_recheck(
+    asgi_server: AsgiServer, fan: User, creator: Creator, settings: Settings
+) -> None:
+    # given: rechecks far apart, longer than the wait for a frame
+    settings.TRACKER_WS_RECHECK_SECONDS = 3600
+    content = make_content(creator, access=Content.Access.PAID)
+    grant = ledger.grant(fan, content, Grant.Source.STAFF)
+    info_hash, fan_id, fan_key = info_hash_of(content), new_peer_id(), key(fan)
+
+    async def scenario() -> tuple[dict[str, object], set[bytes]]:
+        async with await open_socket(asgi_server, fan_key) as revoked:
+            await announce(revoked, info_hash, fan_id)
+            # when: the fan's grant is revoked (a refund)
+            await asyncio.to_thread(ledger.revoke_grant, grant.pk, "refunded")
+            # then: the socket is told without waiting for its recheck
+            return await next_frame(revoked), swarm_peer_ids(info_hash)
+
+    told, swarm = asyncio.run(scenario())
+
+    assert told == {
+        "failure reason": "not entitled to this torrent",
+        "action": "announce",
+        "info_hash": binary(info_hash),
+    }
+    assert swarm == set()
+    assert revocations.refused_peers() == {info_hash.hex(): frozenset({fan_id.hex()})}
+
+
 def test_a_refused_peer_admitted_again_is_no_longer_marked(
     asgi_server: AsgiServer, fan: User, creator: Creator, settings: Settings
 ) -> None:
