@@ -15,7 +15,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from accounts.models import User
 from creators.models import Creator
-from swarm import placement, published_feed
+from swarm import node_seeding, placement, published_feed
 from swarm.models import Content, EngineNode, NodeSeeding, Placement
 from swarm.placement import NodeRoom, choose_nodes
 
@@ -369,3 +369,21 @@ def test_a_moderator_cannot_drain_a_node(moderator: User) -> None:
     client.post("/admin/swarm/enginenode/", {"action": "drain", "_selected_action": [a.pk]})
 
     assert EngineNode.objects.get(pk=a.pk).draining_at is None
+
+
+# --- the nodes let each other in ---------------------------------------------------------------
+
+
+def test_each_node_admits_the_other_nodes_listen_addresses(db: None) -> None:
+    me = node("me")
+    EngineNode.objects.filter(pk=me.pk).update(listen_address="10.0.0.1:6881")
+    for name, listening in [
+        ("b", "10.0.0.2:6881,[2001:db8::2]:6881"),
+        ("c", "0.0.0.0:6881"),  # names no peer
+        ("d", "garbled"),
+    ]:
+        EngineNode.objects.filter(pk=node(name).pk).update(listen_address=listening)
+    lost = node("e", seconds_ago=301)
+    EngineNode.objects.filter(pk=lost.pk).update(listen_address="10.0.0.5:6881")
+
+    assert node_seeding.node_addresses(exclude=me) == {"10.0.0.2", "2001:db8::2"}
