@@ -6,8 +6,9 @@ does the whole announce atomically: it reads those entries, grants the announce 
 ``auth.authorise_found`` would from them (``entitlements.KEPT_LUA``), records the peer and
 picks the peer list (``peers.lua``) and, for a paid content, admits the peer's address for the
 engine (``swarm.admission``'s script, with the keys and arguments ``admission.record`` gives
-it). Three round trips became one; on a loaded two-core host that was a third of an announce's
-cost (the sends, the event loop's wake-ups and Redis' per-command work).
+it). Three round trips became one, which took a quarter to a third off an announce's CPU time
+(tracker and Redis) in bench/tracker.py: the sends, the event loop's wake-ups and Redis'
+per-command work.
 
 When the entries do not grant the announce (absent, a refusal, a grant whose ``until`` passed,
 a changed fact), the script records nothing and returns them as ``entitlements.lookup`` does;
