@@ -18,6 +18,11 @@ def data_dir() -> Path:
     return Path(settings.SWARM_DATA_DIR or settings.CONTENT_ROOT)
 
 
+def holds_uploads() -> bool:
+    """Whether this node's data directory is where uploads are published (``CONTENT_ROOT``)."""
+    return data_dir().resolve() == Path(settings.CONTENT_ROOT).resolve()
+
+
 def content_dir(content_id: int) -> Path:
     """The save path of ``content_id``'s torrent on this node."""
     return data_dir() / str(content_id)

@@ -15,7 +15,9 @@ deleted rows, which leave no ``changed_at`` to find, and anything the overlap mi
 
 A node seeds the contents placed on it (``swarm.placement``; it fetches what it lacks from the
 other nodes), and a content placed nowhere yet from the files it finds on disk, as one node
-always did. The placement job moves ``changed_at`` of every content whose placements it changes.
+always did (a node whose data directory is not where uploads land does not report such a content
+missing: it never had it). The placement job moves ``changed_at`` of every content whose
+placements it changes.
 
 The node's own ``NodeSeeding`` state says whether a content it holds is healthy (a node that
 found the files wrong checks every piece before seeding again). This node alone writes it, so
@@ -78,6 +80,7 @@ def as_published(content: Content, own_state: str | None, *, placed_here: bool) 
         files=tuple((f.path if single else f"{content.name}/{f.path}", f.size) for f in files),
         healthy=is_healthy(content.state, own_state),
         fetch=placed_here,
+        optional=not placed_here and not data_dir.holds_uploads(),
     )
 
 

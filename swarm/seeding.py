@@ -34,6 +34,9 @@ class Published:
     # Placed on this node (``swarm.placement``): what it lacks, it fetches from the other nodes.
     # False: seeded from the files on disk only (a content not placed yet, as on one node).
     fetch: bool = False
+    # Placed nowhere yet, and this node's data directory is not where uploads land: seeded if
+    # its files are here, and otherwise left alone (not reported missing: it never had them).
+    optional: bool = False
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,8 @@ class Seeder:
                     self._fetch(item, announce_url)
                 continue
             if problem:
-                self.health.fail(item, problem)
+                if not item.optional:
+                    self.health.fail(item, problem)
                 continue
             failure = self.health.judged(item)
             if failure is not None:

@@ -129,6 +129,9 @@ def test_a_content_published_on_one_node_is_replicated_to_a_second_over_bittorre
     a, _ = start_node(engine_factory, site, tmp_path, "node-a")
     b, b_data = start_node(engine_factory, site, tmp_path, "node-b")
     wait_for(lambda: state("node-a", content) == "seeding", what="a seeding")
+    # (b reconciled before its first heartbeat: a content placed nowhere, whose files it never
+    # had, it leaves alone rather than report missing)
+    assert state("node-b", content) is None
 
     # when: placement runs (target 2)
     placement.place_contents()
