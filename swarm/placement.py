@@ -83,6 +83,7 @@ class PlacementPass:
     """What one pass did, by content id."""
 
     placed: list[tuple[int, str]] = field(default_factory=list)  # (content, node) new
+    rows: list[Placement] = field(default_factory=list)  # the new ones, written at the end
     dropped: list[tuple[int, str]] = field(default_factory=list)  # (content, node) removed
     short: list[int] = field(default_factory=list)  # below target, no node with room
 
@@ -136,7 +137,8 @@ def place_contents() -> PlacementPass:
             .filter(replication_target__isnull=False)
             .values_list("pk", "replication_target")
         )
-        _drop(Placement.objects.exclude(content_id__in=wanted), cluster, result)
+        # (A subquery: SQLite caps the parameters of one statement.)
+        _drop(Placement.objects.exclude(content__in=wanted_contents()), cluster, result)
         placed: dict[int, set[int]] = defaultdict(set)
         for content_id, node_id in Placement.objects.values_list("content_id", "node_id"):
             placed[content_id].add(node_id)
@@ -159,6 +161,8 @@ def place_contents() -> PlacementPass:
                 cluster,
                 result,
             )
+        # One statement per thousand: the first pass of a large deployment places every content.
+        Placement.objects.bulk_create(result.rows, batch_size=1000)
         touched = result.changed
         if touched:
             for batch in chunked(touched):
@@ -170,7 +174,8 @@ def _drop(placements: Iterable[Placement], cluster: _Cluster, result: PlacementP
     rows = list(placements)
     for row in rows:
         result.dropped.append((row.content_id, cluster.names.get(row.node_id, "?")))
-    Placement.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    for batch in chunked(row.pk for row in rows):
+        Placement.objects.filter(pk__in=batch).delete()
 
 
 def _count_load(
@@ -210,7 +215,7 @@ def _place_one(
     result: PlacementPass,
 ) -> None:
     def add(node_id: int) -> None:
-        Placement.objects.create(node_id=node_id, content_id=content_id)
+        result.rows.append(Placement(node_id=node_id, content_id=content_id))
         here.add(node_id)
         result.placed.append((content_id, cluster.names[node_id]))
         room = cluster.rooms.get(node_id)
@@ -252,6 +257,10 @@ def _drain(
         return
     for node_id in draining_here:
         Placement.objects.filter(node_id=node_id, content_id=content_id).delete()
+        # (or adopted in this very pass, not written yet)
+        result.rows = [
+            row for row in result.rows if (row.node_id, row.content_id) != (node_id, content_id)
+        ]
         here.discard(node_id)
         result.dropped.append((content_id, cluster.names[node_id]))
 

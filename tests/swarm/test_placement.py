@@ -208,6 +208,40 @@ def test_a_lost_node_loses_its_placements_and_another_node_takes_over(creator: C
     assert (content.pk, "b") in done.dropped
 
 
+def test_a_pass_places_and_moves_many_contents_in_batches(creator: Creator) -> None:
+    # given: 1,200 contents on a (more than one batch of writes)
+    contents = Content.objects.bulk_create(
+        Content(
+            creator=creator,
+            title=f"c{i}",
+            name=f"c{i}.bin",
+            state=Content.State.SEEDING,
+            infohash=f"{i:040x}",
+            metainfo=b"d4:infod4:name1:xee",
+            total_size=1024,
+        )
+        for i in range(1200)
+    )
+    a = node("a")
+    node("b")
+    node("c")
+    NodeSeeding.objects.bulk_create(NodeSeeding(node=a, content=c) for c in contents)
+
+    placement.place_contents()
+    assert Placement.objects.filter(node=a).count() == 1200
+
+    # when: a is lost
+    EngineNode.objects.filter(pk=a.pk).update(last_heartbeat=timezone.now() - timedelta(hours=1))
+    done = placement.place_contents()
+
+    # then: its placements go; b and c keep the copies they were fetching (nobody live holds
+    # the contents now, so nothing new is placed)
+    assert len(done.dropped) == 1200
+    assert Placement.objects.filter(node=a).count() == 0
+    assert Placement.objects.exclude(node=a).count() == 1200
+    assert done.placed == []
+
+
 def test_a_node_stale_for_less_than_the_lost_time_keeps_its_placements(
     creator: Creator,
 ) -> None:
