@@ -9,6 +9,10 @@ from types import SimpleNamespace
 import django_ratelimit.core
 import pytest
 
+# The helpers under tests/fixtures/ that tests import (not only the plugins) keep pytest's
+# assertion messages, as they had when they lived in test modules.
+pytest.register_assert_rewrite("tests.fixtures")
+
 pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.clock",
@@ -19,10 +23,12 @@ pytest_plugins = [
     "tests.fixtures.passwords",
     "tests.fixtures.personas",
     "tests.fixtures.processes",
+    "tests.fixtures.rentals",
     "tests.fixtures.servers",
     "tests.fixtures.tiers",
     "tests.fixtures.webhooks",
     "tests.fixtures.webrtc_peers",
+    "tests.fixtures.webseed",
 ]
 
 

@@ -28,8 +28,8 @@ from swarm.models import Content
 from tests.fixtures.accessibility import audit, describe
 from tests.fixtures.browser import Chromium
 from tests.fixtures.content import Site
+from tests.fixtures.rentals import RENT, settle
 from tests.payments.factories import paid_content, with_wallet
-from tests.purchases.test_rentals import RENT, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

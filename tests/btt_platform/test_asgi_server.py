@@ -10,18 +10,13 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 from django.db import transaction
-from django.test import Client
 
 from accounts.models import User
 from accounts.notifications import notify_user
 from accounts.services import issue_token
 from tests.fixtures.servers import AsgiServer
-
-
-def session_cookie(user: User) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}"
+from tests.fixtures.sessions import session_cookie
+from tests.fixtures.sockets import notifications_socket
 
 
 def test_http_request_through_the_asgi_server(asgi_server: AsgiServer, fan: User) -> None:
@@ -44,15 +39,6 @@ def test_static_files_are_served_locally(asgi_server: AsgiServer) -> None:
     assert "text/css" in response.headers["content-type"]
 
 
-async def _connect(server: AsgiServer, cookie: str | None) -> websockets.ClientConnection:
-    headers = {"Cookie": cookie} if cookie else {}
-    return await websockets.connect(
-        f"ws://{server.host}:{server.port}/ws/notifications/",
-        additional_headers=headers,
-        origin=websockets.Origin(server.url),
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_websocket_round_trip_reaches_only_its_user(
     asgi_server: AsgiServer, fan: User, stranger: User
@@ -60,8 +46,8 @@ async def test_websocket_round_trip_reaches_only_its_user(
     # given: the fan and a stranger each have a page open
     fan_cookie = await sync_to_async(session_cookie)(fan)
     stranger_cookie = await sync_to_async(session_cookie)(stranger)
-    fan_ws = await _connect(asgi_server, fan_cookie)
-    stranger_ws = await _connect(asgi_server, stranger_cookie)
+    fan_ws = await notifications_socket(asgi_server, fan_cookie)
+    stranger_ws = await notifications_socket(asgi_server, stranger_cookie)
 
     await fan_ws.send(json.dumps({"type": "ping"}))
     assert json.loads(await fan_ws.recv()) == {"type": "pong"}
@@ -87,7 +73,7 @@ async def test_websocket_refuses_anonymous_and_foreign_origins(
     asgi_server: AsgiServer, fan: User
 ) -> None:
     with pytest.raises(websockets.InvalidStatus) as anonymous:
-        await _connect(asgi_server, None)
+        await notifications_socket(asgi_server, None)
     assert anonymous.value.response.status_code == 403
 
     cookie = await sync_to_async(session_cookie)(fan)
@@ -104,7 +90,7 @@ def test_a_notification_is_not_sent_when_the_transaction_rolls_back(
     asgi_server: AsgiServer, fan: User
 ) -> None:
     async def scenario() -> None:
-        ws = await _connect(asgi_server, await sync_to_async(session_cookie)(fan))
+        ws = await notifications_socket(asgi_server, await sync_to_async(session_cookie)(fan))
 
         def notify_then_roll_back() -> None:
             with transaction.atomic():
@@ -125,7 +111,7 @@ async def test_a_socket_quiet_for_longer_than_a_redis_read_still_gets_its_messag
 ) -> None:
     # The hub waits on Redis in one blocking read for as long as nothing is published; a read
     # timeout there (redis-py 8 gives 5 s by default) would drop every socket quiet that long.
-    ws = await _connect(asgi_server, await sync_to_async(session_cookie)(fan))
+    ws = await notifications_socket(asgi_server, await sync_to_async(session_cookie)(fan))
     await asyncio.sleep(7)
 
     await sync_to_async(notify_user)(fan.pk, "sale", amount="7")

@@ -23,8 +23,9 @@ from accounts.models import User
 from accounts.notifications import notify_user
 from btt_platform import broadcast
 from btt_platform.broadcast import CheckedMember, Hub, Member, channel_for, hub, publish_now
-from tests.btt_platform.test_asgi_server import _connect, session_cookie
 from tests.fixtures.servers import AsgiServer, serving
+from tests.fixtures.sessions import session_cookie
+from tests.fixtures.sockets import notifications_socket
 
 
 class Collector(Member):
@@ -221,7 +222,7 @@ async def test_a_lost_redis_connection_closes_the_local_sockets_to_be_reopened()
 async def test_a_browser_socket_is_closed_with_1012_when_the_servers_redis_link_breaks(
     asgi_server: AsgiServer, fan: User
 ) -> None:
-    ws = await _connect(asgi_server, await sync_to_async(session_cookie)(fan))
+    ws = await notifications_socket(asgi_server, await sync_to_async(session_cookie)(fan))
     await sync_to_async(notify_user)(fan.pk, "sale", amount="1")
     assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "sale"
 
@@ -232,7 +233,7 @@ async def test_a_browser_socket_is_closed_with_1012_when_the_servers_redis_link_
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1012
     # The page reconnects, and hears events again.
-    ws = await _connect(asgi_server, await sync_to_async(session_cookie)(fan))
+    ws = await notifications_socket(asgi_server, await sync_to_async(session_cookie)(fan))
     await sync_to_async(notify_user)(fan.pk, "sale", amount="2")
     assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "sale", "amount": "2"}
     await ws.close()

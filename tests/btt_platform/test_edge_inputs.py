@@ -17,10 +17,10 @@ from creators.models import Creator
 from studio.forms import ContentDetailsForm, NewContentForm
 from swarm.models import Content, Upload
 from swarm.uploads import WINDOWS_DEVICE_NAMES, windows_safe
-from tests.creators.studio import logged_in
+from tests.fixtures.api_clients import client_for
 from tests.fixtures.servers import AsgiServer
-from tests.payments.test_invoice_api import client_for
-from tests.swarm.test_uploads import bearer, new_content, upload
+from tests.fixtures.sessions import logged_in
+from tests.fixtures.uploads import bearer, new_content, upload
 
 
 def png(width: int, height: int) -> SimpleUploadedFile:

@@ -31,10 +31,10 @@ from btt_platform.models import Heartbeat
 from creators.models import Creator
 from payments.crediting import record_transfer
 from swarm.models import EngineNode
-from tests.btt_platform.test_asgi_server import session_cookie
 from tests.fixtures.devnet import Devnet
 from tests.fixtures.processes import Child, process_environment, start_child, wait_for
 from tests.fixtures.servers import AsgiServer
+from tests.fixtures.sessions import session_cookie
 from tests.payments.factories import paying, proven, purchase
 
 PROCESSES = {"web", "worker", "webhooks", "beat", "watcher", "engine"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from PIL import Image
 
 from accounts.models import User
@@ -18,12 +17,6 @@ from purchases import services as purchases
 from swarm.models import Content
 from tests.fixtures.personas import make_user
 from tests.payments.factories import paid_content, paying, proven, with_wallet
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def other_creator() -> Creator:

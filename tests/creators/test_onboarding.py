@@ -13,12 +13,7 @@ from pytest_django.fixtures import Settings
 from accounts.models import User
 from creators.models import Creator
 from tests.fixtures.personas import TRON_ADDRESS
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.fixtures.sessions import logged_in
 
 
 def onboarding(**overrides: object) -> dict[str, object]:

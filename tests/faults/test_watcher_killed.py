@@ -23,12 +23,9 @@ from tests.fixtures.layout import Layout
 from tests.fixtures.personas import make_user
 from tests.fixtures.processes import wait_for
 from tests.fixtures.webhooks import Receiver
+from tests.payments.watching import state_of
 
 pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("layout")]
-
-
-def state_of(invoice: Invoice) -> str:
-    return Invoice.objects.get(pk=invoice.pk).state
 
 
 def test_a_watcher_killed_mid_payment_settles_it_once_after_its_restart(

@@ -24,7 +24,7 @@ from creators.models import Creator
 from ledger.models import Grant
 from payments.models import Invoice, InvoiceEvent, Payment, WebhookDelivery
 from swarm.models import Content
-from tests.fixtures.devnet import BTT_TRC20, TRX
+from tests.fixtures.devnet import BTT_TRC20, TRX, new_address
 from tests.fixtures.layout import Layout
 from tests.fixtures.personas import make_user
 from tests.fixtures.processes import wait_for
@@ -39,11 +39,6 @@ FEE_LIMIT = 30_000_000
 
 
 # --- people --------------------------------------------------------------------------------
-
-
-def new_address() -> str:
-    address: str = PrivateKey.random().public_key.to_base58check_address()
-    return address
 
 
 def new_creator(handle: str) -> Creator:

@@ -10,9 +10,8 @@ from accounts.services import issue_token
 from creators.models import Creator
 from memberships import services
 from memberships.models import Membership, Tier
-from payments.invoices import move_invoice
-from payments.models import Invoice
 from payments.money import Amount, Token
+from tests.fixtures.memberships import settle
 from tests.payments.factories import with_wallet
 
 
@@ -24,11 +23,6 @@ def tiers(creator: Creator) -> tuple[Tier, Tier]:
     )
     high = services.save_tier(creator, name="Patron", monthly=Amount.parse("30", Token.BTT), rank=2)
     return low, high
-
-
-def settle(invoice: Invoice) -> None:
-    move_invoice(invoice, Invoice.State.PROCESSING)
-    move_invoice(invoice, Invoice.State.SETTLED)
 
 
 def member(fan: User, tier: Tier) -> Membership:

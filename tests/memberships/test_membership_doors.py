@@ -6,7 +6,7 @@ membership webhook on the way is signed with the creator's webhook secret."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import httpx
@@ -17,7 +17,7 @@ from btt_platform import fastpath
 from creators.models import Creator
 from memberships import renewals, services
 from memberships.models import Membership
-from payments.invoices import expire_invoices, move_invoice
+from payments.invoices import expire_invoices
 from payments.models import Invoice, WebhookDelivery
 from payments.money import Amount, Token
 from payments.webhooks import signing
@@ -25,22 +25,17 @@ from payments.webhooks.services import create_webhook
 from swarm.models import Content
 from swarm.services import active_passkey
 from swarm.webseed import tokens
-from tests.fixtures.clock import Clock
+from tests.fixtures.clock import Clock, move_to
 from tests.fixtures.content import Site
-from tests.fixtures.webhooks import Receiver
+from tests.fixtures.memberships import settle
+from tests.fixtures.webhooks import Receiver, signature_matches
 from tests.payments.factories import with_wallet
-from tests.payments.test_webhooks import signature_matches
 from tests.swarm.test_tracker import announce_query, new_peer_id
 
 # No process is started: the live server (uvicorn) and the webhook receiver run in threads of
 # this test, so it stays in the quick tier, as the web seed's own live-server tests do.
 State = Membership.State
 DATA = bytes(range(256)) * 16
-
-
-def settle(invoice: Invoice) -> None:
-    move_invoice(invoice, Invoice.State.PROCESSING)
-    move_invoice(invoice, Invoice.State.SETTLED)
 
 
 def fetch(site: Site, fan: User, content: Content) -> httpx.Response:
@@ -67,10 +62,6 @@ def forget_door_decisions() -> None:
     # WEBSEED_AUTH_CACHE_SECONDS (1 s); the server runs in a thread of this process, so clearing
     # its caches here is exact and needs no sleep.
     fastpath.clear()
-
-
-def move_to(clock: Clock, instant: datetime) -> None:
-    clock.advance(instant - clock.now())
 
 
 def test_members_only_content_at_the_web_seed_and_tracker_through_lapse_and_late_payment(

@@ -37,14 +37,14 @@ from swarm import torrents
 from swarm.models import Content
 from swarm.webseed import tokens
 from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
-from tests.fixtures.clock import Clock
+from tests.fixtures.clock import Clock, move_to
 from tests.fixtures.content import Site
 from tests.fixtures.devnet import Devnet, Wallet, funded_wallet
+from tests.fixtures.downloads import download_panel, start_and_collect
 from tests.fixtures.processes import free_port, wait_for
+from tests.fixtures.sales import on_sale
 from tests.payments.watching import send_btt, start_watcher_process, wait_following
 from tests.swarm.clients import client_settings, without_web_seeds
-from tests.swarm.test_browser_download import download_panel, start_and_collect
-from tests.swarm.test_checkout_browser import on_sale
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,10 +103,6 @@ def desktop_announce(metainfo: bytes, folder: Path) -> str:
     wait_for(answered, timeout=30, what="the tracker's answer")
     session.pause()
     return answers[0]
-
-
-def move_to(clock: Clock, instant: datetime) -> None:
-    clock.advance(instant - clock.now())
 
 
 def membership_of(fan: User) -> Membership:

@@ -19,6 +19,8 @@ from payments.models import Invoice, WebhookDelivery
 from payments.money import Amount, Token
 from payments.webhooks.services import create_webhook
 from swarm.models import Content
+from tests.fixtures.clock import move_to
+from tests.fixtures.memberships import settle
 from tests.fixtures.personas import make_user
 from tests.payments.factories import paid_content, with_wallet
 
@@ -37,11 +39,6 @@ def open_renewal(membership: Membership) -> Invoice:
     invoice = services.open_invoice(membership)
     assert invoice is not None
     return invoice
-
-
-def settle(invoice: Invoice) -> None:
-    move_invoice(invoice, Invoice.State.PROCESSING)
-    move_invoice(invoice, Invoice.State.SETTLED)
 
 
 @pytest.fixture
@@ -112,10 +109,6 @@ def test_renewal_grace_lapse_and_late_payment(clock, fan, tier, member_content):
     assert decision.allowed
     assert until(membership) > clock.now() + timedelta(days=27)
     assert membership.events.filter(kind="renewed").get().detail["restored"] is True
-
-
-def move_to(clock, instant) -> None:
-    clock.advance(instant - clock.now())
 
 
 def test_renewal_paid_in_time_extends_without_a_gap(clock, fan, tier, member_content):

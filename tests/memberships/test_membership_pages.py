@@ -16,6 +16,7 @@ from payments.invoices import move_invoice
 from payments.models import Invoice
 from payments.money import Amount, Token
 from tests.fixtures.personas import make_user
+from tests.fixtures.sessions import logged_in
 from tests.payments.factories import with_wallet
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +27,6 @@ State = Membership.State
 def tier(creator: Creator) -> Tier:
     with_wallet(creator)
     return services.save_tier(creator, name="Supporter", monthly=Amount.parse("10", Token.BTT))
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def paid(fan: User, tier: Tier, listed: bool = False) -> Membership:

@@ -12,8 +12,9 @@ import pytest
 from accounts.models import OutgoingEmail, User
 from memberships import post_mail, posts, renewals, services
 from memberships.post_models import PostMailOptOut
+from tests.fixtures.memberships import settle
 from tests.fixtures.personas import make_user
-from tests.memberships.posting import member, settle, tiers
+from tests.memberships.posting import member, tiers
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from memberships import posts, renewals, services
 from memberships.models import Membership
 from payments.invoices import move_invoice
 from payments.models import Invoice
-from tests.memberships.posting import member, settle, tiers
+from tests.fixtures.memberships import settle
+from tests.memberships.posting import member, tiers
 from tests.payments.factories import paid_content
 
 pytestmark = pytest.mark.django_db

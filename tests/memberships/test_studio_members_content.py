@@ -5,7 +5,6 @@ takedown still closes it to members like everyone else. Another creator cannot m
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from accounts.models import User
 from creators.models import Creator
@@ -19,15 +18,10 @@ from swarm.models import Content
 from swarm.services import take_down_content
 from tests.fixtures.clock import Clock
 from tests.fixtures.personas import make_user
+from tests.fixtures.sessions import logged_in
 from tests.payments.factories import paid_content, with_wallet
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def member_of(fan: User, tier: Tier) -> Membership:

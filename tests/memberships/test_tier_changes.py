@@ -10,7 +10,6 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
-from django.test import Client
 
 from accounts.models import OutgoingEmail, User
 from creators.models import Creator
@@ -18,35 +17,17 @@ from ledger import access
 from memberships import renewals, services
 from memberships.models import Membership, Tier
 from payments.errors import NotFound
-from payments.invoices import move_invoice
 from payments.models import Invoice
-from payments.money import Amount, Token
 from swarm.models import Content
-from tests.fixtures.clock import Clock
+from tests.fixtures.clock import Clock, move_to
+from tests.fixtures.memberships import settle
+from tests.fixtures.money import btt
 from tests.fixtures.personas import make_user
+from tests.fixtures.sessions import logged_in
 from tests.payments.factories import paid_content, with_wallet
 
 pytestmark = pytest.mark.django_db
 State = Membership.State
-
-
-def btt(text: str) -> Amount:
-    return Amount.parse(text, Token.BTT)
-
-
-def settle(invoice: Invoice) -> None:
-    move_invoice(invoice, Invoice.State.PROCESSING)
-    move_invoice(invoice, Invoice.State.SETTLED)
-
-
-def move_to(clock: Clock, instant: datetime) -> None:
-    clock.advance(instant - clock.now())
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

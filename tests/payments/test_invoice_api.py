@@ -9,12 +9,12 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from accounts.services import issue_token
 from creators.models import Creator
 from payments import claims
 from payments.models import Invoice, InvoiceEvent, TxClaim
 from payments.money import BTT_TRC20_MAINNET_CONTRACT
 from swarm.models import Content
+from tests.fixtures.api_clients import client_for, numbers_in
 from tests.payments.factories import (
     CREATOR_ADDRESS,
     FAN_ADDRESS,
@@ -26,29 +26,6 @@ from tests.payments.factories import (
 from tests.payments.tron_json import signed_by
 
 TXID = "ab" * 32
-
-
-def client_for(user: User) -> Client:
-    """A script's client: the user's personal token in the Authorization header."""
-    return Client(headers={"Authorization": f"Bearer {issue_token(user, 'script').secret}"})
-
-
-def numbers_in(value: Any, path: str = "") -> list[str]:
-    """Where a JSON document has a number whose name says it is money."""
-    found: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found += numbers_in(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += numbers_in(item, f"{path}[{index}]")
-    elif (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and any(word in path for word in ("amount", "price", "value", "units"))
-    ):
-        found.append(path)
-    return found
 
 
 def test_a_fan_creates_a_purchase_invoice(fan: User, creator: Creator) -> None:

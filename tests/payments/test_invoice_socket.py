@@ -6,36 +6,15 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing.websocket import WebsocketCommunicator
-from django.test import Client
 
 from accounts.models import User
-from btt_site.asgi import application
 from creators.models import Creator
 from payments import claims, crediting
 from payments.models import Invoice
+from tests.fixtures.sockets import connect
 from tests.payments.factories import STRANGER_ADDRESS, paying, proven, proven_claim, purchase
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _cookie(user: User | None) -> bytes:
-    if user is None:
-        return b""
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-async def connect(path: str, user: User | None) -> tuple[WebsocketCommunicator, bool, Any]:
-    cookie = await sync_to_async(_cookie)(user)
-    communicator = WebsocketCommunicator(
-        application,
-        path,
-        headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie)],
-    )
-    connected, code = await communicator.connect()
-    return communicator, connected, code
 
 
 def seen(message: dict[str, Any]) -> tuple[str, str, str, str]:

@@ -21,8 +21,8 @@ from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_
 from tests.fixtures.content import Site
 from tests.fixtures.devnet import Devnet, Wallet, funded_wallet
 from tests.fixtures.processes import wait_for
+from tests.fixtures.sales import on_sale
 from tests.payments.watching import send_btt, start_watcher_process
-from tests.swarm.test_checkout_browser import on_sale
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,6 +13,7 @@ from accounts.models import User
 from creators.models import Creator
 from payments import crediting
 from payments.models import Invoice, UnmatchedTransfer
+from tests.fixtures.sockets import connect
 from tests.payments.factories import (
     FAN_ADDRESS,
     FAN_SEED,
@@ -21,7 +22,6 @@ from tests.payments.factories import (
     proven,
     purchase,
 )
-from tests.payments.test_invoice_socket import connect
 from tests.payments.tron_json import signed_by
 
 pytestmark = pytest.mark.django_db(transaction=True)

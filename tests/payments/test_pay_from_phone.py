@@ -19,8 +19,8 @@ from purchases import services as purchases
 from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
 from tests.fixtures.content import Site
 from tests.fixtures.devnet import Devnet, funded_wallet
+from tests.fixtures.sales import on_sale
 from tests.payments.watching import send_btt, start_watcher_process
-from tests.swarm.test_checkout_browser import on_sale
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

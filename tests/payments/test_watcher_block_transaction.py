@@ -4,7 +4,6 @@ exactly once; after the commit, every invoice's socket hears its payment and its
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -28,6 +27,7 @@ from payments.models import ChainCursor, Invoice, InvoiceEvent, Payment
 from payments.money import Amount, Token
 from tests.fixtures.devnet import BTT_TRC20, Devnet
 from tests.fixtures.servers import AsgiServer
+from tests.fixtures.sockets import heard
 from tests.payments.watching import creator_with_own_wallet
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,11 +50,6 @@ def invoice_socket(server: AsgiServer, cookie: str, invoice: Invoice) -> ClientC
         additional_headers={"Cookie": cookie},
         origin=Origin(server.url),
     )
-
-
-def heard(socket: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(socket.recv(timeout=60))
-    return message
 
 
 def published_before_marker(pubsub: Any) -> Iterator[str]:

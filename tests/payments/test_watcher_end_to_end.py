@@ -4,7 +4,6 @@ block is solidified, and the fan's ``/ws/invoice/<id>/`` socket hears each step 
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from purchases import services as purchases
 from tests.fixtures.devnet import Devnet, funded_wallet
 from tests.fixtures.processes import wait_for
 from tests.fixtures.servers import AsgiServer
+from tests.fixtures.sockets import heard
 from tests.payments.factories import paid_content
 from tests.payments.watching import (
     block_of,
@@ -46,11 +46,6 @@ def invoice_socket(server: AsgiServer, user: User, invoice: Invoice) -> ClientCo
         additional_headers={"Cookie": f"sessionid={client.cookies['sessionid'].value}"},
         origin=Origin(server.url),
     )
-
-
-def heard(socket: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(socket.recv(timeout=60))
-    return message
 
 
 def step(message: dict[str, Any]) -> tuple[str, str, str]:

@@ -20,7 +20,7 @@ from payments.chain.node import NodeClient
 from payments.chain.watcher import Watcher
 from payments.models import Invoice, InvoiceEvent, Payment, UnmatchedTransfer
 from purchases import services as purchases
-from tests.fixtures.devnet import DEVNET_ENV, Devnet, funded_wallet, launch_devnet
+from tests.fixtures.devnet import DEVNET_ENV, Devnet, funded_wallet, launch_devnet, new_address
 from tests.fixtures.processes import wait_for
 from tests.payments.factories import FIRST_DUE, paid_content
 from tests.payments.watching import (
@@ -29,7 +29,6 @@ from tests.payments.watching import (
     block_of,
     creator_with_own_wallet,
     cursor_at,
-    new_address,
     send_btt,
     send_trc10_btt,
     send_trx,

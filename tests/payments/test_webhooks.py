@@ -4,8 +4,6 @@ endpoints on private addresses, and the API."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import socket
@@ -33,12 +31,12 @@ from payments.webhooks.delivery import (
     max_attempts,
     retry_delays,
 )
-from tests.creators.studio import logged_in
+from tests.fixtures.api_clients import client_for, numbers_in
 from tests.fixtures.personas import make_user
 from tests.fixtures.processes import Child, start_worker, wait_for
-from tests.fixtures.webhooks import CLOSE, HOLD, Received, Receiver
+from tests.fixtures.sessions import logged_in
+from tests.fixtures.webhooks import CLOSE, HOLD, Receiver, hmac_hex, signature_matches
 from tests.payments.factories import OTHER_ADDRESS, paying, proven, purchase
-from tests.payments.test_invoice_api import client_for, numbers_in
 
 Delivery = WebhookDelivery.State
 
@@ -70,16 +68,6 @@ def other_creator() -> Creator:
     return Creator.objects.create(
         user=make_user("rival"), handle="rival", display_name="Rival", payout_address=OTHER_ADDRESS
     )
-
-
-def hmac_hex(secret: str, timestamp: str, body: bytes) -> str:
-    """The receiver's side, written out without the platform's helpers."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def signature_matches(secret: str, request: Received) -> bool:
-    fields = dict(item.split("=", 1) for item in request.headers["x-btt-signature"].split(","))
-    return hmac.compare_digest(fields["v1"], hmac_hex(secret, fields["t"], request.body))
 
 
 def delivery_of(webhook: Webhook, event: str) -> WebhookDelivery:

@@ -17,22 +17,16 @@ from typing import Any
 
 import httpx
 from django.db import connection
-from tronpy.keys import PrivateKey
 
 from creators.models import Creator
 from payments.chain.node import NodeClient
 from payments.chain.watcher import Watcher
 from payments.models import ChainCursor, Invoice
-from tests.fixtures.devnet import BTT_TRC10, BTT_TRC20, Devnet, Wallet
+from tests.fixtures.devnet import BTT_TRC10, BTT_TRC20, Devnet, Wallet, new_address
 from tests.fixtures.processes import Child, process_environment, start_child, wait_for
 from tests.payments.factories import with_wallet
 
 FEE_LIMIT = 30_000_000
-
-
-def new_address() -> str:
-    address: str = PrivateKey.random().public_key.to_base58check_address()
-    return address
 
 
 def creator_with_own_wallet(creator: Creator) -> Creator:

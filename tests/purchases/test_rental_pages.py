@@ -15,22 +15,12 @@ from payments.models import Invoice
 from purchases import rentals
 from purchases.models import RentalTerms
 from swarm.models import Content
+from tests.fixtures.api_clients import client_for as api_client
 from tests.fixtures.clock import Clock
-from tests.payments.test_invoice_api import client_for as api_client
-from tests.purchases.test_rentals import RENT, rent, rentable_film, settle
+from tests.fixtures.rentals import RENT, rent, settle
+from tests.fixtures.sessions import logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def film(creator: Creator) -> Content:
-    return rentable_film(creator)
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_a_creator_sets_rental_terms_and_anyone_reads_them(creator: Creator, film: Content) -> None:
@@ -87,7 +77,7 @@ def test_renting_through_the_api_and_again_while_it_runs(fan: User, film: Conten
 def test_the_content_page_offers_rent_beside_buy_and_the_buy_page_says_nothing_is_credited(
     fan: User, film: Content
 ) -> None:
-    client = client_for(fan)
+    client = logged_in(fan)
     page = client.get(f"/content/{film.pk}/").content.decode()
     assert f'href="/content/{film.pk}/rent/"' in page
     assert "data-buy" in page
@@ -98,7 +88,7 @@ def test_the_content_page_offers_rent_beside_buy_and_the_buy_page_says_nothing_i
 
 
 def test_the_rent_button_makes_a_rental_invoice(fan: User, film: Content) -> None:
-    response = client_for(fan).post(f"/content/{film.pk}/rent/")
+    response = logged_in(fan).post(f"/content/{film.pk}/rent/")
     invoice = Invoice.objects.get(kind=Invoice.Kind.RENTAL)
     assert response.status_code == 302
     assert response["Location"] == f"/invoices/{invoice.pk}/"
@@ -110,7 +100,7 @@ def test_the_library_shows_the_time_left_then_rental_ended_with_a_buy_option(
     # given a started rental
     rent(fan, film)
     access.decide_for_use(fan, film)
-    client = client_for(fan)
+    client = logged_in(fan)
 
     # then
     page = client.get("/library/").content.decode()
@@ -129,7 +119,7 @@ def test_the_library_shows_the_time_left_then_rental_ended_with_a_buy_option(
 
 
 def test_the_studio_form_sets_and_clears_the_rental_terms(creator: Creator, film: Content) -> None:
-    client = client_for(creator.user)
+    client = logged_in(creator.user)
     form = {
         "title": film.title,
         "description": "",

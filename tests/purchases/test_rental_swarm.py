@@ -14,7 +14,6 @@ from accounts.models import User
 from creators.models import Creator
 from ledger import access
 from payments import crediting
-from payments.money import Amount, Token
 from purchases import rentals
 from purchases.models import Rental
 from swarm import torrents
@@ -22,11 +21,7 @@ from swarm.models import Content
 from swarm.services import active_passkey
 from swarm.tracker import auth
 from swarm.webseed import tokens
-from tests.fixtures.clock import Clock
-from tests.fixtures.processes import Child, wait_for
-from tests.payments.factories import paying, proven, with_wallet
-from tests.swarm.clients import without_web_seeds
-from tests.swarm.test_engine_admission import (
+from tests.fixtures.bittorrent import (
     FAN_A,
     KIB,
     PIECE,
@@ -36,8 +31,11 @@ from tests.swarm.test_engine_admission import (
     info_dict_only,
     seeding,
 )
-
-RENT = Amount.parse("5", Token.BTT)
+from tests.fixtures.clock import Clock
+from tests.fixtures.processes import Child, wait_for
+from tests.fixtures.rentals import RENT
+from tests.payments.factories import paying, proven, with_wallet
+from tests.swarm.clients import without_web_seeds
 
 
 def test_a_rental_whose_window_ends_mid_download_is_refused_at_every_door(

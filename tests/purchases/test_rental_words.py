@@ -8,12 +8,11 @@ from django.test import Client
 from accounts.models import User
 from purchases.models import RentalTerms
 from swarm.models import Content
-from tests.purchases.test_rental_pages import film  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.django_db
 
 
-def test_one_hour_and_one_day_are_singular(fan: User, film: Content) -> None:  # noqa: F811
+def test_one_hour_and_one_day_are_singular(fan: User, film: Content) -> None:
     RentalTerms.objects.filter(content=film).update(window_hours=1, start_within_days=1)
     client = Client()
     client.force_login(fan)

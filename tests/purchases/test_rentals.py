@@ -17,7 +17,6 @@ from ledger.models import Grant
 from payments import crediting
 from payments.errors import PaymentRefused
 from payments.models import Invoice
-from payments.money import Amount, Token
 from purchases import rentals
 from purchases import services as purchases
 from purchases.models import Rental
@@ -27,40 +26,10 @@ from swarm.tracker import auth
 from swarm.tracker.auth import Refusal
 from swarm.webseed import tokens
 from tests.fixtures.clock import Clock
+from tests.fixtures.rentals import INFOHASH, RENT, rent, settle
 from tests.payments.factories import paid_content, paying, proven, with_wallet
 
 pytestmark = pytest.mark.django_db
-RENT = Amount.parse("5", Token.BTT)
-INFOHASH = "ab" * 20
-
-
-@pytest.fixture
-def film(creator: Creator) -> Content:
-    return rentable_film(creator)
-
-
-def rentable_film(creator: Creator) -> Content:
-    """A paid content with a sale price and rental terms (48 h, within 30 days)."""
-    with_wallet(creator)
-    content = paid_content(creator, "Film")
-    Content.objects.filter(pk=content.pk).update(infohash=INFOHASH)
-    content.refresh_from_db()
-    rentals.set_rental_terms(creator.user, content, RENT, window_hours=48, start_within_days=30)
-    return content
-
-
-def settle(invoice: Invoice, seq: int = 0) -> Invoice:
-    crediting.record_transfer(proven(*paying(invoice, seq=seq)), solidified=True)
-    invoice.refresh_from_db()
-    assert invoice.state == Invoice.State.SETTLED
-    return invoice
-
-
-def rent(fan: User, content: Content, seq: int = 0) -> Invoice:
-    invoice, created = rentals.create_rental_invoice(fan, content)
-    assert created
-    assert invoice.kind == Invoice.Kind.RENTAL
-    return settle(invoice, seq)
 
 
 def webseed_status(fan: User, content: Content) -> int | None:

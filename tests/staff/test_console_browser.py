@@ -13,9 +13,9 @@ from payments.models import Invoice, UnmatchedTransfer
 from staff.models import AuditEntry
 from swarm.models import Content
 from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
+from tests.fixtures.content import published
 from tests.fixtures.servers import AsgiServer
 from tests.payments.factories import paying, proven, purchase
-from tests.staff.test_moderation import published
 
 
 def test_a_moderator_takes_a_release_down_and_restores_it_from_the_page(

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
-from django.test import Client
 
 from accounts.models import User
-from btt_site.asgi import application
 from staff import roles
+from tests.fixtures import sockets
 from tests.fixtures.personas import role_group
 from tests.fixtures.processes import Child
 
@@ -22,23 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/ws/staff/health/"
 
 
-def _cookie(user: User | None) -> bytes:
-    if user is None:
-        return b""
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
 async def connect(user: User | None) -> tuple[WebsocketCommunicator, bool, Any]:
-    cookie = await sync_to_async(_cookie)(user)
-    socket = WebsocketCommunicator(
-        application,
-        PATH,
-        headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie)],
-    )
-    connected, code = await socket.connect()
-    return socket, connected, code
+    return await sockets.connect(PATH, user)
 
 
 async def next_node_event(socket: WebsocketCommunicator, name: str, status: str) -> dict[str, Any]:

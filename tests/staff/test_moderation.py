@@ -3,7 +3,6 @@ the audit log says, and that refused requests change nothing."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pytest
@@ -18,23 +17,8 @@ from creators.models import Creator
 from staff.models import AuditEntry
 from swarm import services
 from swarm.models import Content
-
-
-def published(creator: Creator, title: str = "Concert") -> Content:
-    return Content.objects.create(
-        creator=creator,
-        title=title,
-        name="concert.mkv",
-        access=Content.Access.PAID,
-        state=Content.State.SEEDING,
-        infohash=hashlib.sha256(title.encode()).hexdigest()[:40],
-    )
-
-
-def client_of(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.fixtures.content import published
+from tests.fixtures.sessions import logged_in
 
 
 def snapshot(content: Content) -> tuple[str, str, int]:
@@ -48,12 +32,12 @@ def test_a_takedown_removes_the_content_with_its_reason_and_a_restore_brings_it_
 ) -> None:
     # given
     content = published(creator)
-    staff = client_of(moderator)
+    staff = logged_in(moderator)
     # when
     taken = staff.post(
         f"/staff/moderation/{content.pk}/takedown", {"reason": "  Copyright claim #41  "}
     )
-    page_removed = client_of(fan).get(f"/content/{content.pk}/")
+    page_removed = logged_in(fan).get(f"/content/{content.pk}/")
     listed = staff.get("/staff/moderation/", {"state": "removed"})
     # then
     assert taken.status_code == 302
@@ -61,7 +45,7 @@ def test_a_takedown_removes_the_content_with_its_reason_and_a_restore_brings_it_
     assert page_removed.status_code == 410
     assert b"was removed by the platform's moderators: Copyright claim #41" in page_removed.content
     assert f'data-content-id="{content.pk}"'.encode() in listed.content
-    studio = client_of(creator.user).get(f"/studio/content/{content.pk}/")
+    studio = logged_in(creator.user).get(f"/studio/content/{content.pk}/")
     assert studio.status_code == 200
     assert b"Copyright claim #41" in studio.content
     entry = AuditEntry.objects.get()
@@ -78,7 +62,7 @@ def test_a_takedown_removes_the_content_with_its_reason_and_a_restore_brings_it_
     # then
     assert restored.status_code == 302
     assert snapshot(content) == (Content.State.SEEDING, "", 2)
-    assert client_of(fan).get(f"/content/{content.pk}/").status_code == 200
+    assert logged_in(fan).get(f"/content/{content.pk}/").status_code == 200
     latest = AuditEntry.objects.first()
     assert latest is not None
     assert (latest.action, latest.reason, latest.detail) == (
@@ -104,7 +88,7 @@ def test_refused_moderation_says_why_and_changes_nothing(
     content = published(creator)
     before = snapshot(content)
 
-    response = client_of(moderator).post(f"/staff/moderation/{content.pk}/{path}", data)
+    response = logged_in(moderator).post(f"/staff/moderation/{content.pk}/{path}", data)
 
     assert response.status_code == status
     assert message in response.content
@@ -117,7 +101,7 @@ def test_content_still_hashing_cannot_be_taken_down_and_unknown_content_is_404(
 ) -> None:
     content = published(creator)
     Content.objects.filter(pk=content.pk).update(state=Content.State.HASHING)
-    staff = client_of(moderator)
+    staff = logged_in(moderator)
 
     hashing = staff.post(f"/staff/moderation/{content.pk}/takedown", {"reason": "spam"})
     missing = staff.post("/staff/moderation/999999/takedown", {"reason": "spam"})
@@ -135,7 +119,7 @@ def test_only_moderators_take_down_or_restore(
     content = published(creator)
     removed = published(creator, "Other")
     Content.objects.filter(pk=removed.pk).update(state=Content.State.REMOVED, state_detail="x")
-    client = client_of(request.getfixturevalue(persona))
+    client = logged_in(request.getfixturevalue(persona))
 
     takedown = client.post(f"/staff/moderation/{content.pk}/takedown", {"reason": "mine"})
     restore = client.post(f"/staff/moderation/{removed.pk}/restore", {})
@@ -195,7 +179,7 @@ async def test_the_creator_is_told_of_the_takedown_and_the_restore_and_nobody_el
     ],
 )
 def test_an_id_beyond_any_row_is_404(moderator: User, url: str) -> None:
-    response = client_of(moderator).post(url, {"reason": "spam"})
+    response = logged_in(moderator).post(url, {"reason": "spam"})
 
     assert response.status_code == 404
     assert not AuditEntry.objects.exists()

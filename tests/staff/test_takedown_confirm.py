@@ -11,8 +11,9 @@ from creators.models import Creator
 from staff.models import AuditEntry
 from swarm.models import Content
 from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop
+from tests.fixtures.content import published
 from tests.fixtures.servers import AsgiServer
-from tests.staff.test_moderation import client_of, published
+from tests.fixtures.sessions import logged_in
 
 
 @pytest.mark.django_db
@@ -20,7 +21,7 @@ def test_the_confirmation_names_the_content_and_changes_nothing(
     moderator: User, creator: Creator, fan: User
 ) -> None:
     content = published(creator, title="Concert <live>")
-    staff = client_of(moderator)
+    staff = logged_in(moderator)
 
     listing = staff.get("/staff/moderation/").content.decode()
     page = staff.get(f"/staff/moderation/{content.pk}/takedown/confirm")
@@ -38,7 +39,7 @@ def test_the_confirmation_names_the_content_and_changes_nothing(
     # Looking is not doing; fans and removed content get no confirmation.
     content.refresh_from_db()
     assert (content.state, AuditEntry.objects.count()) == (Content.State.SEEDING, 0)
-    assert client_of(fan).get(f"/staff/moderation/{content.pk}/takedown/confirm").status_code == 403
+    assert logged_in(fan).get(f"/staff/moderation/{content.pk}/takedown/confirm").status_code == 403
     Content.objects.filter(pk=content.pk).update(state=Content.State.REMOVED)
     assert staff.get(f"/staff/moderation/{content.pk}/takedown/confirm").status_code == 404
 

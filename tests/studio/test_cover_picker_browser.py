@@ -12,9 +12,8 @@ from playwright.sync_api import FilePayload, expect
 from creators.models import Creator
 from swarm.models import Content
 from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop
-from tests.fixtures.content import uploaded
+from tests.fixtures.content import uploaded, with_cover
 from tests.fixtures.servers import AsgiServer
-from tests.swarm.test_library import with_cover
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

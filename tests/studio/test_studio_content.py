@@ -18,7 +18,8 @@ from payments.money import Amount, Token
 from purchases.services import price_of, set_content_price
 from swarm.models import Content
 from swarm.webseed.serve import served_key
-from tests.creators.studio import image, logged_in, other_creator, uploading_content
+from tests.creators.studio import image, other_creator, uploading_content
+from tests.fixtures.sessions import logged_in
 
 # The total supply of BTT plus one base unit: past any float, past a 64-bit integer.
 # Just under the supply (a price and its tag must stay below it), with every decimal in use.

@@ -9,8 +9,9 @@ from accounts.models import User
 from creators.models import Creator
 from payments.models import Invoice
 from swarm.models import Content
-from tests.creators.studio import logged_in, other_creator, settled_sale
+from tests.creators.studio import other_creator, settled_sale
 from tests.fixtures.personas import make_user
+from tests.fixtures.sessions import logged_in
 from tests.payments.factories import purchase
 
 

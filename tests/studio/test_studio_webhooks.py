@@ -8,7 +8,8 @@ from pytest_django.fixtures import Settings
 from accounts.models import User
 from creators.models import Creator
 from payments.models import Webhook
-from tests.creators.studio import logged_in, other_creator
+from tests.creators.studio import other_creator
+from tests.fixtures.sessions import logged_in
 
 URL = "http://127.0.0.1:9/hooks"
 

@@ -3,7 +3,6 @@ with a status and a reason, nothing made on a refusal."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -11,24 +10,14 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import issue_token
 from creators.models import Creator
 from payments.money import Amount, Token
 from support import campaigns
 from support.models import Pledge, Tip
-from tests.payments.test_invoice_api import numbers_in
+from tests.fixtures.api_clients import client_for, numbers_in, post
 from tests.support.tipping import tipping_creator
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user: User) -> Client:
-    return Client(headers={"Authorization": f"Bearer {issue_token(user, 'script').secret}"})
-
-
-def post(client: Client, path: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
-    response = client.post(path, json.dumps(body), content_type="application/json")
-    return response.status_code, response.json()
 
 
 def test_a_fan_tips_and_the_creator_reads_it_in_their_feed(fan: User, creator: Creator) -> None:

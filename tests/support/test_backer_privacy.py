@@ -15,20 +15,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from creators.models import Creator
-from payments.money import Amount, Token
 from support import campaigns
 from support.backers import Backers, public_backers
 from support.models import NAME_MAX, Campaign, Pledge
+from tests.fixtures.api_clients import client_for, post
+from tests.fixtures.money import btt
 from tests.fixtures.personas import make_user
-from tests.support.test_api import client_for, post
-from tests.support.test_tip_pages import logged_in
+from tests.fixtures.sessions import logged_in
 from tests.support.tipping import tipping_creator
 
 pytestmark = pytest.mark.django_db
-
-
-def btt(text: str) -> Amount:
-    return Amount.parse(text, Token.BTT)
 
 
 def campaign_of(creator: Creator, mode: str = "all_or_nothing") -> Campaign:

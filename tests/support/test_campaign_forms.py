@@ -19,17 +19,12 @@ from payments.crediting import record_transfer
 from payments.money import Amount, Token
 from support import campaigns
 from support.models import Campaign, Pledge
+from tests.fixtures.html_elements import Elements
+from tests.fixtures.sessions import logged_in
 from tests.payments.factories import paying, proven
-from tests.support.test_tip_form_fields import Elements
 from tests.support.tipping import tipping_creator
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def new_campaign(creator: Creator, title: str) -> Campaign:

@@ -21,8 +21,8 @@ from payments.crediting import record_transfer
 from support import campaigns
 from support.models import Campaign, CampaignUpdate, Pledge
 from tests.fixtures.servers import AsgiServer
+from tests.fixtures.sessions import logged_in
 from tests.payments.factories import paying, proven
-from tests.support.test_tip_pages import logged_in
 from tests.support.tipping import tipping_creator
 
 

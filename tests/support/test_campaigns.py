@@ -22,20 +22,17 @@ from creators.models import Creator
 from payments.crediting import record_transfer
 from payments.invoices import expire_invoices
 from payments.models import AppendOnly, Invoice
-from payments.money import Amount, Token
+from payments.money import Token
 from support import campaigns
 from support.models import Campaign, Pledge, PledgeEvent, RewardTier
 from support.tasks import close_campaigns
+from tests.fixtures.money import btt
 from tests.fixtures.personas import make_user
 from tests.fixtures.processes import wait_for
 from tests.payments.factories import paying, proven
 from tests.support.tipping import tipping_creator
 
 BTT = Token.BTT
-
-
-def btt(text: str) -> Amount:
-    return Amount.parse(text, BTT)
 
 
 def new_campaign(

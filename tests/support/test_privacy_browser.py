@@ -13,7 +13,6 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from accounts.models import User
 from creators.models import Creator
-from payments.money import Amount, Token
 from support import campaigns, services
 from tests.fixtures.browser import (
     Chromium,
@@ -22,6 +21,7 @@ from tests.fixtures.browser import (
     outside_browser_loop,
     screenshots,
 )
+from tests.fixtures.money import btt
 from tests.fixtures.servers import AsgiServer
 from tests.support.tipping import pay, tip, tipping_creator, with_goal
 
@@ -31,10 +31,6 @@ SIZES: dict[str, ViewportSize] = {
     "phone": {"width": 360, "height": 800},
     "desktop": {"width": 1280, "height": 800},
 }
-
-
-def btt(text: str) -> Amount:
-    return Amount.parse(text, Token.BTT)
 
 
 def sized(page: Page, size: str) -> Page:

@@ -5,10 +5,8 @@ names keep their emoji while invisible tricks are still stripped."""
 from __future__ import annotations
 
 import html
-from html.parser import HTMLParser
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
@@ -17,6 +15,8 @@ from payments.models import Invoice
 from support import services
 from support.models import MESSAGE_MAX, NAME_MAX, Tip
 from support.text import TextRefused, clean, length
+from tests.fixtures.html_elements import Elements
+from tests.fixtures.sessions import logged_in
 from tests.support.tipping import tipping_creator
 
 pytestmark = pytest.mark.django_db
@@ -25,47 +25,6 @@ WOMAN_TECHNOLOGIST = "\U0001f469\u200d\U0001f4bb"
 RAINBOW_FLAG = "\U0001f3f3\ufe0f\u200d\U0001f308"
 ASTRONAUT_DARK = "\U0001f468\U0001f3ff\u200d\U0001f680"
 ENGLAND = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
-
-
-VOID = frozenset({"input", "br", "img", "meta", "link", "hr", "source", "col", "wbr"})
-
-
-class Elements(HTMLParser):
-    """Every element's attributes, in order, and the text inside each element with an id."""
-
-    def __init__(self, page: str) -> None:
-        super().__init__()
-        self.found: list[tuple[str, dict[str, str]]] = []
-        self.texts: dict[str, str] = {}
-        self._open: list[str | None] = []
-        self.feed(page)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {key: value or "" for key, value in attrs}
-        self.found.append((tag, values))
-        if tag in VOID:
-            return
-        self._open.append(values.get("id"))
-        if "id" in values:
-            self.texts[values["id"]] = ""
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag not in VOID and self._open:
-            self._open.pop()
-
-    def handle_data(self, data: str) -> None:
-        for opened in self._open:
-            if opened is not None:
-                self.texts[opened] += data
-
-    def named(self, name: str) -> dict[str, str]:
-        return next(attrs for tag, attrs in self.found if attrs.get("name") == name)
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def live_creator(creator: Creator) -> None:

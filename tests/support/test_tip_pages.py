@@ -16,6 +16,7 @@ from payments.models import Invoice
 from support import services
 from support.models import Alert, LiveSession, Tip, TipSettings
 from support.summary import session_summary
+from tests.fixtures.sessions import logged_in
 from tests.support.tipping import HOSTILE_MESSAGES, HOSTILE_NAMES, pay, tip, tipping_creator
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +26,6 @@ INJECTED = re.compile(
     r"<script>alert|<script>document|<img src=x|<a href=\"javascript|<style>body|</style><style>",
     re.I,
 )
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_a_fan_tips_through_the_form_and_lands_on_the_payment_page(

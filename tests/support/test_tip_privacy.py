@@ -18,20 +18,16 @@ from creators.models import Creator
 from payments import invoices
 from payments.crediting import record_transfer
 from payments.models import Invoice
-from payments.money import Amount, Token
 from support import events, services
 from support.models import Alert, LiveSession, Tip
 from support.summary import SessionSummary, session_summary
+from tests.fixtures.money import btt
 from tests.fixtures.personas import make_user
+from tests.fixtures.sessions import logged_in
 from tests.payments.factories import paying, proven
-from tests.support.test_tip_pages import logged_in
 from tests.support.tipping import pay, tip, tipping_creator
 
 pytestmark = pytest.mark.django_db
-
-
-def btt(text: str) -> Amount:
-    return Amount.parse(text, Token.BTT)
 
 
 def rows(summary: SessionSummary) -> list[tuple[str, str, int, bool]]:

@@ -4,9 +4,7 @@ a corrupt piece refetched, bundles saved file by file; and nothing for someone w
 
 from __future__ import annotations
 
-import hashlib
 import math
-import random
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ from urllib.parse import quote_from_bytes, urlsplit
 import httpx
 import libtorrent as lt
 import pytest
-from playwright.sync_api import Download, Page, expect
+from playwright.sync_api import expect
 
 from accounts.models import User
 from creators.models import Creator
@@ -36,50 +34,19 @@ from tests.fixtures.browser import (
     screenshots,
 )
 from tests.fixtures.content import Site
-from tests.fixtures.processes import wait_for
+from tests.fixtures.downloads import (
+    DONE_TIMEOUT_MS,
+    collect_downloads,
+    download_panel,
+    random_bytes,
+    sha256,
+    start_and_collect,
+    wait_for_downloads,
+)
 from tests.swarm.proxy import Served, TamperingProxy
 
 Publish = Callable[..., Content]
 PIECE = 256 * 1024  # the piece length of contents this small (swarm.torrents.MIN_PIECE_LENGTH)
-# Hang guard only: a few MiB over loopback take well under a second.
-DONE_TIMEOUT_MS = 60_000
-
-
-def random_bytes(size: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(size)
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def download_panel(page: Page) -> Any:
-    return page.locator("[data-webseed-download]")
-
-
-def collect_downloads(page: Page) -> list[Download]:
-    """The files the page saves from now on, as they come."""
-    downloads: list[Download] = []
-    page.on("download", lambda download: downloads.append(download))
-    return downloads
-
-
-def wait_for_downloads(page: Page, downloads: list[Download], count: int) -> None:
-    def arrived() -> bool:
-        page.wait_for_timeout(50)  # Playwright delivers its events while the thread waits in it
-        return len(downloads) >= count
-
-    wait_for(arrived, what="the saved files")
-    assert len(downloads) == count
-
-
-def start_and_collect(page: Page, count: int, folder: Path) -> dict[str, Path]:
-    """Clicks the browser download and waits for ``count`` saved files; by name."""
-    downloads = collect_downloads(page)
-    download_panel(page).get_by_role("button", name="Download").click()
-    expect(download_panel(page)).to_have_attribute("data-state", "done", timeout=DONE_TIMEOUT_MS)
-    wait_for_downloads(page, downloads, count)
-    return {d.suggested_filename: save_download(d, folder) for d in downloads}
 
 
 def test_fan_downloads_paid_content_in_the_browser(

@@ -23,21 +23,18 @@ from playwright.sync_api import BrowserContext, Page, Request, expect
 from accounts import wallets
 from accounts.models import User
 from accounts.wallets import signer_of
-from btt_platform.celery import app as celery_app
 from creators.models import Creator
 from ledger.models import Grant
 from payments.models import Invoice, TxClaim
-from payments.money import Amount, Token
 from purchases import services as purchases
-from swarm import publishing
-from swarm.models import Content
 from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
-from tests.fixtures.content import Site, uploaded
+from tests.fixtures.content import Site
 from tests.fixtures.devnet import Devnet, Wallet, funded_wallet
+from tests.fixtures.downloads import random_bytes, start_and_collect
 from tests.fixtures.personas import PASSWORD
 from tests.fixtures.processes import BASE_DIR
-from tests.payments.watching import new_address, start_watcher_process
-from tests.swarm.test_browser_download import random_bytes, start_and_collect
+from tests.fixtures.sales import on_sale
+from tests.payments.watching import start_watcher_process
 
 # Each page the journey leaves open is put through axe at the end (tests/fixtures/browser.py).
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.audit_pages]
@@ -115,25 +112,6 @@ def claims_sent(page: Page) -> list[dict[str, str]]:
 
     page.on("request", seen)
     return bodies
-
-
-def on_sale(creator: Creator, files: dict[str, bytes], title: str, price: str) -> Content:
-    """Published (hashed in this process) and priced, paid to a wallet of the creator's own.
-
-    Only the publishing runs its task eagerly: the claims later go to the real worker."""
-    creator.payout_address = new_address()
-    creator.save(update_fields=["payout_address"])
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    try:
-        content = uploaded(creator, files, title=title, access=Content.Access.PAID)
-        publishing.publish_content(creator.user, content.pk)
-    finally:
-        celery_app.conf.task_always_eager = eager
-    content.refresh_from_db()
-    assert content.state == Content.State.SEEDING, content.state_detail
-    purchases.set_content_price(creator.user, content, Amount.parse(price, Token.BTT))
-    return content
 
 
 def sign_up(page: Page, username: str) -> None:

@@ -8,33 +8,19 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
-from django.test import Client
 
 from accounts.models import User
 from btt_site.asgi import application
 from creators.models import Creator
 from swarm import events
 from swarm.models import Content
+from tests.fixtures import sockets
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _cookie(user: User | None) -> bytes:
-    if user is None:
-        return b""
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
 async def connect(content: Content, user: User | None) -> tuple[WebsocketCommunicator, bool]:
-    cookie = await sync_to_async(_cookie)(user)
-    communicator = WebsocketCommunicator(
-        application,
-        f"/ws/content/{content.pk}/",
-        headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie)],
-    )
-    connected, _ = await communicator.connect()
+    communicator, connected, _ = await sockets.connect(f"/ws/content/{content.pk}/", user)
     return communicator, connected
 
 

@@ -28,19 +28,17 @@ from ledger.models import Grant
 from swarm import torrents
 from swarm.models import Content, EngineNode
 from swarm.services import active_passkey
+from tests.fixtures.bittorrent import KIB, PIECE, FanSession
 from tests.fixtures.content import Site
 from tests.fixtures.processes import Child, free_port, wait_for
 from tests.swarm.clients import client_settings
 from tests.swarm.proxy import TamperingProxy
 
-KIB = 1024
-# Pieces are at least 256 KiB (swarm.torrents.MIN_PIECE_LENGTH): 2 MiB makes 8 of them.
-PIECE = 256 * KIB
 RESUMING = "resuming content {} from saved state"
 CHECKING = "content {}: checking every piece of its files"
 
 
-class FanClient:
+class FanClient(FanSession):
     """A BitTorrent client of a fan: its own libtorrent session on a loopback port."""
 
     def __init__(self, content: Content, user: User, folder: Path) -> None:
@@ -80,18 +78,6 @@ class FanClient:
             elif isinstance(alert, lt.cache_flushed_alert):
                 self.flushes += 1
         return self.handle.status()
-
-    def wait_until_complete(self) -> None:
-        wait_for(lambda: self.status().is_seeding, timeout=120, what="the download to complete")
-        # A piece counts once its hash passed, which can be before its disk thread wrote it.
-        flushes = self.flushes
-        self.handle.flush_cache()
-
-        def flushed() -> bool:
-            self.status()  # takes in the alerts
-            return self.flushes > flushes
-
-        wait_for(flushed, what="the files on disk")
 
 
 def state_dir(tmp_path: Path, engine: Child) -> Path:

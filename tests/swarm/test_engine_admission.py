@@ -13,109 +13,27 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
-
-import libtorrent as lt
 
 from accounts.models import User
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
 from swarm import admission, torrents
-from swarm.models import Content, EngineNode
-from tests.fixtures.processes import Child, free_port, wait_for
-from tests.swarm.clients import client_settings, without_web_seeds
+from swarm.models import Content
+from tests.fixtures.bittorrent import (
+    FAN_A,
+    KIB,
+    PIECE,
+    BoundClient,
+    engine_endpoint,
+    engine_peers,
+    info_dict_only,
+    seeding,
+)
+from tests.fixtures.processes import Child, wait_for
+from tests.swarm.clients import without_web_seeds
 
-KIB = 1024
-PIECE = 256 * KIB  # swarm.torrents.MIN_PIECE_LENGTH
-FAN_A = "127.0.0.2"
 STRANGER_B = "127.0.0.3"
-
-
-class BoundClient:
-    """A BitTorrent client listening on, and connecting from, one loopback address only."""
-
-    def __init__(self, address: str, metainfo: bytes, folder: Path) -> None:
-        settings = client_settings(
-            free_port(),
-            listen_interfaces=f"{address}:{free_port()}",
-            outgoing_interfaces=address,
-            # Our tracker answers from a thread of this process: a session destructor that
-            # waited long for its "stopped" announce would hold the GIL against it.
-            stop_tracker_timeout=1,
-            alert_mask=lt.alert_category.error
-            | lt.alert_category.status
-            | lt.alert_category.tracker
-            | lt.alert_category.connect
-            | lt.alert_category.peer
-            | lt.alert_category.storage,
-        )
-        self.session = lt.session(lt.session_params(settings))
-        params = lt.add_torrent_params()
-        params.ti = lt.torrent_info(metainfo)
-        params.save_path = str(folder)
-        params.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
-        self.folder = folder
-        self.num_pieces: int = params.ti.num_pieces()
-        self.handle = self.session.add_torrent(params)
-        self.closed: list[tuple[str, int]] = []  # peers whose connection ended, in order
-        self.tracker_replies = 0
-        self.flushes = 0
-
-    def status(self) -> lt.torrent_status:
-        # Alerts die at the next pop_alerts(): keep what matters as they pass.
-        for alert in self.session.pop_alerts():
-            if isinstance(alert, lt.peer_disconnected_alert):
-                host, port = alert.endpoint
-                self.closed.append((str(host), int(port)))
-            elif isinstance(alert, lt.tracker_reply_alert):
-                self.tracker_replies += 1
-            elif isinstance(alert, lt.cache_flushed_alert):
-                self.flushes += 1
-        return self.handle.status()
-
-    def connect(self, endpoint: tuple[str, int]) -> None:
-        self.handle.connect_peer(endpoint)
-
-    def closes_from(self, endpoint: tuple[str, int]) -> int:
-        self.status()
-        return self.closed.count(endpoint)
-
-    def wait_until_complete(self) -> None:
-        wait_for(lambda: self.status().is_seeding, timeout=120, what="the download to complete")
-        # A piece counts once its hash passed, which can be before its disk thread wrote it.
-        flushes = self.flushes
-        self.handle.flush_cache()
-
-        def flushed() -> bool:
-            self.status()  # takes in the alerts
-            return self.flushes > flushes
-
-        wait_for(flushed, what="the files on disk")
-
-
-def info_dict_only(content: Content) -> bytes:
-    """What a leaked .torrent without its announce URL gives: the info dict and nothing else."""
-    assert content.metainfo is not None
-    decoded = cast(dict[bytes, Any], lt.bdecode(bytes(content.metainfo)))
-    return lt.bencode({b"info": decoded[b"info"]})
-
-
-def engine_endpoint(engine: Child) -> tuple[str, int]:
-    node = EngineNode.objects.get(name=engine.name)
-    host, _, port = node.listen_address.partition(",")[0].rpartition(":")
-    return host, int(port)
-
-
-def seeding(engine: Child, count: int) -> None:
-    wait_for(
-        lambda: EngineNode.objects.get(name=engine.name).torrents == count,
-        what=f"the engine to seed {count} contents",
-    )
-
-
-def engine_peers(engine: Child) -> int:
-    return EngineNode.objects.get(name=engine.name).peers
 
 
 def test_a_paid_torrent_reaches_the_entitled_fan_and_not_a_peer_with_its_info_dict(

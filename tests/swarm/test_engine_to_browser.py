@@ -11,7 +11,6 @@ also watches that the page never asks the real web seed for anything.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import signal
@@ -31,11 +30,10 @@ from swarm import peer_sharing, services
 from swarm.models import Content, EngineNode
 from tests.fixtures.browser import Chromium, assert_page_clean, save_download
 from tests.fixtures.content import Site
+from tests.fixtures.downloads import P2P_SWITCHES, collect_downloads, sha256, wait_for_downloads
 from tests.fixtures.processes import Child, wait_for
 from tests.fixtures.webrtc_peers import in_websocket_swarm
 from tests.swarm.clients import without_web_seeds
-from tests.swarm.test_browser_download import collect_downloads, wait_for_downloads
-from tests.swarm.test_p2p_browser import P2P_SWITCHES
 
 PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH
 # Hang guard only.
@@ -45,10 +43,6 @@ FROZEN_SECONDS = 35
 # A hang guard that also sits before the page's regular next announce (120 s after its first):
 # without asking again on a stall, the download is still waiting then.
 AFTER_FREEZE_TIMEOUT_MS = 60_000
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def web_seeds(metainfo: bytes) -> list[str]:

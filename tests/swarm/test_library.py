@@ -11,9 +11,7 @@ import wave
 from collections.abc import Callable
 
 import pytest
-from django.core.files.base import ContentFile as FileBytes
 from django.test import Client
-from PIL import Image
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
@@ -25,7 +23,7 @@ from purchases.services import set_content_price
 from swarm.events import StatsEvent, send_stats
 from swarm.models import Content
 from tests.fixtures.browser import Chromium, assert_page_clean, outside_browser_loop, screenshots
-from tests.fixtures.content import Site
+from tests.fixtures.content import Site, with_cover
 from tests.fixtures.processes import wait_for
 
 # Each page the journey leaves open is put through axe at the end (tests/fixtures/browser.py).
@@ -47,13 +45,6 @@ def wav_tone(seconds: float, rate: int = 8000) -> bytes:
         file.setframerate(rate)
         file.writeframes(frames)
     return out.getvalue()
-
-
-def with_cover(content: Content, colour: tuple[int, int, int]) -> None:
-    """Gives ``content`` a cover image (a plain square of ``colour``)."""
-    out = io.BytesIO()
-    Image.new("RGB", (320, 320), colour).save(out, "PNG")
-    content.cover.save("cover.png", FileBytes(out.getvalue()))
 
 
 def stats_event(peers: int, seeds: int) -> StatsEvent:

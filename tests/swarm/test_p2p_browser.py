@@ -4,7 +4,6 @@ falls back to the web seed alone."""
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -26,16 +25,12 @@ from tests.fixtures.browser import (
     save_download,
 )
 from tests.fixtures.content import Site
+from tests.fixtures.downloads import P2P_SWITCHES, collect_downloads, sha256, wait_for_downloads
 from tests.fixtures.personas import make_user
-from tests.swarm.test_browser_download import collect_downloads, wait_for_downloads
 
 Publish = Callable[..., Content]
 # Hang guard only.
 DONE_TIMEOUT_MS = 60_000
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def sockets_opened(page: Page) -> list[str]:
@@ -145,13 +140,6 @@ def test_without_webrtc_the_page_falls_back_to_the_web_seed(
     assert tracker_sockets(opened) == []
     assert_page_clean(page)
 
-
-# Chromium on one machine: WebRTC over loopback, and host candidates as addresses rather than
-# mDNS names (nothing here resolves them).
-P2P_SWITCHES = [
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
 
 # A stranger's page speaks the tracker protocol itself: its announce of the item's infohash,
 # with an offer, and the first frame the tracker sends back.

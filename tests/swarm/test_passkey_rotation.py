@@ -3,17 +3,12 @@ are refused and its web-seed links answer 403 at once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 from django.test import Client
-from pytest_django.fixtures import Settings as SettingsWrapper
 
 from accounts.models import User
 from accounts.services import issue_token
-from btt_platform import fastpath
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
@@ -21,25 +16,11 @@ from swarm import services
 from swarm.models import Content, Passkey
 from swarm.services import active_passkey
 from tests.fixtures.servers import AsgiServer
+from tests.fixtures.sessions import logged_in
+from tests.fixtures.webseed import DATA, assert_refused, file_url, publish
 from tests.swarm.test_tracker import announce, announce_query, failure, new_peer_id
-from tests.swarm.test_webseed import DATA, assert_refused, file_url, publish
 
-
-@pytest.fixture(autouse=True)
-def content_root(settings: SettingsWrapper, tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "content"
-    settings.CONTENT_ROOT = root
-    settings.WEBSEED_X_ACCEL = False
-    settings.WEBSEED_RATE_LIMIT = 0
-    fastpath.clear()
-    yield root
-    fastpath.clear()
-
-
-def logged_in(user: User, **kwargs: object) -> Client:
-    client = Client(**kwargs)  # type: ignore[arg-type]
-    client.force_login(user)
-    return client
+pytestmark = pytest.mark.usefixtures("webseed_content_root")
 
 
 def bought(creator: Creator, fan: User) -> Content:

@@ -24,9 +24,8 @@ from swarm.models import Content, PeerBytes
 from swarm.peer_sharing import MAX_REPORTED_COPIES, PeerMode
 from swarm.services import active_passkey
 from swarm.torrents import build_torrent, personal_metainfo
-from tests.swarm.test_webseed import DATA, publish
-
-SIZE = len(DATA)
+from tests.fixtures.sessions import logged_in
+from tests.fixtures.webseed import DATA, SIZE, publish
 
 
 @pytest.fixture(autouse=True)
@@ -34,12 +33,6 @@ def content_root(settings: SettingsWrapper, tmp_path: Path) -> Path:
     settings.CONTENT_ROOT = tmp_path / "content"
     settings.SITE_URL = "http://platform.test:8000"
     return Path(settings.CONTENT_ROOT)
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def bought(creator: Creator, fan: User) -> Content:

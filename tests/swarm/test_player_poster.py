@@ -10,8 +10,7 @@ from django.test import Client
 from accounts.models import User
 from creators.models import Creator
 from swarm.models import Content
-from tests.fixtures.content import Site
-from tests.swarm.test_library import with_cover
+from tests.fixtures.content import Site, with_cover
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

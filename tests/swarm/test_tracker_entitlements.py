@@ -5,7 +5,6 @@ effect at once although the entry that allowed it was kept."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from swarm.tracker import auth, entitlements
 from swarm.tracker.auth import Refusal
 from swarm.tracker.peers import redis_client
 from tests.fixtures.clock import Clock
+from tests.fixtures.content import paid_torrent
 
 # Committed rows: the tracker reads the database on a connection of its own (another thread).
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,18 +46,6 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return asked
 
 
-def paid(creator: Creator) -> Content:
-    return Content.objects.create(
-        creator=creator,
-        title="Paid",
-        name="paid.bin",
-        access=Content.Access.PAID,
-        state=Content.State.SEEDING,
-        total_size=1000,
-        infohash=secrets.token_bytes(20).hex(),
-    )
-
-
 def authorise(fan: User, content: Content) -> auth.Grant | Refusal:
     assert content.infohash is not None
     return asyncio.run(auth.authorise(active_passkey(fan).key, content.infohash))
@@ -72,7 +60,7 @@ def test_a_pair_decided_once_is_answered_from_redis_without_the_database(
     fan: User, creator: Creator, hops: list[str]
 ) -> None:
     # given: the fan holds a grant for a paid content
-    content = paid(creator)
+    content = paid_torrent(creator)
     ledger.grant(fan, content, Grant.Source.STAFF)
 
     # when: the fan announces it three times
@@ -88,7 +76,7 @@ def test_a_revoked_grant_whose_decision_is_kept_is_refused_at_once(
     fan: User, creator: Creator, hops: list[str]
 ) -> None:
     # given: the fan's announce was allowed, and the decision kept
-    content = paid(creator)
+    content = paid_torrent(creator)
     grant = ledger.grant(fan, content, Grant.Source.STAFF)
     assert isinstance(authorise(fan, content), auth.Grant)
 
@@ -106,7 +94,7 @@ def test_a_decision_kept_in_redis_is_not_trusted_after_its_grant_was_revoked_els
 ) -> None:
     # given: an allowed decision, kept; the grant is then revoked by a process whose event
     # never reached Redis (the attacker's hope: the entry outlives the grant)
-    content = paid(creator)
+    content = paid_torrent(creator)
     grant = ledger.grant(fan, content, Grant.Source.STAFF)
     assert isinstance(authorise(fan, content), auth.Grant)
     Grant.objects.filter(pk=grant.pk).update(revoked_at=platform_clock.now())
@@ -121,7 +109,7 @@ def test_a_fill_that_read_the_database_before_a_revocation_writes_nothing(
     fan: User, creator: Creator
 ) -> None:
     # given: a lookup read an allowed decision; the grant is revoked before it writes it
-    content = paid(creator)
+    content = paid_torrent(creator)
     assert content.infohash is not None
     ledger.grant(fan, content, Grant.Source.STAFF)
     passkey = active_passkey(fan)
@@ -149,7 +137,7 @@ def test_a_grant_whose_until_passes_while_kept_ends_on_time(
     fan: User, creator: Creator, clock: Clock, hops: list[str]
 ) -> None:
     # given: a rental-like grant for 2 hours, decided and kept
-    content = paid(creator)
+    content = paid_torrent(creator)
     ends = clock.now() + timedelta(hours=2)
     ledger.grant(fan, content, Grant.Source.STAFF, until=ends)
     allowed = authorise(fan, content)
@@ -168,7 +156,7 @@ def test_a_renewal_before_the_end_is_taken_up_when_the_old_period_ends(
     fan: User, creator: Creator, clock: Clock
 ) -> None:
     # given: a period ending in a day, decided and kept, and the next one paid ahead
-    content = paid(creator)
+    content = paid_torrent(creator)
     first_end = clock.now() + timedelta(days=1)
     second_end = first_end + timedelta(days=30)
     ledger.grant(fan, content, Grant.Source.STAFF, "p1", until=first_end)
@@ -188,7 +176,7 @@ def test_a_rotated_passkey_whose_entry_is_kept_is_refused_at_once(
     fan: User, creator: Creator
 ) -> None:
     # given: the fan's passkey was looked up and kept
-    content = paid(creator)
+    content = paid_torrent(creator)
     assert content.infohash is not None
     ledger.grant(fan, content, Grant.Source.STAFF)
     old = active_passkey(fan).key
@@ -208,7 +196,7 @@ def test_a_takedown_refuses_at_once_though_the_content_was_kept(
     fan: User, creator: Creator, moderator: User
 ) -> None:
     # given: the fan's announce of the content was allowed, and the content's entry kept
-    content = paid(creator)
+    content = paid_torrent(creator)
     ledger.grant(fan, content, Grant.Source.STAFF)
     assert isinstance(authorise(fan, content), auth.Grant)
 
@@ -223,7 +211,7 @@ def test_an_inactive_account_is_refused_once_its_passkey_is_read_again(
     fan: User, creator: Creator
 ) -> None:
     # given: an allowed decision, taken while the account was active
-    content = paid(creator)
+    content = paid_torrent(creator)
     ledger.grant(fan, content, Grant.Source.STAFF)
     assert isinstance(authorise(fan, content), auth.Grant)
 
@@ -238,7 +226,7 @@ def test_an_inactive_account_is_refused_once_its_passkey_is_read_again(
 
 def test_an_account_deactivated_by_staff_is_refused_at_once(fan: User, creator: Creator) -> None:
     # given: an allowed decision kept for the fan's passkey
-    content = paid(creator)
+    content = paid_torrent(creator)
     ledger.grant(fan, content, Grant.Source.STAFF)
     assert isinstance(authorise(fan, content), auth.Grant)
 

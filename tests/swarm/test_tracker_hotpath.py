@@ -27,6 +27,7 @@ from swarm.services import active_passkey, engine_passkey, rotate_passkey, take_
 from swarm.tracker import asgi, auth, entitlements, hotpath, protocol
 from swarm.tracker.peers import PENDING_KEY, redis_client
 from tests.fixtures.clock import Clock
+from tests.fixtures.content import paid_torrent
 
 # Committed rows: the tracker reads the database on a connection of its own (another thread).
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,18 +47,6 @@ def long_ways(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(asgi, "_announce_decided", counted)
     return taken
-
-
-def paid(creator: Creator) -> Content:
-    return Content.objects.create(
-        creator=creator,
-        title="Paid",
-        name="paid.bin",
-        access=Content.Access.PAID,
-        state=Content.State.SEEDING,
-        total_size=1000,
-        infohash=secrets.token_bytes(20).hex(),
-    )
 
 
 def announce(
@@ -90,7 +79,7 @@ def test_a_kept_pair_is_announced_in_one_round_trip_with_its_admission_and_trans
 ) -> None:
     # given: the fan holds a grant for a paid content and announced it once (decided from the
     # database, kept)
-    content = paid(creator)
+    content = paid_torrent(creator)
     ledger.grant(fan, content, Grant.Source.STAFF)
     key = active_passkey(fan).key
     assert b"peers" in announce(key, content)
@@ -112,7 +101,7 @@ def test_revoking_a_grant_makes_the_very_next_announce_refused(
     fan: User, creator: Creator, long_ways: list[str]
 ) -> None:
     # given: the fan's pair answered the short way
-    content = paid(creator)
+    content = paid_torrent(creator)
     grant = ledger.grant(fan, content, Grant.Source.STAFF)
     key = active_passkey(fan).key
     announce(key, content)
@@ -131,7 +120,7 @@ def test_a_grant_whose_until_passes_is_refused_on_time(
     fan: User, creator: Creator, clock: Clock, long_ways: list[str]
 ) -> None:
     # given: a grant for 2 hours, its pair answered the short way
-    content = paid(creator)
+    content = paid_torrent(creator)
     ledger.grant(fan, content, Grant.Source.STAFF, until=clock.now() + timedelta(hours=2))
     key = active_passkey(fan).key
     announce(key, content)
@@ -147,7 +136,7 @@ def test_a_grant_whose_until_passes_is_refused_on_time(
 def test_a_rotated_passkey_is_refused_at_once_and_its_successor_allowed(
     fan: User, creator: Creator
 ) -> None:
-    content = paid(creator)
+    content = paid_torrent(creator)
     ledger.grant(fan, content, Grant.Source.STAFF)
     old = active_passkey(fan).key
     announce(old, content)
@@ -162,7 +151,7 @@ def test_a_rotated_passkey_is_refused_at_once_and_its_successor_allowed(
 
 
 def test_a_takedown_is_refused_at_once(fan: User, creator: Creator, moderator: User) -> None:
-    content = paid(creator)
+    content = paid_torrent(creator)
     ledger.grant(fan, content, Grant.Source.STAFF)
     key = active_passkey(fan).key
     announce(key, content)
@@ -174,7 +163,7 @@ def test_a_takedown_is_refused_at_once(fan: User, creator: Creator, moderator: U
 
 
 def test_a_deactivated_account_is_refused_at_once(fan: User, creator: Creator) -> None:
-    content = paid(creator)
+    content = paid_torrent(creator)
     ledger.grant(fan, content, Grant.Source.STAFF)
     key = active_passkey(fan).key
     announce(key, content)
@@ -190,7 +179,7 @@ def test_an_engine_is_announced_the_short_way_and_keeps_one_place(
     creator: Creator, long_ways: list[str]
 ) -> None:
     # given: an engine's passkey announced a content once
-    content = paid(creator)
+    content = paid_torrent(creator)
     key = engine_passkey(EngineNode.objects.create(name="node-1")).key
     announce(key, content, peer_id=b"-LT2110-engine000001")
 

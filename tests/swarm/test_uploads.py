@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 from collections.abc import Iterator
@@ -16,66 +15,27 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from accounts.models import User
-from accounts.services import issue_token
 from creators.models import Creator
 from swarm import contents, uploads_store
 from swarm.models import Content, ContentFile, Upload
 from tests.fixtures.processes import wait_for
 from tests.fixtures.servers import AsgiServer
+from tests.fixtures.uploads import (
+    OCTETS,
+    TUS,
+    bearer,
+    create,
+    metadata,
+    new_content,
+    patch,
+    upload,
+)
 
-TUS = {"Tus-Resumable": "1.0.0"}
-OCTETS = {**TUS, "Content-Type": "application/offset+octet-stream"}
 MiB = 1024 * 1024
-
-
-def bearer(user: User) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(user, 'uploads').secret}"}
-
-
-def metadata(**values: str) -> str:
-    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
-
-
-def new_content(server: AsgiServer, auth: dict[str, str], **fields: object) -> int:
-    response = httpx.post(
-        server.url + "/api/v1/contents", json={"title": "A title", **fields}, headers=auth
-    )
-    assert response.status_code == 201, response.text
-    content_id: int = response.json()["id"]
-    return content_id
-
-
-def create(
-    server: AsgiServer, auth: dict[str, str], content_id: int, filename: str, length: int
-) -> httpx.Response:
-    return httpx.post(
-        server.url + "/api/v1/uploads",
-        headers={
-            **TUS,
-            **auth,
-            "Upload-Length": str(length),
-            "Upload-Metadata": metadata(filename=filename, content_id=str(content_id)),
-        },
-    )
-
-
-def patch(url: str, auth: dict[str, str], offset: int, body: object) -> httpx.Response:
-    headers = {**OCTETS, **auth, "Upload-Offset": str(offset)}
-    return httpx.patch(url, headers=headers, content=body, timeout=60)  # type: ignore[arg-type]
 
 
 def head(url: str, auth: dict[str, str]) -> httpx.Response:
     return httpx.head(url, headers={**TUS, **auth})
-
-
-def upload(
-    server: AsgiServer, auth: dict[str, str], content_id: int, name: str, data: bytes
-) -> str:
-    created = create(server, auth, content_id, name, len(data))
-    assert created.status_code == 201, created.text
-    url = created.headers["Location"]
-    assert patch(url, auth, 0, data).status_code == 204
-    return url
 
 
 def stored(url: str) -> Path:

@@ -19,13 +19,11 @@ from types import ModuleType
 import httpx
 import psutil  # type: ignore[import-untyped]
 import pytest
-from django.conf import settings
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.test import AsyncClient
 
 from accounts.models import User
-from btt_platform import fastpath
 from creators.models import Creator
 from ledger import services as ledger
 from ledger.models import Grant
@@ -34,61 +32,9 @@ from swarm.services import rotate_passkey
 from swarm.webseed import tokens
 from tests.fixtures.processes import BASE_DIR, free_port, process_environment, wait_for
 from tests.fixtures.servers import AsgiServer
+from tests.fixtures.webseed import DATA, SIZE, assert_refused, file_url, publish
 
-DATA = bytes(range(256)) * 40  # 10,240 bytes, every offset distinguishable
-SIZE = len(DATA)
-
-
-@pytest.fixture(autouse=True)
-def content_root(settings, tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "content"
-    settings.CONTENT_ROOT = root
-    settings.WEBSEED_X_ACCEL = False
-    settings.WEBSEED_RATE_LIMIT = 0
-    fastpath.clear()
-    yield root
-    fastpath.clear()
-
-
-def publish(
-    creator: Creator,
-    files: bytes | dict[str, bytes],
-    *,
-    name: str = "track.bin",
-    access: str = Content.Access.FREE,
-) -> Content:
-    """A seeding content with its files on disk where the storage contract puts them."""
-    contents = {name: files} if isinstance(files, bytes) else files
-    content = Content.objects.create(
-        creator=creator,
-        title=name,
-        name=name,
-        access=access,
-        state=Content.State.SEEDING,
-        total_size=sum(map(len, contents.values())),
-        infohash=os.urandom(20).hex(),
-    )
-    save_path = tokens.content_dir(content.pk)
-    for position, (path, data) in enumerate(contents.items()):
-        ContentFile.objects.create(
-            content=content, path=path, original_name=path, size=len(data), position=position
-        )
-        disk = save_path / name if isinstance(files, bytes) else save_path / name / path
-        disk.parent.mkdir(parents=True, exist_ok=True)
-        disk.write_bytes(data)
-    return content
-
-
-def file_url(server: str, user: User | None, content: Content, path: str = "") -> str:
-    """The URL a client builds from the url-list entry, on the server under test."""
-    entry = tokens.webseed_url_for(user, content)
-    return server + entry.removeprefix(settings.SITE_URL) + (path or content.name)
-
-
-def assert_refused(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status
-    assert response.content == b""
-    assert response.headers["content-length"] == "0"
+pytestmark = pytest.mark.usefixtures("webseed_content_root")
 
 
 # --- access -----------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fixtures.devnet import Devnet, funded_wallet
-from tests.payments.watching import new_address, send_btt
+from tests.fixtures.devnet import Devnet, funded_wallet, new_address
+from tests.payments.watching import send_btt
 
 BTT = 10**18
 
