@@ -27,6 +27,7 @@ from tests.fixtures.browser import (
 from tests.fixtures.content import Site
 from tests.fixtures.downloads import P2P_SWITCHES, collect_downloads, sha256, wait_for_downloads
 from tests.fixtures.personas import make_user
+from tests.fixtures.webrtc_peers import in_websocket_swarm
 
 Publish = Callable[..., Content]
 # Hang guard only.
@@ -168,11 +169,9 @@ def test_three_viewers_of_a_paid_item_share_it_and_a_stranger_gets_nothing(
     settings: SettingsWrapper,
     tmp_path: Path,
 ) -> None:
-    # given: a paid item three viewers bought and chose P2P for; the web seed throttled, so that
-    # pieces from a viewer who already has them come faster than from it
+    # given: a paid 64 MiB item three viewers bought and chose P2P for
     browser.launch_args.extend(P2P_SWITCHES)
-    settings.WEBSEED_RATE_LIMIT = 256 * 1024
-    data = random.Random(10).randbytes(8 * 1024 * 1024 + 321)
+    data = random.Random(10).randbytes(64 * 1024 * 1024 + 321)
     content = publish(creator, {"film.bin": data}, title="Film", access=Content.Access.PAID)
     viewers = [make_user(f"viewer{number}") for number in range(3)]
     for viewer in viewers:
@@ -182,9 +181,11 @@ def test_three_viewers_of_a_paid_item_share_it_and_a_stranger_gets_nothing(
     for page in pages:
         page.goto(f"/content/{content.pk}/")
 
-    # when: the first downloads it and keeps sharing; the second and third join
+    # when: the first downloads it and keeps sharing; then, with the web seed throttled (a busy
+    # seed: pieces from a viewer who has them come faster), the second and third join
     first = start(pages[0])
     assert sha256(finish(pages[0], first, tmp_path / "first")) == sha256(data)
+    settings.WEBSEED_RATE_LIMIT = 256 * 1024
     later = [start(page) for page in pages[1:]]
     saved = [
         finish(page, downloads, tmp_path / f"v{n}")
@@ -198,15 +199,21 @@ def test_three_viewers_of_a_paid_item_share_it_and_a_stranger_gets_nothing(
     from_seed = int(third.get_attribute("data-webseed-bytes") or 0)
     assert from_peers >= from_seed, (from_peers, from_seed)
 
-    # and: a stranger with the infohash is refused by the tracker and gets no .torrent
+    # and: a stranger with the infohash, announcing with an offer while the viewers share, is
+    # refused by the tracker, never joins their swarm (so no offer of theirs is relayed to it,
+    # nor its own to them), and gets no .torrent
     browser.allow_console_error(r"404 .*/browser-torrent\)$", "the stranger's refused .torrent")
     with outside_browser_loop():
         passkey = active_passkey(stranger).key
+        viewer_passkeys = {active_passkey(viewer).key for viewer in viewers}
+        assert in_websocket_swarm(content) == viewer_passkeys
     outsider = browser.open(site.url, stranger)
     outsider.goto("/library/")
     tracker = site.url.replace("http://", "ws://") + f"/ws/announce/{passkey}"
     answer = outsider.evaluate(STRANGER_ANNOUNCE, [tracker, content.infohash])
     assert "failure reason" in answer or answer == {"closed": True}, answer
+    with outside_browser_loop():
+        assert in_websocket_swarm(content) == viewer_passkeys
     status = outsider.evaluate(
         "async (url) => (await fetch(url)).status", f"/api/v1/contents/{content.pk}/browser-torrent"
     )
