@@ -27,10 +27,10 @@ from swarm.services import active_passkey
 from swarm.webseed import tokens
 from tests.fixtures.clock import Clock, move_to
 from tests.fixtures.content import Site
+from tests.fixtures.http_tracker import announce_query, new_peer_id
 from tests.fixtures.memberships import settle
 from tests.fixtures.webhooks import Receiver, signature_matches
 from tests.payments.factories import with_wallet
-from tests.swarm.test_tracker import announce_query, new_peer_id
 
 # No process is started: the live server (uvicorn) and the webhook receiver run in threads of
 # this test, so it stays in the quick tier, as the web seed's own live-server tests do.

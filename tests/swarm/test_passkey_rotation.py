@@ -15,10 +15,10 @@ from ledger.models import Grant
 from swarm import services
 from swarm.models import Content, Passkey
 from swarm.services import active_passkey
+from tests.fixtures.http_tracker import announce, announce_query, failure, new_peer_id
 from tests.fixtures.servers import AsgiServer
 from tests.fixtures.sessions import logged_in
 from tests.fixtures.webseed import DATA, assert_refused, file_url, publish
-from tests.swarm.test_tracker import announce, announce_query, failure, new_peer_id
 
 pytestmark = pytest.mark.usefixtures("webseed_content_root")
 

@@ -12,8 +12,8 @@ from swarm.models import Content, TransferTotal
 from swarm.services import active_passkey
 from swarm.tasks import flush_transfer_totals
 from swarm.tracker import transfers
+from tests.fixtures.http_tracker import announce, info_hash_of, new_peer_id
 from tests.fixtures.processes import Child
-from tests.swarm.test_tracker import announce, info_hash_of, new_peer_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

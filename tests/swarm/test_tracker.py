@@ -5,8 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
-from typing import Any, cast
-from urllib.parse import quote, quote_from_bytes
+from urllib.parse import quote_from_bytes
 
 import httpx
 import libtorrent as lt
@@ -26,122 +25,22 @@ from swarm import admission
 from swarm.models import Content, EngineNode, TransferTotal
 from swarm.services import active_passkey, engine_passkey, rotate_passkey
 from swarm.tracker import auth, protocol, transfers
+from tests.fixtures.http_tracker import (
+    announce,
+    announce_query,
+    bdecode,
+    compact_peers,
+    encode,
+    failure,
+    info_hash_of,
+    make_content,
+    new_peer_id,
+    scrape,
+    swarm_counts,
+)
 from tests.fixtures.processes import wait_for
 from tests.fixtures.servers import AsgiServer
 from tests.swarm.clients import client_settings
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def make_content(
-    creator: Creator,
-    *,
-    access: str = Content.Access.FREE,
-    state: str = Content.State.SEEDING,
-    state_detail: str = "",
-    info_hash: bytes | None = None,
-) -> Content:
-    """A published content row; its infohash is random so tests never share a swarm."""
-    return Content.objects.create(
-        creator=creator,
-        title="Test content",
-        name="test.bin",
-        access=access,
-        state=state,
-        state_detail=state_detail,
-        total_size=1000,
-        infohash=(info_hash or secrets.token_bytes(20)).hex(),
-    )
-
-
-def info_hash_of(content: Content) -> bytes:
-    assert content.infohash is not None
-    return bytes.fromhex(content.infohash)
-
-
-def new_peer_id() -> bytes:
-    # Bytes beyond ASCII and invalid as UTF-8, as real clients' random suffixes are.
-    return b"-LT2110-" + bytes([0xFF, 0x80, 0xC3]) + secrets.token_bytes(9)
-
-
-def encode(value: bytes | str | int) -> str:
-    if isinstance(value, bytes):
-        return quote_from_bytes(value, safe="")
-    return quote(str(value), safe="")
-
-
-def announce_query(
-    info_hash: bytes,
-    peer_id: bytes,
-    *,
-    port: int = 6881,
-    uploaded: int = 0,
-    downloaded: int = 0,
-    left: int = 1000,
-    **extra: bytes | str | int,
-) -> str:
-    params: dict[str, bytes | str | int] = {
-        "info_hash": info_hash,
-        "peer_id": peer_id,
-        "port": port,
-        "uploaded": uploaded,
-        "downloaded": downloaded,
-        "left": left,
-        **extra,
-    }
-    return "&".join(f"{name}={encode(value)}" for name, value in params.items())
-
-
-def bdecode(response: Any) -> dict[bytes, Any]:
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain")
-    decoded = lt.bdecode(response.content)
-    assert isinstance(decoded, dict)
-    assert all(isinstance(key, bytes) for key in decoded)
-    return cast(dict[bytes, Any], decoded)
-
-
-def announce(
-    passkey: str,
-    info_hash: bytes,
-    peer_id: bytes | None = None,
-    *,
-    ip: str = "127.0.0.1",
-    **params: Any,
-) -> dict[bytes, Any]:
-    query = announce_query(info_hash, peer_id or new_peer_id(), **params)
-    return bdecode(Client().get(f"/announce/{passkey}?{query}", REMOTE_ADDR=ip))
-
-
-def scrape(passkey: str, *info_hashes: bytes) -> dict[bytes, Any]:
-    query = "&".join(f"info_hash={encode(h)}" for h in info_hashes)
-    return bdecode(Client().get(f"/scrape/{passkey}?{query}"))
-
-
-def failure(reply: dict[bytes, Any]) -> str:
-    assert b"peers" not in reply
-    reason: bytes = reply[b"failure reason"]
-    return reason.decode()
-
-
-def compact_peers(blob: bytes, size: int = 6) -> set[tuple[str, int]]:
-    assert len(blob) % size == 0
-    return {
-        (lt_ip(blob[i : i + size - 2]), int.from_bytes(blob[i + size - 2 : i + size], "big"))
-        for i in range(0, len(blob), size)
-    }
-
-
-def lt_ip(packed: bytes) -> str:
-    import ipaddress
-
-    return str(ipaddress.ip_address(packed))
-
-
-def swarm_counts(passkey: str, content: Content) -> dict[bytes, int]:
-    files = scrape(passkey, info_hash_of(content))[b"files"]
-    counts: dict[bytes, int] = files[info_hash_of(content)]
-    return counts
 
 
 @pytest.fixture

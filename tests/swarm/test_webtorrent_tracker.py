@@ -16,9 +16,9 @@ from ledger.models import Grant
 from swarm import revocations
 from swarm.models import Content
 from swarm.services import active_passkey
+from tests.fixtures.http_tracker import make_content
 from tests.fixtures.processes import wait_for
 from tests.fixtures.servers import AsgiServer, serving
-from tests.swarm.test_tracker import make_content
 from tests.swarm.webtorrent import (
     an_offer,
     announce,

@@ -17,9 +17,9 @@ from ledger import services as ledger
 from ledger.models import Grant
 from swarm.models import Content
 from swarm.services import active_passkey
+from tests.fixtures.http_tracker import make_content
 from tests.fixtures.processes import BASE_DIR
 from tests.fixtures.servers import AsgiServer
-from tests.swarm.test_tracker import make_content
 from tests.swarm.webtorrent import info_hash_of, new_peer_id
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes]

@@ -17,8 +17,8 @@ from pytest_django.fixtures import Settings
 from accounts.models import User
 from creators.models import Creator
 from swarm.services import active_passkey
+from tests.fixtures.http_tracker import make_content
 from tests.fixtures.servers import AsgiServer
-from tests.swarm.test_tracker import make_content
 from tests.swarm.webtorrent import (
     an_offer,
     announce,
