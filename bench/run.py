@@ -30,6 +30,8 @@ BENCHES = [
     "engine_stop",
     "seeding",
     "p2p_browsers",
+    "replication",
+    "reconcile",
 ]
 
 
