@@ -79,6 +79,9 @@ class WebTorrentTracker(AsyncWebsocketConsumer, Member):  # type: ignore[misc]
         self.socket_id = secrets.token_hex(12)
         self.swarms = {}
         self._rechecks: set[asyncio.Task[None]] = set()
+        # One recheck at a time: the periodic one and one asked at once (a revoked grant) would
+        # otherwise both refuse the peer and tell the browser twice.
+        self._recheck_lock = asyncio.Lock()
         # Subscribed before the handshake completes: an offer relayed right after this
         # socket's first announce must not fall between the two.
         if len(self.passkey) > _MAX_PASSKEY_LENGTH:
@@ -324,15 +327,18 @@ class WebTorrentTracker(AsyncWebsocketConsumer, Member):  # type: ignore[misc]
             logger.exception("WebSocket tracker recheck failed")
 
     async def _recheck_swarm(self, info_hash: bytes, peer_id: bytes) -> None:
-        try:
-            await self._admitted(info_hash)
-        except _Closing:
-            raise
-        except TrackerError as refusal:
-            await self.send(text_data=failure(str(refusal), "announce", info_hash))
-            return
-        if not await peers.touch(info_hash, peer_id, self.socket_id):
-            self.swarms.pop(info_hash, None)
+        async with self._recheck_lock:
+            if self.swarms.get(info_hash) != peer_id:
+                return  # left, refused or announced anew while another recheck ran
+            try:
+                await self._admitted(info_hash)
+            except _Closing:
+                raise
+            except TrackerError as refusal:
+                await self.send(text_data=failure(str(refusal), "announce", info_hash))
+                return
+            if not await peers.touch(info_hash, peer_id, self.socket_id):
+                self.swarms.pop(info_hash, None)
 
     async def deliver(self, text: str, payload: dict[str, Any]) -> None:
         infohash = payload.get(peers.RECHECK_NOW)
