@@ -51,7 +51,10 @@ def announce_over_http(site: Site, user: User, content: Content) -> None:
             "left": 1,
             "compact": 1,
             "event": "started",
-        }
+        },
+        # %20, not "+", for a 0x20 byte of the infohash, as BitTorrent clients send it (the
+        # tracker reads "+" as itself, not as form encoding's space)
+        quote_via=urllib.parse.quote,
     )
     url = f"{site.url}/announce/{services.active_passkey(user).key}?{query}"
     with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - the live test site
