@@ -10,8 +10,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from accounts.models import User
 from creators.models import Creator
 from ledger import access
@@ -40,7 +38,6 @@ from tests.payments.factories import paying, proven, with_wallet
 from tests.swarm.clients import without_web_seeds
 
 
-@pytest.mark.long
 def test_a_rental_whose_window_ends_mid_download_is_refused_at_every_door(
     creator: Creator,
     fan: User,

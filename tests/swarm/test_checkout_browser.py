@@ -124,7 +124,6 @@ def sign_up(page: Page, username: str) -> None:
     expect(page.get_by_text(f"Welcome, {username}!")).to_be_visible()
 
 
-@pytest.mark.long
 def test_a_fan_signs_up_pays_with_tronlink_watches_it_settle_and_downloads(
     site: Site, node_and_worker: Devnet, browser: Chromium, creator: Creator, tmp_path: Path
 ) -> None:

@@ -218,7 +218,6 @@ def test_a_drained_node_lets_go_only_once_another_node_holds_its_contents(
     assert b.process.poll() is None
 
 
-@pytest.mark.long
 def test_a_fan_downloading_from_two_nodes_finishes_from_the_other_when_one_is_killed(
     creator: Creator,
     fan: User,

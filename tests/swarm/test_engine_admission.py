@@ -14,8 +14,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from accounts.models import User
 from creators.models import Creator
 from ledger import services as ledger
@@ -38,7 +36,6 @@ from tests.swarm.clients import without_web_seeds
 STRANGER_B = "127.0.0.3"
 
 
-@pytest.mark.long
 def test_a_paid_torrent_reaches_the_entitled_fan_and_not_a_peer_with_its_info_dict(
     creator: Creator,
     fan: User,
@@ -76,7 +73,6 @@ def test_a_paid_torrent_reaches_the_entitled_fan_and_not_a_peer_with_its_info_di
     assert (status.total_payload_download, status.num_pieces) == (0, 0)
 
 
-@pytest.mark.long
 def test_a_fan_whose_access_is_taken_back_is_disconnected_mid_download(
     creator: Creator,
     fan: User,

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import libtorrent as lt
-import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from accounts.models import User
@@ -149,7 +148,6 @@ def test_the_engine_alone_delivers_a_paid_item_to_a_browser_over_webrtc(
     assert_page_clean(page)
 
 
-@pytest.mark.long
 def test_a_webrtc_download_whose_seeder_froze_picks_up_again(
     site: Site,
     publish: Callable[..., Content],

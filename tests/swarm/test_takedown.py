@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import libtorrent as lt
-import pytest
 
 from accounts.models import User
 from btt_platform import fastpath
@@ -96,7 +95,6 @@ def quiet_for(fan: Fan, seconds: float) -> bool:
     return fan.downloaded() == before and not fan.handle.get_peer_info()
 
 
-@pytest.mark.long
 def test_a_takedown_mid_download_stops_engine_web_seed_and_tracker_and_a_restore_finishes_it(
     creator: Creator,
     fan: User,
