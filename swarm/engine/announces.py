@@ -31,7 +31,7 @@ class FailedAnnounces:
     ``tracker`` is the tracker's index in each torrent's list, for ``force_reannounce``: -1,
     every tracker (the HTTP one, whose answer also brings the WebSocket one back), or the
     WebSocket tracker's own index. ``once``: a torrent is probed once per failure (a failed
-    probe reports itself again), so that ending the retries never depends on an answer's alert."""
+    probe reports itself again), for a tracker whose answers raise no alert to clear it by."""
 
     def __init__(self, tracker: int = -1, name: str = "announce", *, once: bool = False) -> None:
         self.tracker = tracker

@@ -1,6 +1,6 @@
 """The engine's own retry of failed announces (swarm.engine.announces): one probe a second,
 every failed torrent at once when the tracker answers again; the WebSocket tracker's failures
-are probed once per failure, so that ending the retries never waits on an answer's alert."""
+are probed once per failure, since its answers raise no alert that would clear them."""
 
 from __future__ import annotations
 
