@@ -6,11 +6,6 @@ after the third (its ``tracker_backoff``). An engine that starts before the web 
 the web process needed more than 17 s. So the engine re-announces failed torrents itself:
 one probe a second while the tracker fails, and every failed torrent at once as soon as a probe
 gets through.
-
-The WebSocket tracker (WebRTC peers) is watched the same way, by a second instance for that
-tracker alone: its socket closes when the web process restarts or stops hearing the engine (a
-missed ping), and on libtorrent's back-off the engine stayed out of the browsers' swarm for a
-minute or more, offering itself to nobody.
 """
 
 from __future__ import annotations
@@ -26,23 +21,15 @@ ANNOUNCE_PROBE_SECONDS: Final = 1.0
 
 
 class FailedAnnounces:
-    """The torrents whose last announce to one tracker failed, in the order they are probed.
+    """The torrents whose last announce failed, in the order they are probed."""
 
-    ``tracker`` is the tracker's index in each torrent's list, for ``force_reannounce``: -1,
-    every tracker (the HTTP one, whose answer also brings the WebSocket one back), or the
-    WebSocket tracker's own index. ``once``: a torrent is probed once per failure (a failed
-    probe reports itself again), for a tracker whose answers raise no alert to clear it by."""
-
-    def __init__(self, tracker: int = -1, name: str = "announce", *, once: bool = False) -> None:
-        self.tracker = tracker
-        self.name = name
-        self.once = once
+    def __init__(self) -> None:
         self._waiting: dict[str, None] = {}  # an ordered set
         self._next_probe = 0.0
 
     def failed(self, infohash: str, message: str) -> None:
         if infohash not in self._waiting:
-            log.warning("%s of %s failed, retrying every second: %s", self.name, infohash, message)
+            log.warning("announce of %s failed, retrying every second: %s", infohash, message)
         self._waiting[infohash] = None
 
     def succeeded(self, infohash: str) -> list[str]:
@@ -51,7 +38,7 @@ class FailedAnnounces:
         if infohash not in self._waiting:
             return []
         del self._waiting[infohash]
-        log.info("%s of %s succeeded", self.name, infohash)
+        log.info("announced %s", infohash)
         return list(self._waiting)
 
     def due(self, now: float) -> str | None:
@@ -62,8 +49,7 @@ class FailedAnnounces:
         infohash = next(iter(self._waiting))
         # To the back of the line: a torrent the tracker refuses must not starve the others.
         del self._waiting[infohash]
-        if not self.once:
-            self._waiting[infohash] = None
+        self._waiting[infohash] = None
         return infohash
 
     def discard(self, infohash: str) -> None:

@@ -37,7 +37,8 @@ _REANNOUNCE_NOW = lt.reannounce_flags_t.ignore_min_interval
 
 
 def _is_http(tracker_url: str) -> bool:
-    """Whether the alert is about the HTTP tracker, not the WebSocket tracker of WebRTC."""
+    """Whether the alert is about the HTTP tracker (the one FailedAnnounces watches), not the
+    WebSocket tracker of WebRTC peers."""
     return tracker_url.startswith(("http://", "https://"))
 
 
@@ -80,8 +81,6 @@ class Seeder:
         self.admissions = Admissions(self.session)
         self.refused_peers = webrtc.RefusedPeers()
         self.failed_announces = FailedAnnounces()
-        # The WebSocket tracker is each torrent's second (``torrent_params``).
-        self.failed_ws_announces = FailedAnnounces(tracker=1, name="WebSocket announce", once=True)
         self.health = Health()
         self.listen_addresses: list[str] = []
         self._seeding: dict[str, _Seeding] = {}  # infohash -> entry
@@ -169,30 +168,23 @@ class Seeder:
 
     # --- announces ------------------------------------------------------------------------
 
-    def _failures_of(self, tracker_url: str) -> FailedAnnounces:
-        return self.failed_announces if _is_http(tracker_url) else self.failed_ws_announces
-
-    def _announce_failed(self, handle: lt.torrent_handle, tracker_url: str, message: str) -> None:
+    def _announce_failed(self, handle: lt.torrent_handle, message: str) -> None:
         found = self._entry_for(handle)
         if found is not None:
-            self._failures_of(tracker_url).failed(found[0], message)
+            self.failed_announces.failed(found[0], message)
 
-    def _announced(self, handle: lt.torrent_handle, tracker_url: str) -> None:
+    def _announced(self, handle: lt.torrent_handle) -> None:
         found = self._entry_for(handle)
         if found is None:
             return
-        failures = self._failures_of(tracker_url)
-        for infohash in failures.succeeded(found[0]):
-            self._seeding[infohash].handle.force_reannounce(0, failures.tracker, _REANNOUNCE_NOW)
+        for infohash in self.failed_announces.succeeded(found[0]):
+            self._seeding[infohash].handle.force_reannounce(0, -1, _REANNOUNCE_NOW)
 
     def retry_announces(self) -> None:
-        """While announces fail, re-announce one failed torrent per ANNOUNCE_PROBE_SECONDS, to
-        each tracker that fails."""
-        for failures in (self.failed_announces, self.failed_ws_announces):
-            infohash = failures.due(time.monotonic())
-            if infohash is not None:
-                handle = self._seeding[infohash].handle
-                handle.force_reannounce(0, failures.tracker, _REANNOUNCE_NOW)
+        """While announces fail, re-announce one failed torrent per ANNOUNCE_PROBE_SECONDS."""
+        infohash = self.failed_announces.due(time.monotonic())
+        if infohash is not None:
+            self._seeding[infohash].handle.force_reannounce(0, -1, _REANNOUNCE_NOW)
 
     # --- reconciliation -------------------------------------------------------------------
 
@@ -325,7 +317,6 @@ class Seeder:
     def _remove(self, infohash: str, *, delete_resume: bool) -> None:
         entry = self._seeding.pop(infohash)
         self.failed_announces.discard(infohash)
-        self.failed_ws_announces.discard(infohash)
         self.resume.pending.discard(infohash)
         self.session.remove_torrent(entry.handle)
         if delete_resume:
@@ -387,9 +378,15 @@ class Seeder:
                     self.listen_addresses.append(address)
                     log.info("listening on %s", address)
             elif isinstance(alert, lt.tracker_error_alert):
-                self._announce_failed(alert.handle, alert.tracker_url(), alert.message())
+                if _is_http(alert.tracker_url()):
+                    self._announce_failed(alert.handle, alert.message())
+                else:
+                    # libtorrent retries the WebSocket tracker on its own back-off, and browsers
+                    # still have the web seed meanwhile: worth a line, not the HTTP retry loop.
+                    log.warning("WebSocket announce failed: %s", alert.message())
             elif isinstance(alert, lt.tracker_reply_alert):
-                self._announced(alert.handle, alert.tracker_url())
+                if _is_http(alert.tracker_url()):
+                    self._announced(alert.handle)
             elif isinstance(alert, lt.listen_failed_alert):
                 log.error("cannot listen on %s:%s: %s", alert.address, alert.port, alert.message())
             elif isinstance(alert, lt.file_error_alert | lt.torrent_error_alert):
