@@ -40,9 +40,11 @@ PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH
 DONE_TIMEOUT_MS = 120_000
 # Longer than WebTorrent waits for a requested block (30 s) before it drops the wire.
 FROZEN_SECONDS = 35
-# A hang guard that also sits before the page's regular next announce (120 s after its first):
-# without asking again on a stall, the download is still waiting then.
-AFTER_FREEZE_TIMEOUT_MS = 60_000
+# A hang guard that also ends before the page's regular next announce (120 s after its first,
+# which came before the freeze began; the freeze ends about 38 s after it): without asking again
+# on a stall, the download is still waiting then. It leaves room for the engine's own way back:
+# a tracker socket closed during the freeze is announced on again after libtorrent's 17 s.
+AFTER_FREEZE_TIMEOUT_MS = 78_000
 
 
 def web_seeds(metainfo: bytes) -> list[str]:
