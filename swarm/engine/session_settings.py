@@ -45,6 +45,12 @@ def seedbox_settings(
             # engine must be in both swarms, not fall back from one to the other.
             "announce_to_all_trackers": True,
             "announce_to_all_tiers": True,
+            # Nodes fetch from each other over TCP: between two libtorrents uTP won, and its
+            # congestion control in user space made replication 4.6x slower than aria2c over
+            # TCP (bench/RESULTS.md, "Replication"). Incoming uTP stays on for fans' clients
+            # that connect with it.
+            "enable_outgoing_utp": False,
+            "enable_incoming_utp": True,
             "alert_mask": lt.alert_category.error
             | lt.alert_category.status
             | lt.alert_category.storage
