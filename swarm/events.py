@@ -51,6 +51,8 @@ class NodeEvent(TypedDict):
     peers: int
     upload_rate: int  # bytes/s
     last_heartbeat: str  # ISO 8601
+    free_bytes: int | None  # of its data directory; None: not reported yet
+    draining_since: str  # ISO 8601 when ``drainnode`` marked it; "": not draining
 
 
 class ContentHealthEvent(TypedDict):

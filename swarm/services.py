@@ -58,6 +58,10 @@ def record_heartbeat(node: EngineNode, stats: EngineStats, free_bytes: int | Non
         peers=stats.peers,
         upload_rate=stats.upload_rate,
     )
+    # Read back, not taken from ``node``: ``drainnode`` marks it from another process.
+    draining_at = (
+        EngineNode.objects.filter(pk=node.pk).values_list("draining_at", flat=True).first()
+    )
     events.send_node(
         {
             "type": "node",
@@ -68,6 +72,8 @@ def record_heartbeat(node: EngineNode, stats: EngineStats, free_bytes: int | Non
             "peers": stats.peers,
             "upload_rate": stats.upload_rate,
             "last_heartbeat": now.isoformat(),
+            "free_bytes": free_bytes,
+            "draining_since": draining_at.isoformat() if draining_at else "",
         }
     )
 
@@ -86,6 +92,8 @@ def mark_stopped(node: EngineNode) -> None:
             "peers": node.peers,
             "upload_rate": 0,
             "last_heartbeat": node.last_heartbeat.isoformat() if node.last_heartbeat else "",
+            "free_bytes": node.free_bytes,
+            "draining_since": node.draining_at.isoformat() if node.draining_at else "",
         }
     )
 

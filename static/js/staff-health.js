@@ -6,15 +6,19 @@ const MAX_DELAY_MS = 30000;
 const FORBIDDEN = 4403;
 const root = document.querySelector("[data-swarm-health]");
 
-function formatRate(bytes) {
-  const units = ["B", "KB", "MB", "GB"];
+function formatSize(bytes) {
+  const units = ["B", "KB", "MB", "GB", "TB"];
   let value = bytes;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) {
     value /= 1024;
     unit += 1;
   }
-  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}/s`;
+  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+}
+
+function formatRate(bytes) {
+  return `${formatSize(bytes)}/s`;
 }
 
 function nodeRow(name) {
@@ -25,7 +29,7 @@ function nodeRow(name) {
   body.querySelector("[data-no-nodes]")?.remove();
   const row = document.createElement("tr");
   row.dataset.node = name;
-  for (const field of ["name", "status", "last_heartbeat", "listen_address", "torrents", "peers", "upload_rate"]) {
+  for (const field of ["name", "status", "last_heartbeat", "listen_address", "torrents", "peers", "upload_rate", "free_bytes", "draining"]) {
     const cell = document.createElement("td");
     cell.dataset.field = field;
     row.append(cell);
@@ -46,6 +50,9 @@ function showNode(event) {
   set("torrents", String(event.torrents));
   set("peers", String(event.peers));
   set("upload_rate", formatRate(event.upload_rate));
+  set("free_bytes", event.free_bytes === null ? "unknown" : formatSize(event.free_bytes));
+  set("draining", event.draining_since ? `since ${new Date(event.draining_since).toLocaleString()}` : "no");
+  row.querySelector('[data-field="draining"]').dataset.draining = event.draining_since ? "yes" : "no";
   row.dataset.status = event.status;
   row.dataset.seen = String(Date.now());
 }

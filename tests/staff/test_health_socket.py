@@ -3,15 +3,21 @@ process: who may connect, what they hear, and that losing the role cuts the sock
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
+from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from staff import roles
+from swarm import placement, services
+from swarm.models import EngineNode
+from swarm.seeding import EngineStats
 from tests.fixtures import sockets
 from tests.fixtures.personas import role_group
 from tests.fixtures.processes import Child
@@ -77,9 +83,13 @@ async def test_a_real_engine_heartbeat_reaches_health_staff_and_a_demoted_modera
             "peers",
             "upload_rate",
             "last_heartbeat",
+            "free_bytes",
+            "draining_since",
         }
         assert event["listen_address"].startswith("127.0.0.1:")
         assert (event["torrents"], event["peers"]) == (0, 0)
+        assert event["free_bytes"] > 0
+        assert event["draining_since"] == ""
 
     # when: the moderator loses the role
     await sync_to_async(moderator.groups.remove)(await sync_to_async(role_group)(roles.MODERATOR))
@@ -96,3 +106,50 @@ async def test_a_real_engine_heartbeat_reaches_health_staff_and_a_demoted_modera
     stopped = await next_node_event(root, engine.name, "stopped")
     assert stopped["upload_rate"] == 0
     await root.disconnect()
+
+
+def node_cells(page: str, name: str) -> dict[str, str]:
+    """The cells of node ``name``'s row on the health page, by their data-field."""
+    row = re.search(rf'<tr data-node="{name}".*?</tr>', page, re.S)
+    assert row, f"no row for {name}"
+    return dict(re.findall(r'<td data-field="(\w+)"[^>]*>([^<]*)</td>', row.group(0)))
+
+
+async def test_each_nodes_free_space_and_draining_show_on_the_page_and_in_its_heartbeats(
+    moderator: User,
+) -> None:
+    # given: two nodes that beat, one with 5 GiB free, the other not reporting yet and draining
+    def nodes() -> None:
+        now = timezone.now()
+        EngineNode.objects.create(name="node-a", last_heartbeat=now, free_bytes=5 * 2**30)
+        EngineNode.objects.create(name="node-b", last_heartbeat=now)
+        placement.start_draining("node-b")
+
+    await sync_to_async(nodes)()
+
+    # when: staff open the page
+    def page() -> str:
+        client = Client()
+        client.force_login(moderator)
+        return client.get("/staff/health/").content.decode()
+
+    html = await sync_to_async(page)()
+
+    # then: free space and draining per node
+    a, b = node_cells(html, "node-a"), node_cells(html, "node-b")
+    assert (a["free_bytes"], a["draining"]) == ("5.0\xa0GB", "no")
+    assert b["free_bytes"] == "unknown"
+    assert b["draining"].startswith("since ")
+
+    # when: the draining node beats, reporting 1 GiB free
+    socket, connected, _ = await connect(moderator)
+    assert connected
+    node = await sync_to_async(EngineNode.objects.get)(name="node-b")
+    stats = EngineStats(listen_address="127.0.0.3:6881", torrents=0, peers=0, upload_rate=0)
+    await sync_to_async(services.record_heartbeat)(node, stats, 2**30)
+
+    # then: the live row hears both
+    event = await next_node_event(socket, "node-b", "up")
+    assert event["free_bytes"] == 2**30
+    assert event["draining_since"] != ""
+    await socket.disconnect()
