@@ -33,8 +33,9 @@ system-packages:
 run: setup
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runall
 
-# The same with three swarm nodes (Procfile.cluster: 127.0.0.2-4, own names, data directories and
-# web-seed doors on ports 8001-8002), replicating contents to each other over BitTorrent.
+# The same scaled out (Procfile.cluster): nginx on WEB_PORT in front of two web processes, two
+# Celery workers, beat, the watcher and three swarm nodes (127.0.0.2-4, own names, data
+# directories and web-seed doors on WEB_PORT+1 and +2), replicating to each other over BitTorrent.
 run-cluster: setup
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runall --procfile Procfile.cluster
 

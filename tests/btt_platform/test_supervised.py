@@ -4,6 +4,7 @@ others keep running, and Ctrl-C stops them all, then the embedded Redis, with a 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from btt_platform import embedded
+from btt_platform.management.commands import runnginx
 from btt_platform.management.commands.runall import parse_procfile
 from tests.fixtures.processes import process_environment, start_child, wait_for
 
@@ -108,3 +110,50 @@ def test_a_killed_process_comes_back_and_the_others_keep_running(
     assert "exited: alpha (terminated by SIGKILL; not expected)" in log
     assert "stopped: alpha (terminated by SIGTERM)" in log
     assert "stopped: beta (terminated by SIGTERM)" in log
+
+
+def test_the_cluster_procfile_puts_nginx_before_two_web_processes_and_scales_out() -> None:
+    # given: Procfile.cluster, as `make run-cluster` reads it
+    processes = parse_procfile(Path("Procfile.cluster").read_text())
+
+    # then: nginx in front of two web processes, two default-queue workers, beat, the watcher
+    # and three swarm nodes each on its own loopback address
+    assert "runnginx" in processes["nginx"]
+    upstreams = processes["nginx"].split("--upstream ")[1:]
+    assert [u.strip() for u in upstreams] == [
+        "127.0.0.1:$((${WEB_PORT:-8000} + 10))",
+        "127.0.0.1:$((${WEB_PORT:-8000} + 11))",
+    ]
+    for web, upstream in zip(("web", "web-2"), upstreams, strict=True):
+        assert f"--port {upstream.strip().removeprefix('127.0.0.1:')} " in processes[web]
+    assert [n for n, c in processes.items() if "worker" in c and "-Q celery" in c] == [
+        "worker",
+        "worker-2",
+    ]
+    assert {"beat", "watcher"} <= set(processes)
+    nodes = {n: c for n, c in processes.items() if c.endswith("manage.py runswarm")}
+    assert sorted(nodes) == ["swarm-a", "swarm-b", "swarm-c"]
+    assert len({c.split("SWARM_LISTEN_INTERFACES=")[1].split(":")[0] for c in nodes.values()}) == 3
+
+
+def test_the_cluster_nginx_config_lists_every_web_process_and_serves_no_unauthorised_files(
+    tmp_path: Path,
+) -> None:
+    # when: runnginx renders deploy/nginx-local.conf for two web processes
+    config = runnginx.render(
+        runnginx.TEMPLATE.read_text(),
+        prefix=tmp_path,
+        listen="127.0.0.1:8000",
+        upstreams=["127.0.0.1:8010", "127.0.0.1:8011"],
+        content_root=tmp_path / "content",
+        static_root=tmp_path / "static",
+        user="nobody",
+    )
+
+    # then: one upstream line each, every parameter filled in, and no bench-only /direct/
+    assert "server 127.0.0.1:8010;" in config
+    assert "server 127.0.0.1:8011;" in config
+    assert "listen 127.0.0.1:8000;" in config
+    assert re.search(r"@[a-z_]+@", config) is None
+    assert "/direct/" not in config
+    assert f"alias {tmp_path / 'static'}/;" in config
