@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fixtures.layout",
     "tests.fixtures.passwords",
     "tests.fixtures.personas",
+    "tests.fixtures.prepared",
     "tests.fixtures.processes",
     "tests.fixtures.rentals",
     "tests.fixtures.servers",
@@ -30,14 +31,6 @@ pytest_plugins = [
     "tests.fixtures.webrtc_peers",
     "tests.fixtures.webseed",
 ]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def collected_static_files() -> None:
-    """Pages use the hashed-manifest static storage of production, so collect once per run."""
-    from django.core.management import call_command
-
-    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture(autouse=True)
