@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.clock",
     "tests.fixtures.content",
+    "tests.fixtures.desktop_clients",
     "tests.fixtures.devnet",
     "tests.fixtures.isolation",
     "tests.fixtures.layout",
