@@ -48,8 +48,8 @@ def test_without_root_it_stops_at_once_and_prints_the_command() -> None:
 
     assert result.returncode == 1
     assert (
-        "sudo apt-get install -y --no-install-recommends aria2 nginx-light chromium"
-        in result.stderr
+        "sudo apt-get install -y --no-install-recommends aria2 transmission-daemon "
+        "qbittorrent-nox rtorrent iproute2 nginx-light chromium" in result.stderr
     )
 
 
