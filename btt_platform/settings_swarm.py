@@ -15,6 +15,13 @@ SWARM_HASH_MAX_ATTEMPTS = env_int("SWARM_HASH_MAX_ATTEMPTS", 3, minimum=1)
 # This node's data directory: its torrents' save paths and its web seed's files (swarm.data_dir).
 # Empty: CONTENT_ROOT, where uploads are published, as on one machine.
 SWARM_DATA_DIR = env_str("SWARM_DATA_DIR")
+# The address this node's outgoing BitTorrent connections leave from (libtorrent
+# ``outgoing_interfaces``). Nodes connect to each other over TCP, and the others admit a node to
+# paid torrents by its listen address: on a machine with several addresses (and in the one-machine
+# cluster on 127.0.0.2-4), set it to the listen address. Empty: the kernel's choice. Not derived
+# from the listen address by default: bound to 127.0.0.1 that way, the engine's WebRTC
+# connections to a browser failed in the tests (libtorrent seems to bind those to it too).
+SWARM_OUTGOING_INTERFACES = env_str("SWARM_OUTGOING_INTERFACES")
 # How many nodes hold each content (a content's own ``replication_target`` overrides it).
 SWARM_REPLICATION_TARGET = env_int("SWARM_REPLICATION_TARGET", 2, minimum=1)
 # A node whose heartbeat is older than this is lost: its contents are placed on other nodes.

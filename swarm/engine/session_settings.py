@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import libtorrent as lt
 
 from swarm.engine.webrtc import WebRtcConfig
@@ -53,10 +51,6 @@ def seedbox_settings(
             # that connect with it.
             "enable_outgoing_utp": False,
             "enable_incoming_utp": True,
-            # Outgoing TCP leaves from the listen address, as uTP did from the listen socket: the
-            # other nodes admit a node to paid torrents by that address, and the kernel would
-            # otherwise pick the source (on loopback, 127.0.0.1 for every node of a cluster).
-            "outgoing_interfaces": outgoing_interfaces(listen_interfaces),
             "alert_mask": lt.alert_category.error
             | lt.alert_category.status
             | lt.alert_category.storage
@@ -66,19 +60,3 @@ def seedbox_settings(
     if webrtc is not None:
         pack.update(webrtc.session_settings())
     return pack
-
-
-def outgoing_interfaces(listen_interfaces: str) -> str:
-    """The specific IP addresses of ``listen_interfaces`` (``host:port[,host:port]``), for
-    libtorrent's ``outgoing_interfaces``; "" (the kernel's choice) when it listens on an
-    unspecified address (``0.0.0.0``, ``[::]``) or a device name only."""
-    addresses = []
-    for item in listen_interfaces.split(","):
-        host = item.strip().rpartition(":")[0].strip("[]")
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
-            continue
-        if not ip.is_unspecified:
-            addresses.append(str(ip))
-    return ",".join(addresses)

@@ -51,6 +51,8 @@ def start_node(
     env = {
         **site.engine_env(),
         "SWARM_LISTEN_INTERFACES": f"{ADDRESSES[name]}:{free_port()}",
+        # Its TCP connections to the others and to the fan leave from its own address.
+        "SWARM_OUTGOING_INTERFACES": ADDRESSES[name],
         "SWARM_DATA_DIR": str(data),
     }
     return engine_factory(name=name, **env), data

@@ -128,6 +128,10 @@ class Command(BaseCommand):
                 webrtc=webrtc_config(),
             )
         )
+        if settings.SWARM_OUTGOING_INTERFACES:
+            # Applied before any torrent is added: the first connection leaves from it already.
+            outgoing: lt.settings_pack = {"outgoing_interfaces": settings.SWARM_OUTGOING_INTERFACES}
+            seeder.session.apply_settings(outgoing)
         node = services.register_engine(settings.SWARM_NODE_NAME, lt.__version__)
         passkey = services.engine_passkey(node)
         announce_url = settings.SITE_URL + reverse("announce", args=[passkey.key])
