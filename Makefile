@@ -67,7 +67,10 @@ PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 pytest: setup system-packages
 	$(PYTEST) $(PYTEST_ARGS)
 
-test: lint pytest
+# The linters and the suite at once: the linters keep one core busy for about half a minute,
+# while the suite's workers spend much of their time waiting on the processes they start.
+test: setup system-packages
+	$(MAKE) --no-print-directory -j2 lint pytest
 
 # The tests that start no process (no worker, engine, devnet, browser, nginx): a quick loop while
 # editing. Marked by the fixtures they use (tests/conftest.py, PROCESS_FIXTURES).
