@@ -7,6 +7,11 @@ behaviour is untouched and the engine is the only source the browser has. (The p
 ``url-list`` entry to read the torrent at all; WebTorrent ignores one that is not ``http(s)://``
 and never opens a web seed connection.) The page counts bytes by where they came from; the test
 also watches that the page never asks the real web seed for anything.
+
+Chromium runs in a network namespace of the test, whose only address is its end of a veth pair
+and which has no route elsewhere; the site is served on the host's end. The engine runs outside
+and its ICE offers every address of this machine (none on loopback); Chromium can reach none of
+them but the pair's host end, so the data channels run over the pair.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import libtorrent as lt
+import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from accounts.models import User
@@ -31,8 +37,10 @@ from swarm.models import Content, EngineNode
 from tests.fixtures.browser import Chromium, assert_page_clean, save_download
 from tests.fixtures.content import Site
 from tests.fixtures.downloads import P2P_SWITCHES, collect_downloads, sha256, wait_for_downloads
+from tests.fixtures.netns import PeerNetwork
 from tests.fixtures.processes import Child, wait_for
-from tests.fixtures.webrtc_peers import in_websocket_swarm
+from tests.fixtures.servers import AsgiServer
+from tests.fixtures.webrtc_peers import chromium_on_peer_network, in_websocket_swarm
 from tests.swarm.clients import without_web_seeds
 
 PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH
@@ -45,6 +53,12 @@ FROZEN_SECONDS = 35
 # on a stall, the download is still waiting then. It leaves room for the engine's own way back:
 # a tracker socket closed during the freeze is announced on again after libtorrent's 17 s.
 AFTER_FREEZE_TIMEOUT_MS = 78_000
+
+
+# The site on the host's end of the test's veth pair (tests.fixtures.webrtc_peers).
+@pytest.fixture
+def asgi_server(site_on_peer_network: AsgiServer) -> AsgiServer:
+    return site_on_peer_network
 
 
 def web_seeds(metainfo: bytes) -> list[str]:
@@ -105,11 +119,13 @@ def test_the_engine_alone_delivers_a_paid_item_to_a_browser_over_webrtc(
     publish: Callable[..., Content],
     site_engine: Callable[..., Child],
     browser: Chromium,
+    peer_network: PeerNetwork,
     creator: Creator,
     fan: User,
     tmp_path: Path,
 ) -> None:
     # given: a paid film the fan bought and chose P2P for, seeded by the real engine
+    chromium_on_peer_network(browser, peer_network, site, tmp_path)
     browser.launch_args.extend(P2P_SWITCHES)
     film = os.urandom(8 * PIECE + 777)
     content, engine = seeded_by_the_engine_alone(film, publish, site_engine, creator, fan)
@@ -155,11 +171,13 @@ def test_a_webrtc_download_whose_seeder_froze_picks_up_again(
     publish: Callable[..., Content],
     site_engine: Callable[..., Child],
     browser: Chromium,
+    peer_network: PeerNetwork,
     creator: Creator,
     fan: User,
     tmp_path: Path,
 ) -> None:
     # given: the engine alone seeding a paid film to the fan's page over WebRTC
+    chromium_on_peer_network(browser, peer_network, site, tmp_path)
     browser.launch_args.extend(P2P_SWITCHES)
     film = os.urandom(96 * PIECE + 777)
     content, engine = seeded_by_the_engine_alone(film, publish, site_engine, creator, fan)

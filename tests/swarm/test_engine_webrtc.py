@@ -3,8 +3,11 @@
 The real ``manage.py runswarm`` seeds a paid item with no web seed anywhere. Each fan's client
 is a libtorrent session standing in for a browser: it announces only to the WebSocket tracker
 with its user's passkey, has no ``url-list``, and can make and take no TCP or uTP connection, so
-every byte it gets crossed a WebRTC data channel from the engine. (ICE finds a path here through
-the machine's own non-loopback addresses; on loopback alone it finds none.)
+every byte it gets crossed a WebRTC data channel from the engine. (ICE gathers no candidate on
+loopback. So each fan's client runs in a network namespace of the test, whose only address is
+its end of a veth pair and which has no route elsewhere; the site is served on the host's end.
+The engine runs outside and offers every address of this machine; the client can reach none of
+them but the pair's host end, so ICE pairs the two over the pair only.)
 """
 
 from __future__ import annotations
@@ -24,18 +27,20 @@ from swarm.engine import websocket_announce_url
 from swarm.models import Content, EngineNode
 from tests.fixtures.content import Site
 from tests.fixtures.processes import Child, wait_for
-from tests.fixtures.webrtc_peers import (
-    WebRtcOnlyClient,
-    in_websocket_swarm,
-    join,
-    tracker_heard,
-)
+from tests.fixtures.servers import AsgiServer
+from tests.fixtures.webrtc_peers import WebRtcPeers, in_websocket_swarm, join, tracker_heard
 
 PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH
 
 
+# The site on the host's end of the test's veth pair (tests.fixtures.webrtc_peers).
+@pytest.fixture
+def asgi_server(site_on_peer_network: AsgiServer) -> AsgiServer:
+    return site_on_peer_network
+
+
 def test_the_engine_sends_a_paid_item_over_webrtc_to_the_entitled_fan_only(
-    webrtc_peers: list[WebRtcOnlyClient],
+    webrtc_peers: WebRtcPeers,
     creator: Creator,
     fan: User,
     stranger: User,
@@ -65,6 +70,8 @@ def test_the_engine_sends_a_paid_item_over_webrtc_to_the_entitled_fan_only(
     assert peer.connections
     assert set(peer.connections) == {"(RTC)"}
     assert peer.status().total_payload_download >= len(film)
+    # and every data channel ran over the test's veth pair, to the host's end
+    assert set(peer.addresses) == {webrtc_peers.network.host_address}
     # and the stranger is in no swarm, met nobody and has not one byte, though the engine
     # sent its offers to the swarm meanwhile
     assert in_websocket_swarm(content) == {

@@ -7,17 +7,21 @@ the fan's peer out of the swarm and marks it, and the real ``runswarm`` drops th
 connections and announces again, so that it meets the entitled only. Another paid torrent,
 whose swarm lost nobody, keeps its data channels. The fan's client is a
 libtorrent session that can only speak WebRTC (``test_engine_webrtc``), downloading slowly so
-that the revocation lands mid-download.
+that the revocation lands mid-download. It runs in a network namespace of the test, behind the
+address the neighbour announces from too, and meets the engine over the test's veth pair only
+(ICE gathers nothing on loopback; the namespace has no route but the pair).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from pytest_django.fixtures import Settings
 
 from accounts.models import User
@@ -27,8 +31,10 @@ from ledger.models import Grant
 from swarm import services
 from swarm.models import Content, EngineNode
 from tests.fixtures.content import Site
+from tests.fixtures.netns import PeerNetwork
 from tests.fixtures.processes import Child, wait_for
-from tests.fixtures.webrtc_peers import WebRtcOnlyClient, in_websocket_swarm, join
+from tests.fixtures.servers import AsgiServer
+from tests.fixtures.webrtc_peers import WebRtcOnlyClient, WebRtcPeers, in_websocket_swarm, join
 
 PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH
 # The fan's download rate: the whole film would take about a minute, so the revocation (the
@@ -36,10 +42,22 @@ PIECE = 256 * 1024  # swarm.torrents.MIN_PIECE_LENGTH
 SLOW = 64 * 1024
 # Hang guard only.
 CUT_TIMEOUT = 40.0
+# An HTTP GET of argv[1], its body to stdout: run inside the namespace.
+_FETCH = (
+    "import sys, urllib.request\n"
+    "with urllib.request.urlopen(sys.argv[1], timeout=10) as reply:\n"
+    "    sys.stdout.buffer.write(reply.read())\n"
+)
 
 
-def announce_over_http(site: Site, user: User, content: Content) -> None:
-    """``user``'s desktop client announces ``content`` from this machine's address (started,
+# The site on the host's end of the test's veth pair (tests.fixtures.webrtc_peers).
+@pytest.fixture
+def asgi_server(site_on_peer_network: AsgiServer) -> AsgiServer:
+    return site_on_peer_network
+
+
+def announce_over_http(network: PeerNetwork, site: Site, user: User, content: Content) -> None:
+    """``user``'s desktop client announces ``content`` from the namespace's address (started,
     nothing downloaded yet): the HTTP tracker admits the address to the engine."""
     query = urllib.parse.urlencode(
         {
@@ -57,8 +75,11 @@ def announce_over_http(site: Site, user: User, content: Content) -> None:
         quote_via=urllib.parse.quote,
     )
     url = f"{site.url}/announce/{services.active_passkey(user).key}?{query}"
-    with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - the live test site
-        assert b"failure reason" not in reply.read()
+    reply = subprocess.run(
+        network.command([sys.executable, "-c", _FETCH, url]), capture_output=True, check=True
+    )
+    assert reply.stdout.startswith(b"d"), reply
+    assert b"failure reason" not in reply.stdout
 
 
 def connected(peer: WebRtcOnlyClient) -> int:
@@ -66,7 +87,7 @@ def connected(peer: WebRtcOnlyClient) -> int:
 
 
 def test_a_revoked_fan_loses_the_engines_data_channel_and_is_not_met_again(
-    webrtc_peers: list[WebRtcOnlyClient],
+    webrtc_peers: WebRtcPeers,
     creator: Creator,
     fan: User,
     stranger: User,
@@ -93,15 +114,15 @@ def test_a_revoked_fan_loses_the_engines_data_channel_and_is_not_met_again(
     engine_passkey = services.engine_passkey(EngineNode.objects.get(name=engine.name)).key
     # and the neighbour's desktop client announced from the same address as the fan: it stays
     # admitted to the engine whatever happens to the fan's purchase
-    announce_over_http(site, neighbour, content)
+    announce_over_http(webrtc_peers.network, site, neighbour, content)
     # and the fan's WebRTC peer is downloading from the engine, slowly
     peer = join(webrtc_peers, site, fan, content, tmp_path / "fan")
-    peer.handle.set_download_limit(SLOW)
+    peer.set_download_limit(SLOW)
     wait_for(lambda: peer.status().total_payload_download >= PIECE, what="the fan's first piece")
     assert connected(peer) >= 1
     # and the neighbour's WebRTC peer is downloading the series from the engine, slowly
     watcher = join(webrtc_peers, site, neighbour, series, tmp_path / "series")
-    watcher.handle.set_download_limit(SLOW)
+    watcher.set_download_limit(SLOW)
     wait_for(lambda: watcher.status().total_payload_download >= PIECE, what="the series")
 
     # when: the purchase is refunded mid-download

@@ -1,6 +1,10 @@
 """The browser client with P2P in Chromium: WebTorrent with the web seed in one client, the
 file whole and verified; P2P off never opens the WebSocket tracker; a browser without WebRTC
-falls back to the web seed alone."""
+falls back to the web seed alone.
+
+Chromium runs in a network namespace of the test and the site on the host's end of its veth
+pair (webrtc_peers.chromium_on_peer_network): its pages meet each other over the namespace's
+address, the only one they have, never over this machine's others."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Download, Page, expect
 from pytest_django.fixtures import Settings as SettingsWrapper
 
@@ -26,12 +31,26 @@ from tests.fixtures.browser import (
 )
 from tests.fixtures.content import Site
 from tests.fixtures.downloads import P2P_SWITCHES, collect_downloads, sha256, wait_for_downloads
+from tests.fixtures.netns import PeerNetwork
 from tests.fixtures.personas import make_user
-from tests.fixtures.webrtc_peers import in_websocket_swarm
+from tests.fixtures.servers import AsgiServer
+from tests.fixtures.webrtc_peers import chromium_on_peer_network, in_websocket_swarm
 
 Publish = Callable[..., Content]
 # Hang guard only.
 DONE_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def asgi_server(site_on_peer_network: AsgiServer) -> AsgiServer:
+    return site_on_peer_network
+
+
+@pytest.fixture(autouse=True)
+def _chromium_in_the_namespace(
+    browser: Chromium, peer_network: PeerNetwork, site: Site, tmp_path: Path
+) -> None:
+    chromium_on_peer_network(browser, peer_network, site, tmp_path)
 
 
 def sockets_opened(page: Page) -> list[str]:
