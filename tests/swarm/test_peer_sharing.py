@@ -24,6 +24,7 @@ from swarm.models import Content, PeerBytes
 from swarm.peer_sharing import MAX_REPORTED_COPIES, PeerMode
 from swarm.services import active_passkey
 from swarm.torrents import build_torrent, personal_metainfo
+from swarm.webseed.tokens import token_user
 from tests.fixtures.sessions import logged_in
 from tests.fixtures.webseed import DATA, SIZE, publish
 
@@ -109,6 +110,16 @@ def test_the_download_page_says_what_p2p_shares_and_asks_for_paid_items(
 # --- the browser's .torrent ---------------------------------------------------------------
 
 
+def token_of(url: bytes) -> str:
+    """The token segment of a web-seed URL (``.../webseed/<content id>/<token>/...``)."""
+    parts = url.decode().split("/")
+    return parts[parts.index("webseed") + 2]
+
+
+def without_token(url: bytes) -> bytes:
+    return url.replace(token_of(url).encode(), b"<token>")
+
+
 def test_the_browser_torrent_announces_to_the_websocket_tracker_only(
     creator: Creator, fan: User
 ) -> None:
@@ -126,9 +137,13 @@ def test_the_browser_torrent_announces_to_the_websocket_tracker_only(
     tracker = f"ws://platform.test:8000/ws/announce/{passkey}".encode()
     assert browser[b"announce"] == tracker
     assert browser[b"announce-list"] == [[tracker]]
-    # WebTorrent asks a web seed URL for the file as it is: the single file's name is in it
+    # WebTorrent asks a web seed URL for the file as it is: the single file's name is in it.
+    # Each copy's token is issued when it is built (it expires a fixed time after), so two copies
+    # built a second apart carry different tokens for the same user and content.
     (url,) = desktop[b"url-list"]
-    assert browser[b"url-list"] == [url + b"track.bin"]
+    (browser_url,) = browser[b"url-list"]
+    assert without_token(browser_url) == without_token(url) + b"track.bin"
+    assert token_user(token_of(browser_url), content) == fan
     # same info dict, so the same infohash and swarm; the desktop copy names no ws:// tracker
     assert browser[b"info"] == desktop[b"info"]
     assert b"ws://" not in personal_metainfo(content, fan)
