@@ -26,9 +26,9 @@ from ledger.models import Grant
 from swarm import node_seeding, placement, torrents
 from swarm.models import Content, NodeSeeding
 from tests.fixtures.content import Site
-from tests.fixtures.desktop_clients import CLIENTS, ClientNetwork, ClientRun, serving_on
+from tests.fixtures.desktop_clients import CLIENTS, ClientNetwork, ClientRun
 from tests.fixtures.processes import Child, free_port, wait_for
-from tests.fixtures.servers import AsgiServer
+from tests.fixtures.servers import AsgiServer, serving
 from tests.swarm.clients import read_tree, without_web_seeds
 
 MIB = 1024 * 1024
@@ -42,7 +42,7 @@ def asgi_server(
 ) -> Iterator[AsgiServer]:
     """The live site on the clients' bridge, where they reach it."""
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, client_network.site_address]
-    with serving_on(client_network.site_address) as server:
+    with serving(client_network.site_address) as server:
         yield server
 
 
@@ -55,6 +55,9 @@ def start_nodes(
         env = {
             **site.engine_env(),
             "SWARM_LISTEN_INTERFACES": f"{address}:{free_port()}",
+            # Several nodes on one machine: each connects out from its own address, as
+            # Procfile.cluster sets it, so that the others admit it by that address.
+            "SWARM_OUTGOING_INTERFACES": address,
             "SWARM_DATA_DIR": str(data),
         }
         started.append(engine_factory(name=name, **env))
