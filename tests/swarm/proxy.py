@@ -33,7 +33,7 @@ _FORBIDDEN = (
 
 @dataclass
 class Tamper:
-    action: Literal["corrupt", "cut", "refuse"]
+    action: Literal["corrupt", "cut", "refuse", "die"]
     path_contains: str  # picks the file: a part of the (percent-encoded) request path
     offset: int  # the byte of the file where it happens
     done: bool = False
@@ -68,6 +68,11 @@ class TamperingProxy:
 
     def cut_once(self, path_contains: str, offset: int) -> None:
         self.tampers.append(Tamper("cut", path_contains, offset))
+
+    def die_at(self, path_contains: str, offset: int) -> None:
+        """The node behind this door dies mid-body: the response covering ``offset`` is cut
+        there, and from then on the door refuses every connection, as a killed node's does."""
+        self.tampers.append(Tamper("die", path_contains, offset))
 
     def refuse_once(self, path_contains: str, offset: int) -> None:
         """Answers 403, as for an expired link, to the request whose Range covers ``offset``."""
@@ -154,17 +159,20 @@ class TamperingProxy:
                 offset = int(match[1])
                 self.served.append(Served(target, offset, int(match[2])))
         while chunk := await up_reader.read(64 * 1024):
-            cut = False
+            cut = None
             if offset is not None:
                 chunk, cut = self._tamper(target, offset, bytearray(chunk))
                 offset += len(chunk)
             writer.write(chunk)
             await writer.drain()
-            if cut:
+            if cut is not None:
                 # Closed with the body short of its Content-Length: every byte before the cut
                 # reaches the browser, whose fetch then fails mid-body.
                 writer.close()
                 await writer.wait_closed()
+                if cut == "die":
+                    assert self._stopping is not None
+                    self._stopping.set()
                 return
 
     def _refused(self, target: str, range_header: str) -> bool:
@@ -180,7 +188,8 @@ class TamperingProxy:
                 return True
         return False
 
-    def _tamper(self, target: str, offset: int, chunk: bytearray) -> tuple[bytes, bool]:
+    def _tamper(self, target: str, offset: int, chunk: bytearray) -> tuple[bytes, str | None]:
+        """The chunk as sent, and the action that cut it there, if one did."""
         for tamper in self.tampers:
             if tamper.action == "refuse" or tamper.done or tamper.path_contains not in target:
                 continue
@@ -191,8 +200,8 @@ class TamperingProxy:
             if tamper.action == "corrupt":
                 chunk[at] ^= 0xFF
             else:
-                return bytes(chunk[:at]), True
-        return bytes(chunk), False
+                return bytes(chunk[:at]), tamper.action
+        return bytes(chunk), None
 
 
 async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
