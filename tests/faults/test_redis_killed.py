@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from accounts.models import OutgoingEmail
@@ -38,7 +39,7 @@ from tests.faults.work import (
     torrent_of,
     upload,
 )
-from tests.fixtures.layout import Deadline, Layout
+from tests.fixtures.layout import RECOVERY_SECONDS, Deadline, Layout
 from tests.fixtures.personas import make_user
 from tests.fixtures.processes import wait_for
 from tests.fixtures.webhooks import Receiver
@@ -86,8 +87,11 @@ def test_a_redis_killed_mid_hash_comes_back_and_nothing_is_lost_or_done_twice(
             worker.resume()
             # Side by side: each request that queues a task waits about 20 s while Redis is
             # away (Celery's result backend retries its connection that long), then answers.
+            # The web process answers them one after the other (with the page the form is on,
+            # over 60 s on a busy machine), so only the recovery deadline bounds them.
+            fan_client.timeout = httpx.Timeout(RECOVERY_SECONDS)
             with ThreadPoolExecutor(1) as browser:
-                reset = browser.submit(ask_password_reset, layout, fan.email)
+                reset = browser.submit(ask_password_reset, layout, fan.email, RECOVERY_SECONDS)
                 invoice = new_invoice(fan_client, release)
                 reset.result()
 

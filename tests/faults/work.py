@@ -168,9 +168,9 @@ def torrent_of(path: Path, metainfo: bytes) -> bool:
 # --- email -------------------------------------------------------------------------------
 
 
-def ask_password_reset(layout: Layout, email: str) -> None:
+def ask_password_reset(layout: Layout, email: str, timeout: float = 60) -> None:
     """The "forgot your password" form, as a browser posts it."""
-    with httpx.Client(base_url=layout.url, timeout=60) as browser:
+    with httpx.Client(base_url=layout.url, timeout=timeout) as browser:
         page = browser.get("/accounts/password_reset/")
         assert page.status_code == 200, page.text
         found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
