@@ -112,6 +112,62 @@ def test_a_killed_process_comes_back_and_the_others_keep_running(
     assert "stopped: beta (terminated by SIGTERM)" in log
 
 
+# Waits for a go file, then writes far more than a pipe holds (64 KiB) and says it is done.
+TALKER = """
+import os, sys, time
+go, done = sys.argv[1], sys.argv[2]
+with open(done + ".pid", "w") as pid:
+    pid.write(str(os.getpid()))
+while not os.path.exists(go):
+    time.sleep(0.05)
+for line in range(20000):
+    print(f"line {line} " + "x" * 90, flush=True)
+open(done, "w").close()
+while True:
+    time.sleep(60)
+"""
+
+
+@pytest.mark.processes
+def test_with_a_log_dir_a_process_logs_on_while_supervisord_is_stopped(
+    data_dir: Path, tmp_path: Path, transactional_db: None
+) -> None:
+    # given: runall writing each process's output to a folder of logs
+    script = tmp_path / "talker.py"
+    script.write_text(TALKER)
+    go, done = tmp_path / "go", tmp_path / "done"
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(f"talker: python {script} {go} {done}\n")
+    logs = tmp_path / "logs"
+    env = process_environment(BTT_DATA_DIR=str(data_dir))
+    env.pop("REDIS_URL", None)
+    command = ["runall", "--no-setup", "--procfile", str(procfile), "--log-dir", str(logs)]
+    runall = start_child("runall", [sys.executable, "manage.py", *command], env, tmp_path)
+    supervisord = data_dir / "supervisor" / "supervisord.pid"
+    try:
+        wait_for(lambda: Path(f"{done}.pid").exists(), timeout=60, what="the talker")
+        wait_for(supervisord.exists, timeout=60, what="supervisord's pid file")
+
+        # when: supervisord is stopped (a debugger, SIGSTOP, a frozen terminal), and the
+        # process then writes 2 MiB of log
+        os.kill(int(supervisord.read_text()), signal.SIGSTOP)
+        try:
+            go.touch()
+
+            # then: it is not held up on its log: every line is in its file
+            wait_for(done.exists, timeout=60, what="the talker to write its 2 MiB")
+        finally:
+            os.kill(int(supervisord.read_text()), signal.SIGCONT)
+        log = (logs / "talker.log").read_text()
+        assert log.count("\n") == 20000
+        assert log.splitlines()[-1].startswith("line 19999 ")
+
+        runall.process.send_signal(signal.SIGINT)
+        assert runall.process.wait(60) == 0, runall.output()
+    finally:
+        runall.stop()
+
+
 def test_the_cluster_procfile_puts_nginx_before_two_web_processes_and_scales_out() -> None:
     # given: Procfile.cluster, as `make run-cluster` reads it
     processes = parse_procfile(Path("Procfile.cluster").read_text())

@@ -62,9 +62,18 @@ def _ini(value: str) -> str:
     return value.replace("%", "%%")
 
 
-def supervisord_conf(processes: dict[str, str], folder: Path, cwd: Path) -> str:
+def supervisord_conf(
+    processes: dict[str, str], folder: Path, cwd: Path, log_dir: Path | None = None
+) -> str:
     """A supervisord configuration running ``processes`` (Procfile commands, through /bin/sh
-    for their ``${VAR:-default}`` expansions) with their output on supervisord's own."""
+    for their ``${VAR:-default}`` expansions) with their output on supervisord's own, or each
+    appended to ``log_dir/<name>.log``.
+
+    Through supervisord, a process's output passes a pipe that supervisord drains: a
+    supervisord that is stopped or starved (SIGSTOP, a debugger, a frozen terminal it writes
+    to) lets that pipe fill, and every process then blocks on its next log line, the web
+    process's event loop included. Written to a file by the process itself, nothing stands
+    between a process and its log."""
     lines = [
         "[supervisord]",
         "nodaemon=true",
@@ -85,7 +94,8 @@ def supervisord_conf(processes: dict[str, str], folder: Path, cwd: Path) -> str:
         "",
     ]
     for name, command in processes.items():
-        shell = shlex.join(["/bin/sh", "-c", f"exec {command}"])
+        redirect = "" if log_dir is None else f" >>{shlex.quote(str(log_dir / f'{name}.log'))} 2>&1"
+        shell = shlex.join(["/bin/sh", "-c", f"exec {command}{redirect}"])
         lines += [
             f"[program:{name}]",
             f"command={_ini(shell)}",
@@ -116,6 +126,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-setup", action="store_true", help="skip migrate and collectstatic"
         )
+        parser.add_argument(
+            "--log-dir",
+            help="append each process's output to <dir>/<name>.log instead of this terminal",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["no_setup"]:
@@ -137,7 +151,10 @@ class Command(BaseCommand):
         folder = Path(settings.DATA_DIR) / "supervisor"
         folder.mkdir(parents=True, exist_ok=True)
         conf = folder / "supervisord.conf"
-        conf.write_text(supervisord_conf(processes, folder, Path(settings.BASE_DIR)))
+        log_dir = Path(options["log_dir"]).resolve() if options["log_dir"] else None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+        conf.write_text(supervisord_conf(processes, folder, Path(settings.BASE_DIR), log_dir))
 
         env = dict(os.environ)
         # Children find this virtualenv's python, celery and uvicorn first.
