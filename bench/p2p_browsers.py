@@ -24,10 +24,12 @@ A round's time runs from just before the first click to the last page's panel re
 ``done`` (checked every 50 ms); the mean page time from each page's own click. Bytes from peers
 and from the web seed are what each page reports on its panel (data-peer-bytes,
 data-webseed-bytes; the web-seed-only panel counts none, so all its bytes are the seed's);
-every saved file is checked against the upload's SHA-256. Chromium runs with
---allow-loopback-in-peer-connection and mDNS host candidates off, as
-tests/swarm/test_p2p_browser.py. Prints per round: the time, the mean page time, the share of
-bytes from peers, and the ratio p2p on / p2p off of the round times (below 1: P2P faster).
+every saved file is checked against the upload's SHA-256. As in tests/swarm/test_p2p_browser.py,
+Chromium runs in a network namespace joined to this machine by a veth pair
+(tests/fixtures/netns.py), with the site on the pair's host end and mDNS host candidates off: its
+pages meet each other over the pair, never over this machine's outside interface. Prints per
+round: the time, the mean page time, the share of bytes from peers, and the ratio p2p on / p2p
+off of the round times (below 1: P2P faster).
 """
 
 from __future__ import annotations
@@ -59,11 +61,6 @@ if TYPE_CHECKING:
     from tests.fixtures.browser import Chromium
 
 COMMAND = ".venv/bin/python bench/p2p_browsers.py"
-# Chromium on one machine: WebRTC over loopback, host candidates as addresses, not mDNS names.
-P2P_SWITCHES = [
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
 # Hang guard only: a round that takes this long is reported as failed.
 ROUND_TIMEOUT_S = 240.0
 
@@ -255,13 +252,18 @@ def measure(size: int, rate: int, counts: Sequence[int], staggers: Sequence[floa
 
             from btt_platform import fastpath
             from tests.fixtures.browser import Chromium, outside_browser_loop
+            from tests.fixtures.downloads import P2P_SWITCHES
+            from tests.fixtures.netns import veth_namespace
             from tests.fixtures.servers import serving
+            from tests.fixtures.webrtc_peers import allowed_host, chromium_on_peer_network
 
             settings.CONTENT_ROOT = data_dir / "content"
             settings.UPLOAD_ROOT = data_dir / "uploads"
             settings.WEBSEED_X_ACCEL = False
             settings.WEBSEED_RATE_LIMIT = 0
-            server = stack.enter_context(serving())
+            network = stack.enter_context(veth_namespace())
+            server = stack.enter_context(serving(host=network.host_address))
+            stack.enter_context(allowed_host(network.host_address))
             settings.SITE_URL = server.url
             fastpath.clear()
             content, digest = publish_item(size, data_dir)
@@ -277,6 +279,7 @@ def measure(size: int, rate: int, counts: Sequence[int], staggers: Sequence[floa
             ]
             chromium = Chromium()
             chromium.launch_args.extend(P2P_SWITCHES)
+            chromium_on_peer_network(chromium, network, server.url, data_dir)
             stack.callback(chromium.close)
             for (stagger, _, p2p), users in zip(plan, accounts, strict=True):
                 done = run_round(

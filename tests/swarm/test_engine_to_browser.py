@@ -125,7 +125,7 @@ def test_the_engine_alone_delivers_a_paid_item_to_a_browser_over_webrtc(
     tmp_path: Path,
 ) -> None:
     # given: a paid film the fan bought and chose P2P for, seeded by the real engine
-    chromium_on_peer_network(browser, peer_network, site, tmp_path)
+    chromium_on_peer_network(browser, peer_network, site.url, tmp_path)
     browser.launch_args.extend(P2P_SWITCHES)
     film = os.urandom(8 * PIECE + 777)
     content, engine = seeded_by_the_engine_alone(film, publish, site_engine, creator, fan)
@@ -177,7 +177,7 @@ def test_a_webrtc_download_whose_seeder_froze_picks_up_again(
     tmp_path: Path,
 ) -> None:
     # given: the engine alone seeding a paid film to the fan's page over WebRTC
-    chromium_on_peer_network(browser, peer_network, site, tmp_path)
+    chromium_on_peer_network(browser, peer_network, site.url, tmp_path)
     browser.launch_args.extend(P2P_SWITCHES)
     film = os.urandom(96 * PIECE + 777)
     content, engine = seeded_by_the_engine_alone(film, publish, site_engine, creator, fan)

@@ -50,7 +50,7 @@ def asgi_server(site_on_peer_network: AsgiServer) -> AsgiServer:
 def _chromium_in_the_namespace(
     browser: Chromium, peer_network: PeerNetwork, site: Site, tmp_path: Path
 ) -> None:
-    chromium_on_peer_network(browser, peer_network, site, tmp_path)
+    chromium_on_peer_network(browser, peer_network, site.url, tmp_path)
 
 
 def sockets_opened(page: Page) -> list[str]:
