@@ -36,6 +36,7 @@ from tests.faults.work import (
     publish,
     random_file,
     register_webhook,
+    step_until_hashing,
     torrent_of,
     upload,
 )
@@ -67,15 +68,7 @@ def test_a_redis_killed_mid_hash_comes_back_and_nothing_is_lost_or_done_twice(
     # and: the worker part way through hashing the upload
     with layout.paused("worker") as worker:
         publish(client, content_id)
-
-        def hashing_begun() -> bool:
-            worker.step()
-            started = content(content_id)
-            return bool(started.hash_runner) and started.hash_progress > 0
-
-        # Starting a hash on a CI machine running three other test workers took over 60 s.
-        wait_for(hashing_begun, timeout=120, what="the worker to begin hashing")
-        assert 0 < content(content_id).hash_progress < 1
+        step_until_hashing(worker, content_id)
 
         # Nothing starts Redis meanwhile: not runall, nor a process supervisor restarts (its
         # settings would).

@@ -21,6 +21,7 @@ from tests.faults.work import (
     publish,
     random_file,
     sha256_of,
+    step_until_hashing,
     torrent_of,
     upload,
 )
@@ -48,17 +49,7 @@ def test_a_worker_killed_mid_hash_hashes_again_and_a_reset_email_asked_meanwhile
     # the kill lands mid-hash rather than racing a hash that takes about a second)
     with layout.paused("worker") as worker:
         publish(client, content_id)
-
-        def hashing_begun() -> bool:
-            worker.step()
-            started = content(content_id)
-            return bool(started.hash_runner) and started.hash_progress > 0
-
-        # Starting a hash on a CI machine running three other test workers took over 60 s.
-        wait_for(hashing_begun, timeout=120, what="the worker to begin hashing")
-        midway = content(content_id)
-        assert midway.state == Content.State.HASHING
-        assert 0 < midway.hash_progress < 1
+        step_until_hashing(worker, content_id)
 
         with layout.restarts_held() as held:
             # when: it is killed -9, and the fan asks for a reset link meanwhile

@@ -25,7 +25,7 @@ from ledger.models import Grant
 from payments.models import Invoice, InvoiceEvent, Payment, WebhookDelivery
 from swarm.models import Content
 from tests.fixtures.devnet import BTT_TRC20, TRX, new_address
-from tests.fixtures.layout import Layout
+from tests.fixtures.layout import Layout, Paused
 from tests.fixtures.personas import make_user
 from tests.fixtures.processes import wait_for
 from tests.fixtures.webhooks import Receiver
@@ -141,6 +141,27 @@ def publish(client: httpx.Client, content_id: int) -> None:
 
 def content(content_id: int) -> Content:
     return Content.objects.get(pk=content_id)
+
+
+def step_until_hashing(worker: Paused, content_id: int) -> Content:
+    """Let the paused ``worker`` run a few milliseconds at a time until a hashing run holds
+    ``content_id`` (its ``hash_runner``), and return the content as the worker left it: mid-hash.
+
+    Not "until some progress is written": progress goes to the database at most four times a
+    second, from a thread of its own, and on a loaded machine this process may get the CPU back
+    only after one step of the worker has run most of a 200 MiB hash, so a step with progress
+    and no completion in it was sometimes never seen."""
+
+    def holds() -> bool:
+        worker.step()
+        return bool(content(content_id).hash_runner)
+
+    # Starting a hash on a CI machine running three other test workers took over 60 s.
+    wait_for(holds, timeout=120, what="the worker to begin hashing")
+    midway = content(content_id)
+    assert midway.state == Content.State.HASHING, midway.state_detail
+    assert midway.hash_progress < 1
+    return midway
 
 
 def sha256_of(path: Path) -> str:
