@@ -58,10 +58,12 @@ lint: setup
 
 # Parallel worker processes: most tests wait on servers, workers and chains rather than compute,
 # so more workers than this machine's 2 cores still shorten the run (tests/environment.py gives
-# each its own databases). TEST_WORKERS=0 runs in this process (for pdb). loadgroup: the fault
-# tests (tests/faults) share one running `make run` layout, so they all go to one worker
-# (tests/scheduling.py: xdist's own grouping by mark does nothing under pytest 9.2,
-# pytest-xdist#1386).
+# each its own databases). TEST_WORKERS=0 runs in this process (for pdb). loadgroup: the tests
+# marked xdist_group("layout") (tests/faults) share one running `make run` layout per worker. With
+# pytest 9.2 xdist does not group them (pytest-xdist#1386): each worker that runs one starts the
+# layout again. Grouped on one worker (by pytest 9.1.1, or by a scheduler of our own), watcher,
+# beat and engine tests that ran on that worker after them failed in two CI runs: not yet
+# understood, so they stay spread.
 TEST_WORKERS ?= 4
 PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
