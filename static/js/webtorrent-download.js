@@ -13,6 +13,9 @@ const REPORT_EVERY_MS = 60_000;
 // A download that received nothing for this long asks the tracker for peers again (see
 // ``rejoinIfStalled``) instead of waiting for the tracker's interval (two minutes).
 const STALL_MS = 10_000;
+// How long the page waits for WebTorrent's service worker to take control of it before its
+// players keep their web-seed source (a page loaded with the cache bypassed stays uncontrolled).
+const CONTROL_WAIT_MS = 5_000;
 
 /** Whether this browser can be a peer at all: WebTorrent's peers are WebRTC data channels. */
 export function peerCapable() {
@@ -48,6 +51,27 @@ export function peerCapable() {
  * @property {() => void} destroy
  * @property {(options: {controller: ServiceWorkerRegistration}) => void} createServer
  */
+
+/**
+ * Whether a service worker controls this page, waiting up to ``ms`` for one to claim it.
+ * @param {number} ms
+ * @returns {Promise<boolean>}
+ */
+function controlled(ms) {
+  const workers = navigator.serviceWorker;
+  if (workers.controller) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = window.setTimeout(() => resolve(workers.controller !== null), ms);
+    workers.addEventListener(
+      "controllerchange",
+      () => {
+        window.clearTimeout(timer);
+        resolve(true);
+      },
+      { once: true },
+    );
+  });
+}
 
 /** @param {unknown} error */
 function asError(error) {
@@ -161,7 +185,9 @@ export class PeerDownload extends EventTarget {
     try {
       const registration = await navigator.serviceWorker.register(this.options.serviceWorkerUrl, { scope: "/" });
       await navigator.serviceWorker.ready;
-      if (this.stopped) return;
+      // Active is not yet in control: the worker claims this page a moment later, and a stream
+      // URL asked before that goes to the server, which has no such path (a 404, no video).
+      if (!(await controlled(CONTROL_WAIT_MS)) || this.stopped) return;
       this.client.createServer({ controller: registration });
     } catch {
       return;  // no worker (a private window may refuse one): the web seed still plays
