@@ -394,6 +394,10 @@ class ChainCursor(models.Model):
     solid_block = models.BigIntegerField(
         default=-1, help_text="the node's solidified head when last asked: never rolls back"
     )
+    # What the node called solid_block when it was solidified ("" when not known): a rewind
+    # goes back to it only if the node still calls it that, and the block after it is checked
+    # to follow it, so a node on another chain is never followed from the floor either.
+    solid_block_id = models.CharField(max_length=64, blank=True, default="")
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

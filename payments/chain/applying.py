@@ -44,7 +44,12 @@ class BlockApplier(Scanner):
         cursor, created = ChainCursor.objects.get_or_create(
             network=self.network,
             # With its ID, the first block scanned is checked to follow it like any other.
-            defaults={"head_block": start, "head_block_id": start_id, "solid_block": start},
+            defaults={
+                "head_block": start,
+                "head_block_id": start_id,
+                "solid_block": start,
+                "solid_block_id": start_id,
+            },
         )
         if created:
             log.info("%s: first start, scanning from block %s", self.network, start + 1)
@@ -59,6 +64,7 @@ class BlockApplier(Scanner):
                 "head_block": number - 1,
                 "head_block_id": "",
                 "solid_block": number - 1,
+                "solid_block_id": "",
                 "updated_at": timezone.now(),
             },
         )
@@ -94,10 +100,18 @@ class BlockApplier(Scanner):
                     )
             cursor.head_block = block.number
             cursor.head_block_id = block.block_id
-            if solidified:
-                cursor.solid_block = max(cursor.solid_block, block.number)
+            if solidified and block.number > cursor.solid_block:
+                cursor.solid_block, cursor.solid_block_id = block.number, block.block_id
             cursor.updated_at = timezone.now()
-            cursor.save(update_fields=["head_block", "head_block_id", "solid_block", "updated_at"])
+            cursor.save(
+                update_fields=[
+                    "head_block",
+                    "head_block_id",
+                    "solid_block",
+                    "solid_block_id",
+                    "updated_at",
+                ]
+            )
         self.stats.blocks += 1
         self.stats.transfers += len(scanned.transfers)
         return Applied.APPLIED
@@ -108,19 +122,31 @@ class BlockApplier(Scanner):
         is solidified)."""
         cursor = ChainCursor.objects.get(network=self.network)
         if cursor.solid_block >= forked.number - 1:
-            raise ChainMismatch(
+            raise self._another_chain(
                 f"block {forked.number}'s parent is {forked.parent_id}, but block "
-                f"{cursor.head_block} was {cursor.head_block_id} and is solidified: the node "
-                f"at {self.node.url} is on another chain than {self.network} was scanned on "
-                "(a devnet started afresh?). Start again with `watch_chain --from-block`."
+                f"{cursor.head_block} was {cursor.head_block_id} and is solidified"
             )
-        self._scan_again_from_floor(cursor, forked)
+        self._back_to_floor(cursor, forked)
 
-    def _scan_again_from_floor(self, cursor: ChainCursor, changed: Block) -> None:
-        """Back to the last block known to be solidified, unless another watcher moved first."""
+    def _back_to_floor(self, cursor: ChainCursor, changed: Block) -> None:
+        """Back to the last block known to be solidified, unless another watcher moved first.
+        A fork switch leaves the solidified blocks as they were: a node that no longer names
+        the floor as it was solidified is on another chain, and is refused, not followed."""
+        if cursor.solid_block_id:
+            number = cursor.solid_block
+            floor = parse_block(self.node.block(number, solid=True), number)
+            if floor is not None and floor.block_id != cursor.solid_block_id:
+                raise self._another_chain(
+                    f"block {changed.number} does not follow block {cursor.head_block}, and the "
+                    f"solidified block {number} was {cursor.solid_block_id}, not {floor.block_id}"
+                )
         moved = ChainCursor.objects.filter(
             network=self.network, head_block=cursor.head_block, head_block_id=cursor.head_block_id
-        ).update(head_block=cursor.solid_block, head_block_id="", updated_at=timezone.now())
+        ).update(
+            head_block=cursor.solid_block,
+            head_block_id=cursor.solid_block_id,
+            updated_at=timezone.now(),
+        )
         if moved:
             self.stats.forks += 1
             log.warning(
@@ -134,25 +160,37 @@ class BlockApplier(Scanner):
                 cursor.solid_block + 1,
             )
 
+    def _another_chain(self, found: str) -> ChainMismatch:
+        return ChainMismatch(
+            f"{found}: the node at {self.node.url} is on another chain than {self.network} was "
+            "scanned on (a devnet started afresh?). Start again with `watch_chain --from-block`."
+        )
+
     def raise_solid_floor(self, number: int) -> None:
         """Take block ``number`` as solidified in the cursor (``solid_block``, where a rewind
-        goes back to), unless the chain switched forks under the block scanned last."""
+        goes back to, and its blockID), unless the node's chain no longer holds the block
+        scanned last."""
         # Never above the blocks scanned: a rewind goes back to it, and must not go forward.
         cursor = ChainCursor.objects.get(network=self.network)
         if number <= cursor.solid_block:
             return
-        if number >= cursor.head_block and cursor.head_block_id:
-            # The floor would reach the block scanned last, which was read before it was
-            # solidified: when the chain switched forks since, that block is not the solidified
-            # one, and taking it as the floor would make the next block look like another
-            # chain. Only the node's solidified block of that number can say.
-            head = cursor.head_block
-            solidified = parse_block(self.node.block(head, solid=True), head)
-            if solidified is None:
-                return  # this node's solidity view is behind: later
-            if solidified.block_id != cursor.head_block_id:
-                self._scan_again_from_floor(cursor, solidified)
+        head = cursor.head_block
+        if number < head and cursor.head_block_id:
+            # The solidified block is below the blocks scanned: it is theirs only while the
+            # node's chain still holds the block scanned last (each block names its parent).
+            # Otherwise the next block scanned finds the change, and the floor stays meanwhile.
+            current = parse_block(self.node.block(head), head)
+            if current is None or current.block_id != cursor.head_block_id:
                 return
+        solidified = parse_block(self.node.block(number, solid=True), number)
+        if solidified is None:
+            return  # this node's solidity view is behind: later
+        if number >= head and cursor.head_block_id and solidified.block_id != cursor.head_block_id:
+            # The block scanned last was read before it was solidified, and the chain switched
+            # forks under it since: taking it as the floor would make the next block look like
+            # another chain.
+            self._back_to_floor(cursor, solidified)
+            return
         ChainCursor.objects.filter(network=self.network, solid_block__lt=number).update(
-            solid_block=number
+            solid_block=number, solid_block_id=solidified.block_id
         )

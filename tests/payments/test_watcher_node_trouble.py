@@ -112,20 +112,23 @@ def test_garbage_cut_connections_and_a_stopped_node_credit_nothing_until_it_answ
     assert "Traceback" not in log
 
 
+@pytest.mark.parametrize("solidify", ["0", "2"], ids=["head-solidified", "head-not-solidified"])
 def test_a_node_on_another_chain_than_the_one_scanned_is_refused_not_followed(
-    devnet_factory: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    devnet_factory: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture, solidify: str
 ) -> None:
-    # given: a watcher that has scanned a chain whose every block is solidified at once
+    # given: a watcher that has scanned a chain whose blocks are solidified at once, or two
+    # blocks later (the last blocks scanned are not yet: going back to the solidified one
+    # must not follow the other chain from there)
     scanned: Devnet = devnet_factory(
-        TRON_DEVNET_BLOCK_SECONDS="3600", TRON_DEVNET_SOLIDIFY_BLOCKS="0"
+        TRON_DEVNET_BLOCK_SECONDS="3600", TRON_DEVNET_SOLIDIFY_BLOCKS=solidify
     )
     other: Devnet = devnet_factory(
         tmp_path / "other.sqlite3",
         TRON_DEVNET_BLOCK_SECONDS="3600",
-        TRON_DEVNET_SOLIDIFY_BLOCKS="0",
+        TRON_DEVNET_SOLIDIFY_BLOCKS=solidify,
     )
     other.mine(20)
-    scanned.mine(3)
+    scanned.mine(5)
     node = NodeProxy(scanned.url)
     running = WatcherThread.start(node.url)
     try:
