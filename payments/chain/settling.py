@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
+from btt_platform import broadcast
 from payments import crediting, pricing, reconciliation
 from payments.chain.applying import BlockApplier
 from payments.chain.blocks import MalformedAnswer, parse_block, parse_receipts
@@ -88,7 +89,8 @@ class Settler(BlockApplier):
                 if info is None:
                     raise MalformedAnswer(f"block {number}: no receipt for {payment.txid}")
                 verdicts.append((payment, self._verdict(payment, found, info)))
-            with transaction.atomic():
+            # As a block is credited: one transaction, its events published together after it.
+            with broadcast.batched(), transaction.atomic():
                 for payment, verdict in verdicts:
                     if verdict.transfer is not None:
                         crediting.record_transfer(verdict.transfer, solidified=True)
