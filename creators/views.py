@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -13,10 +14,15 @@ from creators import services
 from creators.forms import CreatorProfileEditForm, CreatorProfileForm
 from creators.models import Creator
 
+# Creators per page of the home page: at ten thousand creators one page of every one of them
+# took seconds to render and megabytes to send.
+HOME_PAGE_SIZE = 48
+
 
 def home(request: HttpRequest) -> HttpResponse:
-    creators = Creator.objects.select_related("user").filter(user__is_active=True)
-    return render(request, "creators/home.html", {"creators": creators})
+    creators = Creator.objects.filter(user__is_active=True).order_by("display_name", "pk")
+    page = Paginator(creators, HOME_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "creators/home.html", {"page": page})
 
 
 @login_required

@@ -12,6 +12,7 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import User
 from creators.models import Creator
+from creators.views import HOME_PAGE_SIZE
 from tests.fixtures.personas import TRON_ADDRESS
 from tests.fixtures.sessions import logged_in
 
@@ -148,3 +149,33 @@ def test_home_lists_creators(creator: Creator) -> None:
 
     assert b"The Maker" in response.content
     assert b'href="/c/maker/"' in response.content
+
+
+@pytest.mark.django_db
+def test_home_lists_creators_a_page_at_a_time_in_name_order() -> None:
+    # given: more active creators than one page holds, and one whose account is closed
+    count = HOME_PAGE_SIZE + 2
+    for n in range(count):
+        user = User.objects.create_user(
+            username=f"maker{n:03}", email=f"maker{n:03}@example.com", password=None
+        )
+        Creator.objects.create(
+            user=user,
+            handle=f"maker{n:03}",
+            display_name=f"Maker {n:03}",
+            payout_address="TNuoKL1ni8aoshfFL1ASca1Gou9RXwAzfn",
+        )
+    User.objects.filter(username="maker001").update(is_active=False)
+
+    # when: the first and the last page are asked for
+    first = Client().get("/").content.decode()
+    last = Client().get("/?page=2").content.decode()
+
+    # then: the first holds one page in name order, the closed account on neither; the last
+    # holds the rest, and each links to the other
+    on_first = [f"Maker {n:03}" for n in range(count) if f"Maker {n:03}" in first]
+    on_last = [f"Maker {n:03}" for n in range(count) if f"Maker {n:03}" in last]
+    assert on_first == [f"Maker {n:03}" for n in (0, *range(2, HOME_PAGE_SIZE + 1))]
+    assert on_last == [f"Maker {HOME_PAGE_SIZE + 1:03}"]
+    assert 'href="?page=2"' in first
+    assert 'href="?page=1"' in last
