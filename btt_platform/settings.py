@@ -150,6 +150,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not :memory:) so that the worker and engine processes the tests start can open
     # the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+elif DATABASE_POOL_SIZE := env_int("DATABASE_POOL_SIZE", 0, minimum=0):
+    # Under ASGI every request runs its sync code on a thread of its own, so Django's
+    # persistent connections (CONN_MAX_AGE) never serve a second request: without a pool each
+    # page opened a PostgreSQL connection (a new server process) and closed it again.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": 20,
+    }
+    # A pooled connection is checked as it is handed out: one broken by a database restart is
+    # replaced, not handed to a request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, WebSocket events, cache -----------------------------------------

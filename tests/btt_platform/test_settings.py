@@ -118,3 +118,34 @@ def test_site_url_check(settings: Settings) -> None:
     settings.SITE_URL = "creators.example.com"
 
     assert [p.id for p in check_site_url(None)] == ["btt_platform.E001"]
+
+
+POOL_PROBE = (
+    "from django.db import connections; pool = connections['default'].pool; "
+    "print(type(pool).__name__, getattr(pool, 'max_size', None), "
+    "connections['default'].settings_dict['CONN_HEALTH_CHECKS'])"
+)
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize(
+    ("size", "printed"),
+    [("4", "ConnectionPool 4 True"), ("", "NoneType None False"), ("0", "NoneType None False")],
+)
+def test_database_pool_size_pools_postgresql_connections_per_process(
+    size: str, printed: str
+) -> None:
+    # given: PostgreSQL, with a pool size or without one (the pool opens on first use, so no
+    # server is needed to build it)
+    env = {
+        "DEBUG": "true",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+        "DATABASE_POOL_SIZE": size,
+    }
+
+    # when: a process reads its database settings
+    result = run_manage("shell", "-c", POOL_PROBE, env=env)
+
+    # then: a pool of that many connections, each checked as it is handed out; none without
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == printed
