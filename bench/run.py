@@ -32,6 +32,7 @@ BENCHES = [
     "p2p_browsers",
     "replication",
     "reconcile",
+    "pages",
 ]
 
 
