@@ -90,7 +90,7 @@ def _price_label(content: Content) -> str | None:
 def content_page(request: HttpRequest, content_id: int) -> HttpResponse:
     """Public for published content; its creator and staff also see it before and after."""
     content = get_object_or_404(
-        Content.objects.select_related("creator", "creator__user"), pk=content_id
+        Content.objects.select_related("creator", "creator__user", "price"), pk=content_id
     )
     if content.state == Content.State.REMOVED:
         # Taken down by staff: the page says so (410 Gone), with the reason and nothing else.
