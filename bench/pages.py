@@ -375,9 +375,32 @@ def main() -> None:
         stack.close()
 
 
+NOTES = """
+Notes (2026-12-07, from the runs and profiles above):
+- The ratios compare a page with the floor in the same round. Beside stress-ng the floor loses
+  more of its throughput to the shared CPUs (about 370 -> 145 req/s) than the pages do (about
+  70-80 req/s either way), so the busy ratios come out higher without the pages being faster:
+  the idle figures are the ones that say how far the pages are from the framework's floor.
+- Changed with this bench: the home page shows 48 creators a page (it listed every creator:
+  at 2,000 creators no answer came back within a 5-s run at 50 connections); the pool of
+  PostgreSQL connections (`DATABASE_POOL_SIZE`: each request opened a connection before, which
+  under ASGI `CONN_MAX_AGE` cannot keep; one round each on PostgreSQL: home 76 -> 97, content
+  87 -> 116, API list 18 -> 25 req/s); the content page reads its price with the content.
+- Why the goal is missed idle: per request the ORM (building queries and model rows) takes a
+  third to a half of the CPU, the templates a tenth to a third, the database itself under a
+  sixth; the API list sends 100 contents with their files, through django-ninja's output
+  validation (about a quarter). A page costs 12-14 ms of CPU against about 2.7 ms for the floor.
+- Left to do: cache what is the same for every anonymous visitor (the home page's creator
+  list, a content page's public part, invalidated when the content changes), not entitled or
+  private data; the API list's rows as plain lists (`Prefetch(to_attr=...)` instead of a cloned
+  query per item) and a lighter output schema; the tip box's two queries in one.
+"""
+
+
 def section(argv: Sequence[str] = ()) -> str:
     """Runs the bench (its defaults unless ``argv``); the section quotes what it prints."""
-    return section_from_output("Pages under load", COMMAND, __doc__ or "", main, argv)
+    text = section_from_output("Pages under load", COMMAND, __doc__ or "", main, argv)
+    return text.rstrip("\n") + "\n" + NOTES
 
 
 if __name__ == "__main__":
