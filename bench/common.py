@@ -102,6 +102,27 @@ def interrupt_on_signals() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def production_environment(data_dir: Path, **extra: str) -> dict[str, str]:
+    """A child process's environment with production settings (DEBUG off) on the embedded
+    defaults in ``data_dir`` (a ``DATABASE_URL``/``REDIS_URL`` of the bench's own shell is
+    dropped; ``extra`` sets them, or anything else)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        # Production refuses a plain-http SITE_URL; the benches speak plain http to loopback
+        # ports, and redirect nothing.
+        SITE_URL="https://127.0.0.1",
+        SECURE_SSL_REDIRECT="false",
+        ALLOWED_HOSTS="127.0.0.1",
+        BTT_DATA_DIR=str(data_dir),
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a running process, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

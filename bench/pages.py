@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -55,6 +54,7 @@ from bench.common import (  # noqa: E402
     busy,
     free_port,
     loads,
+    production_environment,
     running,
     scratch_postgres,
     section_from_output,
@@ -118,18 +118,7 @@ class Run:
 
 
 def environment(data_dir: Path, database: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="bench.pages_settings",
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        SITE_URL="https://127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        ALLOWED_HOSTS="127.0.0.1",
-        BTT_DATA_DIR=str(data_dir),
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
+    env = production_environment(data_dir, DJANGO_SETTINGS_MODULE="bench.pages_settings")
     if database:
         # As the README's deployment runs the web process on PostgreSQL.
         env.update(DATABASE_URL=database, DATABASE_POOL_SIZE="8")

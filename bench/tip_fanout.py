@@ -54,6 +54,7 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.common import production_environment  # noqa: E402
 from bench.fanout_clients import ClientProcesses  # noqa: E402
 
 PYTHON = sys.executable
@@ -68,16 +69,8 @@ def free_port() -> int:
 
 
 def environment(data_dir: Path, redis_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        SITE_URL="https://127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        ALLOWED_HOSTS="127.0.0.1",
-        BTT_DATA_DIR=str(data_dir),
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
+    env = production_environment(
+        data_dir,
         INVOICE_EXPIRY_SECONDS="7200",
         BROADCAST_PREFIX=f"bench{secrets.token_hex(3)}",
     )

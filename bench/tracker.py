@@ -24,7 +24,6 @@ import argparse
 import hashlib
 import os
 import re
-import secrets
 import shutil
 import socket
 import statistics
@@ -52,6 +51,7 @@ from bench.common import (
     goal_line,
     loads,
     machine,
+    production_environment,
     running,
     table,
 )
@@ -81,20 +81,7 @@ def infohashes(count: int) -> list[bytes]:
 
 def scratch_environment(data_dir: Path) -> dict[str, str]:
     """Production-like settings on the embedded defaults, in the scratch folder."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        # Production refuses a plain-http SITE_URL; the tracker never uses it, and wrk speaks
-        # plain http to the loopback port (no TLS for either tracker).
-        SITE_URL="https://127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        ALLOWED_HOSTS="127.0.0.1",
-        BTT_DATA_DIR=str(data_dir),
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return production_environment(data_dir)
 
 
 # Read by ``manage.py shell`` from stdin: a command line would not hold 10,000 infohashes.

@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import secrets
 import statistics
 import sys
 import tempfile
@@ -55,7 +54,7 @@ from typing import Any
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import scratch_postgres  # noqa: E402
+from bench.common import production_environment, scratch_postgres  # noqa: E402
 from bench.devnet import devnet  # noqa: E402
 from bench.watcher_latency import full_block_latency, latency  # noqa: E402
 from bench.watcher_throughput import throughput_round  # noqa: E402
@@ -65,19 +64,7 @@ CREATORS = 10
 
 def environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
     """Production-like settings on the embedded defaults, in the scratch folder."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        SITE_URL="https://127.0.0.1",
-        SECURE_SSL_REDIRECT="false",
-        ALLOWED_HOSTS="127.0.0.1",
-        BTT_DATA_DIR=str(data_dir),
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-        INVOICE_EXPIRY_SECONDS="7200",
-        TRON_NETWORK="devnet",
-    )
+    env = production_environment(data_dir, INVOICE_EXPIRY_SECONDS="7200", TRON_NETWORK="devnet")
     if database_url:
         env["DATABASE_URL"] = database_url
     return env
