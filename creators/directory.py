@@ -16,13 +16,13 @@ import secrets
 from typing import Any
 
 import redis
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.template.loader import render_to_string
 
 from accounts.models import User
+from btt_platform.cache import shared
 from creators.models import Creator
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ def directory_html(number: str | None) -> str:
     no creator is listed."""
     if number is not None and not (number.isdigit() and len(number) <= _MAX_KEPT_DIGITS):
         return _render(number)
+    cache = shared()
     try:
         version = cache.get_or_set(_VERSION_KEY, secrets.token_hex(8), timeout=None)
         key = f"creators:directory:{version}:{number or 1}"
@@ -63,7 +64,7 @@ def _render(number: str | None) -> str:
 def forget() -> None:
     """Every kept directory page is stale from now on."""
     try:
-        cache.set(_VERSION_KEY, secrets.token_hex(8), timeout=None)
+        shared().set(_VERSION_KEY, secrets.token_hex(8), timeout=None)
     except redis.RedisError as error:
         log.warning(
             "creator directory not forgotten (kept pages expire in %ss): %s", KEEP_SECONDS, error
