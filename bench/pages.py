@@ -367,22 +367,30 @@ def main() -> None:
 NOTES = """
 Notes (2026-12-07, from the runs and profiles above):
 - The ratios compare a page with the floor in the same round. Beside stress-ng the floor loses
-  more of its throughput to the shared CPUs (about 370 -> 145 req/s) than the pages do (about
-  70-80 req/s either way), so the busy ratios come out higher without the pages being faster:
-  the idle figures are the ones that say how far the pages are from the framework's floor.
+  more of its throughput to the shared CPUs (about 300 -> 145 req/s) than the pages do, so the
+  busy ratios come out higher without the pages being faster: the idle figures are the ones that
+  say how far the pages are from the framework's floor.
 - Changed with this bench: the home page shows 48 creators a page (it listed every creator:
   at 2,000 creators no answer came back within a 5-s run at 50 connections); the pool of
   PostgreSQL connections (`DATABASE_POOL_SIZE`: each request opened a connection before, which
   under ASGI `CONN_MAX_AGE` cannot keep; one round each on PostgreSQL: home 76 -> 97, content
   87 -> 116, API list 18 -> 25 req/s); the content page reads its price with the content.
-- Why the goal is missed idle: per request the ORM (building queries and model rows) takes a
-  third to a half of the CPU, the templates a tenth to a third, the database itself under a
-  sixth; the API list sends 100 contents with their files, through django-ninja's output
-  validation (about a quarter). A page costs 12-14 ms of CPU against about 2.7 ms for the floor.
-- Left to do: cache what is the same for every anonymous visitor (the home page's creator
-  list, a content page's public part, invalidated when the content changes), not entitled or
-  private data; the API list's rows as plain lists (`Prefetch(to_attr=...)` instead of a cloned
-  query per item) and a lighter output schema; the tip box's two queries in one.
+- The home page's creator directory is the same for every visitor: each page of it is rendered
+  once and kept in Redis (`creators/directory.py`, forgotten when a creator or an account's
+  activation changes). Idle, home went 70 -> 126 req/s (0.20 -> 0.39 of the floor) with it, and
+  to 189 req/s (0.61) once it read through one cache client for the process
+  (`btt_platform.cache.shared`): Django's cache handler is context-local, so under ASGI every
+  request had made a new Redis client and connection pool, a third of the page's CPU.
+- Goal still missed idle: the content page (0.25) and the API list (0.05). Per request the ORM
+  (building queries and model rows) takes a third to a half of the CPU, the templates a tenth,
+  the database itself under a sixth; the API list sends 100 contents with their files through
+  django-ninja's output validation (about a quarter). Such a page costs 12-14 ms of CPU against
+  about 3 ms for the floor; at 100 items a page the API list cannot come within 2x of a view
+  that answers "ok".
+- Left to do: keep a content page's public part for anonymous visitors the same way (it
+  depends on the content, its files and price, and the creator's tip settings and live session,
+  each of which must forget it); the API list's rows as plain lists (`Prefetch(to_attr=...)`)
+  and a lighter output schema; the tip box's two queries in one.
 """
 
 
