@@ -28,6 +28,10 @@ RETRY_SECONDS = 5.0
 T = TypeVar("T")
 
 _shared: dict[str, BaseCache] = {}
+# Per primary cache, until when it is left alone after a failure. Kept for the process, not in a
+# FailoverCache: Django makes one of those per request under ASGI (see ``shared``).
+_down_until: dict[str, float] = {}
+_down_lock = threading.Lock()
 
 
 def shared(alias: str = "default") -> BaseCache:
@@ -47,6 +51,7 @@ def shared(alias: str = "default") -> BaseCache:
 def _caches_changed(setting: str, **kwargs: Any) -> None:
     if setting == "CACHES":
         _shared.clear()
+        _down_until.clear()
 
 
 class FailoverCache(BaseCache):
@@ -55,37 +60,35 @@ class FailoverCache(BaseCache):
         options = params.get("OPTIONS", {})
         self.primary_alias: str = options.get("PRIMARY", "default")
         self.fallback_alias: str = options.get("FALLBACK", "database")
-        self._down_until = 0.0
-        self._lock = threading.Lock()
 
     @property
     def primary(self) -> BaseCache:
-        return caches[self.primary_alias]
+        return shared(self.primary_alias)
 
     @property
     def fallback(self) -> BaseCache:
-        return caches[self.fallback_alias]
+        return shared(self.fallback_alias)
 
     def primary_is_down(self) -> bool:
-        return time.monotonic() < self._down_until
+        return time.monotonic() < _down_until.get(self.primary_alias, 0.0)
 
     def reset(self) -> None:
         """Try the primary again on the next call."""
-        self._down_until = 0.0
+        _down_until.pop(self.primary_alias, None)
 
     def _call(self, method: Callable[[BaseCache], T]) -> T:
         if not self.primary_is_down():
             try:
                 return method(self.primary)
             except (redis.RedisError, OSError) as error:
-                with self._lock:
+                with _down_lock:
                     if not self.primary_is_down():
                         log.warning(
                             "cache: Redis unreachable (%s); the database for %.0f s",
                             error,
                             RETRY_SECONDS,
                         )
-                    self._down_until = time.monotonic() + RETRY_SECONDS
+                    _down_until[self.primary_alias] = time.monotonic() + RETRY_SECONDS
         return method(self.fallback)
 
     def add(self, key: Any, value: Any, timeout: Any = None, version: int | None = None) -> bool:

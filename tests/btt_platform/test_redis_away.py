@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import copy
 
 import pytest
@@ -63,6 +64,22 @@ def test_logging_in_works_and_the_limit_counts_in_the_database(fan: User) -> Non
     other = Client(REMOTE_ADDR="10.0.0.2")
     response = other.post("/accounts/login/", {"username": "stranger", "password": PASSWORD})
     assert response.status_code in (200, 302)
+
+
+@pytest.mark.usefixtures("redis_away")
+def test_once_redis_failed_the_next_requests_leave_it_alone(db: None) -> None:
+    # given: two requests, each in a context of its own as under ASGI, so each with a rate-limit
+    # cache of its own (Django's cache handler is context-local)
+    first, second = (contextvars.Context().run(lambda: caches["ratelimit"]) for _ in range(2))
+    assert first is not second
+
+    # when: the first finds Redis unreachable
+    assert first.get_or_set("count", 1) == 1
+
+    # then: the second goes to the database at once, without trying Redis
+    assert isinstance(second, FailoverCache)
+    assert second.primary_is_down()
+    assert second.get("count") == 1
 
 
 @pytest.mark.usefixtures("redis_away")
