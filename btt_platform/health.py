@@ -26,12 +26,12 @@ import httpx
 import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
 from btt_platform import heartbeats
 from btt_platform.broadcast import Member, publish_now
+from btt_platform.cache import shared
 from btt_platform.celery import app as celery_app
 
 PROBE_TIMEOUT = 3.0
@@ -54,6 +54,7 @@ def _database() -> Probe:
 
 def _redis() -> Probe:
     key = f"healthz:{uuid.uuid4().hex}"
+    cache = shared()  # not a new Redis connection per health check
     cache.set(key, "1", timeout=5)
     ok = cache.get(key) == "1"
     cache.delete(key)
