@@ -45,6 +45,13 @@ def url(data_dir: Path) -> str:
     return f"unix://{socket_path(data_dir)}"
 
 
+def kombu_url(redis_url: str) -> str:
+    """``redis_url`` as Celery's kombu spells it: a unix socket is ``redis+socket:///path``."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
 def _answers(sock: Path) -> bool:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:

@@ -151,16 +151,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 elif DATABASE_POOL_SIZE := env_int("DATABASE_POOL_SIZE", 0, minimum=0):
-    # Under ASGI every request runs its sync code on a thread of its own, so Django's
-    # persistent connections (CONN_MAX_AGE) never serve a second request: without a pool each
-    # page opened a PostgreSQL connection (a new server process) and closed it again.
+    # Under ASGI every request runs its sync code on a thread of its own, so persistent
+    # connections (CONN_MAX_AGE) never serve a second request: without a pool each page opened
+    # a PostgreSQL connection and closed it. Each is checked as it is handed out (one broken by
+    # a database restart is replaced).
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": DATABASE_POOL_SIZE,
         "timeout": 20,
     }
-    # A pooled connection is checked as it is handed out: one broken by a database restart is
-    # replaced, not handed to a request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -172,16 +171,7 @@ if EMBEDDED_REDIS:
     # settings before Django's app registry is ready; every process needs the server first.
     embedded.ensure_running(DATA_DIR)
 
-
-def _kombu_url(redis_url: str) -> str:
-    # kombu spells a unix-socket Redis as redis+socket:///path.
-    if redis_url.startswith("unix://"):
-        return "redis+socket://" + redis_url.removeprefix("unix://")
-    return redis_url
-
-
-CELERY_BROKER_URL = _kombu_url(REDIS_URL)
-CELERY_RESULT_BACKEND = _kombu_url(REDIS_URL)
+CELERY_BROKER_URL = CELERY_RESULT_BACKEND = embedded.kombu_url(REDIS_URL)
 # Nothing in the platform waits for a task's result: what a task did is in the database. Kept
 # results would also cost every queuing request a subscription to the result store, which with
 # Redis down retries for about 20 s before the request may answer; ignored, queuing fails fast
