@@ -102,6 +102,16 @@ def interrupt_on_signals() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def stop_scratch_redis(data_dir: Path) -> None:
+    """Stops the embedded Redis of a scratch data folder (with a save, as every stop does), from a
+    child process: the bench process itself does not import the platform."""
+    subprocess.run(
+        [PYTHON, "-c", "import sys; from pathlib import Path; from btt_platform import embedded; "
+         "embedded.stop(Path(sys.argv[1]))", str(data_dir)],
+        cwd=BASE_DIR, check=False, timeout=60, capture_output=True,
+    )  # fmt: skip
+
+
 def production_environment(data_dir: Path, **extra: str) -> dict[str, str]:
     """A child process's environment with production settings (DEBUG off) on the embedded
     defaults in ``data_dir`` (a ``DATABASE_URL``/``REDIS_URL`` of the bench's own shell is

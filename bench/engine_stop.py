@@ -52,7 +52,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 import libtorrent as lt  # noqa: E402
 
-from bench.common import section_from_output  # noqa: E402
+from bench.common import section_from_output, stop_scratch_redis  # noqa: E402
 
 COMMAND = ".venv/bin/python bench/engine_stop.py"
 
@@ -338,12 +338,7 @@ def main() -> None:
             engine.stop()
     finally:
         engine.kill()
-        subprocess.run(
-            [PYTHON, "manage.py", "shell", "-c",
-             "from django.conf import settings; from btt_platform import embedded; "
-             "embedded.stop(settings.DATA_DIR)"],
-            cwd=BASE_DIR, env=env, check=False, timeout=60, capture_output=True,
-        )  # fmt: skip
+        stop_scratch_redis(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
 
     stops = [r.stop for r in runs]

@@ -58,6 +58,7 @@ from bench.common import (  # noqa: E402
     running,
     scratch_postgres,
     section_from_output,
+    stop_scratch_redis,
 )
 
 COMMAND = ".venv/bin/python bench/pages.py"
@@ -353,11 +354,7 @@ def main() -> None:
                 path, headers = targets[page]
                 profile(pid, page, base + path, headers, options.seconds, data_dir / page)
     finally:
-        subprocess.run(
-            [PYTHON, "-c", "import sys; from btt_platform import embedded; "
-             "from pathlib import Path; embedded.stop(Path(sys.argv[1]))", str(data_dir)],
-            cwd=BASE_DIR, check=False,
-        )  # fmt: skip
+        stop_scratch_redis(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
         if not django_settings.configured:
             django_settings.configure()  # the scratch database's drop closes Django's connections

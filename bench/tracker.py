@@ -53,6 +53,7 @@ from bench.common import (
     machine,
     production_environment,
     running,
+    stop_scratch_redis,
     table,
 )
 from bench.common import section as common_section
@@ -310,13 +311,7 @@ def run(args: argparse.Namespace) -> tuple[list[Condition], list[Tracker], int]:
                     condition.load_after = loads()
                 conditions.append(condition)
     finally:
-        subprocess.run(
-            [PYTHON, "manage.py", "shell", "-c",
-             "from django.conf import settings; from btt_platform import embedded; "
-             "embedded.stop(settings.DATA_DIR)"],
-            cwd=BASE_DIR, env=scratch_environment(data_dir), check=False, timeout=60,
-            capture_output=True,
-        )  # fmt: skip
+        stop_scratch_redis(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
     return conditions, trackers, grants
 

@@ -40,7 +40,7 @@ from string import Template
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import section_from_output  # noqa: E402
+from bench.common import section_from_output, stop_scratch_redis  # noqa: E402
 
 COMMAND = ".venv/bin/python bench/webseed.py"
 PYTHON = sys.executable
@@ -285,11 +285,7 @@ def main() -> None:
                     runs[name].append(result)
                     print(f"  round {round_ + 1} {name:8} {result.mb_per_s:9.1f} MB/s")
     finally:
-        subprocess.run(
-            [PYTHON, "-c", "import sys; from btt_platform import embedded; "
-             "from pathlib import Path; embedded.stop(Path(sys.argv[1]))", str(data_dir)],
-            cwd=BASE_DIR, check=False,
-        )  # fmt: skip
+        stop_scratch_redis(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
 
     print(
