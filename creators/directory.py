@@ -27,6 +27,8 @@ from creators.models import Creator
 
 log = logging.getLogger(__name__)
 
+# Creators per page: at ten thousand creators one page of every one of them took seconds to
+# render and megabytes to send.
 PAGE_SIZE = 48
 KEEP_SECONDS = 600
 _VERSION_KEY = "creators:directory:version"

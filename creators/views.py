@@ -14,10 +14,6 @@ from creators import directory, services
 from creators.forms import CreatorProfileEditForm, CreatorProfileForm
 from creators.models import Creator
 
-# Creators per page of the home page: at ten thousand creators one page of every one of them
-# took seconds to render and megabytes to send.
-HOME_PAGE_SIZE = directory.PAGE_SIZE
-
 
 def home(request: HttpRequest) -> HttpResponse:
     # The directory is rendered from our own template, escaped there (creators/directory.py).

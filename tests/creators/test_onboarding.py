@@ -11,8 +11,8 @@ from PIL import Image
 from pytest_django.fixtures import Settings
 
 from accounts.models import User
+from creators.directory import PAGE_SIZE
 from creators.models import Creator
-from creators.views import HOME_PAGE_SIZE
 from tests.fixtures.personas import TRON_ADDRESS
 from tests.fixtures.sessions import logged_in
 
@@ -154,7 +154,7 @@ def test_home_lists_creators(creator: Creator) -> None:
 @pytest.mark.django_db
 def test_home_lists_creators_a_page_at_a_time_in_name_order() -> None:
     # given: more active creators than one page holds, and one whose account is closed
-    count = HOME_PAGE_SIZE + 2
+    count = PAGE_SIZE + 2
     for n in range(count):
         user = User.objects.create_user(
             username=f"maker{n:03}", email=f"maker{n:03}@example.com", password=None
@@ -175,7 +175,7 @@ def test_home_lists_creators_a_page_at_a_time_in_name_order() -> None:
     # holds the rest, and each links to the other
     on_first = [f"Maker {n:03}" for n in range(count) if f"Maker {n:03}" in first]
     on_last = [f"Maker {n:03}" for n in range(count) if f"Maker {n:03}" in last]
-    assert on_first == [f"Maker {n:03}" for n in (0, *range(2, HOME_PAGE_SIZE + 1))]
-    assert on_last == [f"Maker {HOME_PAGE_SIZE + 1:03}"]
+    assert on_first == [f"Maker {n:03}" for n in (0, *range(2, PAGE_SIZE + 1))]
+    assert on_last == [f"Maker {PAGE_SIZE + 1:03}"]
     assert 'href="?page=2"' in first
     assert 'href="?page=1"' in last
