@@ -38,6 +38,11 @@ from tests.fixtures.sessions import session_cookie
 from tests.payments.factories import paying, proven, purchase
 
 PROCESSES = {"web", "worker", "webhooks", "beat", "watcher", "engine"}
+# The storms' clients drop an idle connection after 1 s, well inside uvicorn's 5-s keep-alive:
+# with both at 5 s (httpx's and uvicorn's defaults), a round slow enough on a loaded machine
+# left connections idle that long, and the next round sent a request on one the server was
+# closing (a ReadError, no answer and no error on the server).
+CALLERS = httpx.Limits(keepalive_expiry=1.0)
 
 
 @pytest.fixture(autouse=True)
@@ -181,7 +186,7 @@ async def test_a_storm_of_health_checks_all_answer_and_invoice_sockets_still_hea
     await sync_to_async(everyone_beating)()
 
     # 50 callers at once, five times over
-    async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30, limits=CALLERS) as client:
         for _ in range(5):
             answers = await asyncio.gather(*(client.get("/healthz") for _ in range(50)))
             assert [answer.status_code for answer in answers] == [200] * 50
@@ -219,7 +224,9 @@ async def test_deep_checks_cut_short_mid_join_leave_no_subscription_behind(
     settings.HEALTH_DEEP_TOKEN = "monitoring"
     monkeypatch.setattr(health, "PROBE_TIMEOUT", 0.005)
     headers = {"Authorization": "Bearer monitoring"}
-    async with httpx.AsyncClient(base_url=asgi_server.url, timeout=30, headers=headers) as client:
+    async with httpx.AsyncClient(
+        base_url=asgi_server.url, timeout=30, headers=headers, limits=CALLERS
+    ) as client:
         for _ in range(3):
             answers = await asyncio.gather(*(client.get("/healthz/deep") for _ in range(50)))
             assert {answer.status_code for answer in answers} <= {200, 503}
