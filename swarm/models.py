@@ -167,10 +167,15 @@ class Content(models.Model):
 
     @property
     def cover_url(self) -> str:
-        """The cover's URL ('' without one); a new cover has a new name, so a new URL."""
-        if not self.cover:
-            return ""
-        return reverse("content-cover", args=[self.pk, PurePosixPath(self.cover.name).name])
+        return cover_url(self.pk, self.cover.name)
+
+
+def cover_url(content_id: int, cover_name: str | None) -> str:
+    """A cover's URL ('' without one), from the content's id and its cover field's stored name
+    (what a ``values()`` row holds); a new cover has a new name, so a new URL."""
+    if not cover_name:
+        return ""
+    return reverse("content-cover", args=[content_id, PurePosixPath(cover_name).name])
 
 
 class ContentFile(models.Model):
