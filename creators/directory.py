@@ -1,39 +1,33 @@
-"""The home page's creator directory: the same for every visitor, so it is rendered once per
-page and kept in the shared cache, and forgotten the moment a listed fact changes.
+"""The home page's creator directory: the same for every visitor, so each page of it is
+rendered once and kept in the shared cache (``btt_platform.kept``), and forgotten the moment a
+listed fact changes.
 
-A page is kept under the directory's current version; saving or deleting a creator, or saving
-an account without naming the fields saved (an activation or deactivation goes that way, a log-in
-names ``last_login`` only), moves the version on, so every web process renders afresh. Kept pages
-also expire after ``KEEP_SECONDS``, which bounds what a change made while Redis was away could
-leave behind. Only plain page numbers are kept (a bounded set of keys, whatever a visitor
-types); the page is rendered without the cache when Redis cannot be reached.
+Saving or deleting a creator, or saving an account without naming the fields saved (an
+activation or deactivation goes that way, a log-in names ``last_login`` only), forgets every
+kept page. Only plain page numbers are kept (a bounded set of keys, whatever a visitor types).
 """
 
 from __future__ import annotations
 
-import logging
-import secrets
 from typing import Any
 
-import redis
 from django.core.paginator import Paginator
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.template.loader import render_to_string
 
 from accounts.models import User
-from btt_platform.cache import shared
+from btt_platform.kept import Kept
 from creators.models import Creator
-
-log = logging.getLogger(__name__)
 
 # Creators per page: at ten thousand creators one page of every one of them took seconds to
 # render and megabytes to send.
 PAGE_SIZE = 48
 KEEP_SECONDS = 600
-_VERSION_KEY = "creators:directory:version"
 # Page numbers kept: up to 9999 (a directory of nearly half a million creators).
 _MAX_KEPT_DIGITS = 4
+
+_pages: Kept[str] = Kept("creators:directory", KEEP_SECONDS)
 
 
 def directory_html(number: str | None) -> str:
@@ -41,18 +35,7 @@ def directory_html(number: str | None) -> str:
     no creator is listed."""
     if number is not None and not (number.isdigit() and len(number) <= _MAX_KEPT_DIGITS):
         return _render(number)
-    cache = shared()
-    try:
-        version = cache.get_or_set(_VERSION_KEY, secrets.token_hex(8), timeout=None)
-        key = f"creators:directory:{version}:{number or 1}"
-        html: str | None = cache.get(key)
-        if html is None:
-            html = _render(number)
-            cache.set(key, html, KEEP_SECONDS)
-    except redis.RedisError as error:
-        log.warning("creator directory rendered without the cache: %s", error)
-        return _render(number)
-    return html
+    return _pages.get_or_render(number or "1", lambda: _render(number)) or ""
 
 
 def _render(number: str | None) -> str:
@@ -65,12 +48,7 @@ def _render(number: str | None) -> str:
 
 def forget() -> None:
     """Every kept directory page is stale from now on."""
-    try:
-        shared().set(_VERSION_KEY, secrets.token_hex(8), timeout=None)
-    except redis.RedisError as error:
-        log.warning(
-            "creator directory not forgotten (kept pages expire in %ss): %s", KEEP_SECONDS, error
-        )
+    _pages.forget()
 
 
 @receiver(post_save, sender=Creator)

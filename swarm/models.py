@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from swarm import public_page
+
 
 class EngineNode(models.Model):
     """A ``runswarm`` process. Its heartbeat row is how /healthz and the admin see it."""
@@ -60,7 +62,11 @@ class ContentQuerySet(models.QuerySet["Content"]):
     def update(self, **kwargs: Any) -> int:
         if ENGINE_FIELDS & kwargs.keys() and "changed_at" not in kwargs:
             kwargs["changed_at"] = timezone.now()
-        return super().update(**kwargs)
+        changed = super().update(**kwargs)
+        if changed:
+            # No signal reports an UPDATE: a takedown must not stay on a kept page.
+            public_page.content_written(kwargs)
+        return changed
 
     def published(self) -> ContentQuerySet:
         """Seeding (or seeding with a file problem): what fans may see and fetch."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
 from django.contrib.auth.decorators import login_required
@@ -16,13 +17,15 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from accounts.models import User
 from btt_platform import clock
 from ledger import access
 from ledger.models import Grant
-from swarm import peer_sharing, torrents
+from swarm import peer_sharing, public_page, torrents
 from swarm.checkout import RefundOffer, open_invoice, refund_offers
 from swarm.models import Content, ContentFile
 from swarm.peer_sharing import PeerMode
@@ -89,36 +92,26 @@ def _price_label(content: Content) -> str | None:
 
 def content_page(request: HttpRequest, content_id: int) -> HttpResponse:
     """Public for published content; its creator and staff also see it before and after."""
-    content = get_object_or_404(
-        Content.objects.select_related("creator", "creator__user", "price"), pk=content_id
-    )
+    viewer = _viewer(request)
+    if viewer is None:
+        kept = public_page.articles.get_or_render(
+            str(content_id), lambda: _public_article(request, content_id)
+        )
+        if kept is not None:
+            title, article = kept
+            # Rendered from our own template, escaped there (_public_article).
+            context = {"title": title, "article": mark_safe(article)}  # noqa: S308
+            return render(request, "swarm/content.html", context)
+    content = get_object_or_404(_with_page_facts(Content.objects.all()), pk=content_id)
     if content.state == Content.State.REMOVED:
         # Taken down by staff: the page says so (410 Gone), with the reason and nothing else.
         return render(request, "swarm/removed.html", {"content": content}, status=410)
-    viewer = _viewer(request)
     is_owner = viewer is not None and (content.creator.user_id == viewer.pk or viewer.is_staff)
     if content.state not in PUBLISHED and not is_owner:
         raise Http404("No such content.")
-    files: list[ContentFile] = list(content.files.all())
-    allowed = viewer is not None and access.may_fetch(viewer, content)
-    response = render(
-        request,
-        "swarm/content.html",
-        {
-            "content": content,
-            "files": files,
-            "is_owner": is_owner,
-            "published": content.state in PUBLISHED,
-            "links": _links(content, viewer) if allowed and viewer is not None else None,
-            "price": _price_label(content),
-            "open_invoice": (
-                open_invoice(viewer, content)
-                if viewer is not None and not allowed and content.is_private
-                else None
-            ),
-        },
-    )
-    origins = door_origins(content) if allowed else []
+    context = _article_context(content, viewer, is_owner)
+    response = render(request, "swarm/content.html", context)
+    origins = door_origins(content) if context["links"] is not None else []
     if origins:
         # The players and the browser download fetch from the nodes' web seeds, on their own
         # origins once a deployment has several nodes.
@@ -127,6 +120,39 @@ def content_page(request: HttpRequest, content_id: int) -> HttpResponse:
             "connect-src": origins,
         }
     return response
+
+
+def _with_page_facts(contents: QuerySet[Content]) -> QuerySet[Content]:
+    return contents.select_related("creator", "creator__user", "price")
+
+
+def _public_article(request: HttpRequest, content_id: int) -> tuple[str, str] | None:
+    """A published content's title and article as every visitor not logged in sees them; None
+    for anything else (missing, taken down, not published), which is not kept."""
+    content = _with_page_facts(Content.objects.filter(pk=content_id)).first()
+    if content is None or content.state not in PUBLISHED:
+        return None
+    context = _article_context(content, None, is_owner=False)
+    return content.title, render_to_string("swarm/_content_article.html", context, request)
+
+
+def _article_context(content: Content, viewer: User | None, is_owner: bool) -> dict[str, Any]:
+    allowed = viewer is not None and access.may_fetch(viewer, content)
+    files: list[ContentFile] = list(content.files.all())
+    return {
+        "title": content.title,
+        "content": content,
+        "files": files,
+        "is_owner": is_owner,
+        "published": content.state in PUBLISHED,
+        "links": _links(content, viewer) if allowed and viewer is not None else None,
+        "price": _price_label(content),
+        "open_invoice": (
+            open_invoice(viewer, content)
+            if viewer is not None and not allowed and content.is_private
+            else None
+        ),
+    }
 
 
 def library_contents(user: User) -> QuerySet[Content]:
