@@ -364,30 +364,35 @@ def main() -> None:
 NOTES = """
 Notes (2026-12-07, from the runs and profiles above):
 - The ratios compare a page with the floor in the same round. Beside stress-ng the floor loses
-  more of its throughput to the shared CPUs (about 300 -> 145 req/s) than the pages do, so the
-  busy ratios come out higher without the pages being faster: the idle figures are the ones that
-  say how far the pages are from the framework's floor.
-- Changed with this bench: the home page shows 48 creators a page (it listed every creator:
-  at 2,000 creators no answer came back within a 5-s run at 50 connections); the pool of
-  PostgreSQL connections (`DATABASE_POOL_SIZE`: each request opened a connection before, which
-  under ASGI `CONN_MAX_AGE` cannot keep; one round each on PostgreSQL: home 76 -> 97, content
-  87 -> 116, API list 18 -> 25 req/s); the content page reads its price with the content.
-- The home page's creator directory is the same for every visitor: each page of it is rendered
-  once and kept in Redis (`creators/directory.py`, forgotten when a creator or an account's
-  activation changes). Idle, home went 70 -> 126 req/s (0.20 -> 0.39 of the floor) with it, and
-  to 189 req/s (0.61) once it read through one cache client for the process
-  (`btt_platform.cache.shared`): Django's cache handler is context-local, so under ASGI every
-  request had made a new Redis client and connection pool, a third of the page's CPU.
-- Goal still missed idle: the content page (0.25) and the API list (0.05). Per request the ORM
-  (building queries and model rows) takes a third to a half of the CPU, the templates a tenth,
-  the database itself under a sixth; the API list sends 100 contents with their files through
-  django-ninja's output validation (about a quarter). Such a page costs 12-14 ms of CPU against
-  about 3 ms for the floor; at 100 items a page the API list cannot come within 2x of a view
-  that answers "ok".
-- Left to do: keep a content page's public part for anonymous visitors the same way (it
-  depends on the content, its files and price, and the creator's tip settings and live session,
-  each of which must forget it); the API list's rows as plain lists (`Prefetch(to_attr=...)`)
-  and a lighter output schema; the tip box's two queries in one.
+  more of its throughput to the shared CPUs than the pages do, so the busy ratios come out
+  higher without the pages being faster: the idle figures are the ones that say how far the
+  pages are from the framework's floor.
+- Earlier changes with this bench: the home page shows 48 creators a page (it listed every
+  creator: at 2,000 creators no answer came back within a 5-s run at 50 connections); the pool
+  of PostgreSQL connections (`DATABASE_POOL_SIZE`); the home page's creator directory kept in
+  Redis (home 70 -> 126 req/s idle), read through one cache client for the process
+  (`btt_platform.cache.shared`, 126 -> 189 req/s: Django's cache handler is context-local, so
+  under ASGI every request had made a new Redis client and connection pool).
+- The content page (0.25 -> 0.67 of the floor idle, 70 -> 172 req/s): for visitors not logged
+  in, a published content's article is the same for all of them, so it is rendered once and kept
+  (`swarm/public_page.py` on `btt_platform.kept`), and forgotten by any write of a fact it
+  shows, the conditional UPDATEs of a takedown included. A kept page costs no query; in-process
+  on PostgreSQL a request went from 7.8 to 1.4 ms. Logged-in visitors get their own page, as
+  before.
+- The API list (0.05 -> 0.18 of the floor idle, 15 -> 49 req/s; 0.42 busy): its rows are read
+  as plain values in three queries (no model per content and file) and its output shapes are
+  `TypedDict`s, which pydantic validates in its core, where a ninja `Schema` called a Python
+  getter per field. In-process on SQLite a request went from 23 to 6.5 ms.
+- Goal still missed: the API list. It is a creator's own data, so nothing of it may be kept for
+  others, and each answer is 100 contents of 19 fields with their files: the profile above puts
+  37 % of its CPU in pydantic's output pass and the JSON encoding of those 1,900 values, 29 % in
+  the ORM building three queries and their rows, 13 % in the driver, and 11 % in checking the
+  token. Idle, the floor's answer takes the server about 4 ms (245 req/s on 2 CPUs) and the
+  list's about 20 ms (49 req/s): 0.5 of the floor would leave about 4 ms more than the floor
+  for those 1,900 values, three queries and a token. What is left to try: encode the
+  answer with pydantic's own JSON encoder in one pass (the API's datetimes would then carry
+  microseconds, a change for every client), and keep a token's check for a second or two in the
+  process (a revoked token would then work that much longer).
 """
 
 
