@@ -16,7 +16,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from btt_platform.heartbeats import Lifespan  # noqa: E402
-from btt_site.routing import websocket_urlpatterns  # noqa: E402
+from btt_site.routing import (  # noqa: E402
+    SessionlessRoutes,
+    sessionless_websocket_urlpatterns,
+    websocket_urlpatterns,
+)
 from swarm.tracker.asgi import TrackerRouter  # noqa: E402
 from swarm.tracker.websocket import TrackerSocketRouter  # noqa: E402
 from swarm.uploads import StreamingUploadBodies  # noqa: E402
@@ -33,7 +37,12 @@ application = Lifespan(
             # The WebSocket tracker's passkey is its credential: no Origin check, no session
             # (swarm.tracker.websocket.TrackerSocketRouter).
             "websocket": TrackerSocketRouter(
-                AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+                AllowedHostsOriginValidator(
+                    SessionlessRoutes(
+                        sessionless_websocket_urlpatterns,
+                        AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+                    )
+                )
             ),
         }
     )
