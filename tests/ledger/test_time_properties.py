@@ -28,8 +28,7 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
-from hypothesis import HealthCheck, event
-from hypothesis import settings as hypothesis_settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -59,6 +58,7 @@ from purchases.services import AlreadyOwned, NotForSale
 from swarm import services as swarm
 from swarm.models import Content
 from tests.fixtures.clock import Clock
+from tests.fixtures.properties import state_machine_settings
 from tests.payments.factories import CREATOR_ADDRESS, FAN_SEED, paid_content
 from tests.payments.tron_json import address_of, at, trc20_transfer
 
@@ -374,11 +374,5 @@ class TimedAccessMachine(RuleBasedStateMachine):
 def test_memberships_and_rentals_keep_the_ledgers_property_under_random_sequences() -> None:
     run_state_machine_as_test(
         TimedAccessMachine,
-        settings=hypothesis_settings(
-            max_examples=15,
-            stateful_step_count=40,
-            deadline=None,
-            database=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        ),
+        settings=state_machine_settings(15),
     )

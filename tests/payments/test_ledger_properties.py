@@ -29,8 +29,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from hypothesis import HealthCheck, event
-from hypothesis import settings as hypothesis_settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -53,6 +52,7 @@ from payments.money import Token
 from purchases import services as purchases
 from swarm import services as swarm
 from swarm.models import Content
+from tests.fixtures.properties import state_machine_settings
 from tests.payments.factories import CREATOR_ADDRESS, FAN_SEED, paid_content, proven_claim
 from tests.payments.tron_json import address_of, at, trc20_transfer
 
@@ -479,11 +479,5 @@ def test_the_ledger_and_invoices_keep_their_properties_under_random_sequences(
     with override_settings(PAYMENTS_INSTANT_GRANT_UNITS=INSTANT_LIMIT if instant else {}):
         run_state_machine_as_test(
             InstantLedgerMachine if instant else LedgerMachine,
-            settings=hypothesis_settings(
-                max_examples=20 if instant else 25,
-                stateful_step_count=40,
-                deadline=None,
-                database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-            ),
+            settings=state_machine_settings(20 if instant else 25),
         )
