@@ -146,7 +146,37 @@ def section(samples: int = 10, transfers: int = 100) -> str:
     idle, busy_ = (statistics.median(r.seen for r in row[1]) for row in rows)
     lines += ["", f"Busy / idle (medians, after seen): {busy_ / idle:.2f}.", ""]
     lines.append("Goal met." if met else "Goal missed: see the notes below.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + NOTES
+
+
+NOTES = """
+Notes:
+- 2026-12-07, on a machine with no other work (load 1.5-2.4 before): the run before the change
+  below had the last of 100 pages 933 ms after the block was seen at the median (p90 1.8 s)
+  idle, 1.3 s (p90 2.8 s) beside stress-ng, with 280 ms of the web process's CPU per block; the
+  run before that (2026-12-06) was on a machine at load 15-20 from other engineers' suites:
+  13 s at the median.
+- Changed (2026-12-07): an invoice page is authorised when it connects, not again for each
+  message (`payments/consumers.py`). An invoice's payer and creator are fixed for its life
+  (accounts with invoices are deactivated, never deleted), so the check could not change its
+  answer, and it cost a query per page on the web process's one `database_sync_to_async`
+  thread: 100 per full block. The web process's CPU per block went from 280 to 30 ms (table
+  above).
+- Goal still missed, at p90 and beside stress-ng: what is left is the watcher's own CPU, about
+  0.4-0.5 s per full block (prove the 100 transfers, credit them in one transaction, publish
+  after the commit), with the devnet, the bench's 100 clients and stress-ng on the same 2 CPUs.
+  py-spy on `watch_chain` (2026-12-06): 26% of all samples in Django's SQL compiler and query
+  construction against 1% in SQLite itself: per credit it is the ORM building about a dozen
+  queries. Left to try: match a block's transfers to invoices with one query (by recipient and
+  amount) and credit them with bulk writes.
+- Earlier changes (2026-12-06): the watcher credits a block through `crediting.record_block`, in
+  the block's one transaction with the cursor's move and without a savepoint per transfer; it
+  asks once per block whether its transfers were credited before, are claimed or were kept for
+  finance; the block's events are published after the commit in one pipelined round trip, in
+  order; settling a solidified block goes the same way (`payments/chain/settling.py`).
+  Exactly-once holds: a failure on any transfer takes back the whole block, and the next pass
+  credits each transfer once (`tests/payments/test_watcher_block_transaction.py`).
+"""
 
 
 def _setup_django(env: dict[str, str]) -> None:

@@ -1,12 +1,13 @@
 """``/ws/invoice/<id>/``: every change of an invoice, for its payer and its creator only.
 
-Authorised on connect and again for every message, like the content socket: anyone else is
-refused with close code 4403, and never learns whether the invoice exists.
+Authorised on connect: anyone else is refused with close code 4403, and never learns whether
+the invoice exists. Not again for each message: an invoice's payer and creator are fixed for its
+life (accounts with invoices are deactivated, never deleted), so the right to watch cannot
+change, and a block of 100 payments would cost a query per page.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from btt_platform.broadcast import CheckedMember
+from btt_platform.broadcast import Member
 from payments.events import invoice_group, invoice_update
 from payments.models import Invoice
 from payments.near_misses import near_misses_of
@@ -32,15 +33,6 @@ def _current_state_for(invoice_id: uuid.UUID, user_id: int | None) -> dict[str, 
     return dict(invoice_update(invoice, "snapshot"))
 
 
-def _may_watch_for(invoice_id: uuid.UUID, user_id: int | None) -> bool:
-    """Whether this user may still watch the invoice (its payer or its creator)."""
-    if user_id is None:
-        return False
-    found = Invoice.objects.filter(pk=invoice_id).values_list("payer_id", "creator__user_id")
-    row = found.first()
-    return row is not None and user_id in row
-
-
 def _near_misses_for(invoice_id: uuid.UUID) -> list[dict[str, Any]]:
     """The near misses shown on the invoice (its payer or creator is asking: checked first)."""
     invoice = Invoice.objects.filter(pk=invoice_id).first()
@@ -51,15 +43,12 @@ def _near_misses_for(invoice_id: uuid.UUID) -> list[dict[str, Any]]:
 _current_state: Callable[[uuid.UUID, int | None], Awaitable[dict[str, Any] | None]] = (
     database_sync_to_async(_current_state_for)
 )
-_may_watch: Callable[[uuid.UUID, int | None], Awaitable[bool]] = database_sync_to_async(
-    _may_watch_for
-)
 _near_misses: Callable[[uuid.UUID], Awaitable[list[dict[str, Any]]]] = database_sync_to_async(
     _near_misses_for
 )
 
 
-class InvoiceConsumer(AsyncJsonWebsocketConsumer, CheckedMember):  # type: ignore[misc]
+class InvoiceConsumer(AsyncJsonWebsocketConsumer, Member):  # type: ignore[misc]
     invoice_id: uuid.UUID
 
     def _user_id(self) -> int | None:
@@ -91,15 +80,3 @@ class InvoiceConsumer(AsyncJsonWebsocketConsumer, CheckedMember):  # type: ignor
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
-
-    async def broadcast_message(self, payload: dict[str, Any]) -> None:
-        await self.broadcast_messages([(json.dumps(payload), payload)])
-
-    async def broadcast_messages(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
-        # Checked once for what arrived together (a block's payment and state move), then sent
-        # as published: no encoding per socket.
-        if not await _may_watch(self.invoice_id, self._user_id()):
-            await self.close(code=FORBIDDEN)
-            return
-        for text, _payload in messages:
-            await self.send(text_data=text)
