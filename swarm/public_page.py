@@ -13,7 +13,7 @@ may say "shared by other fans" up to ``KEEP_SECONDS`` late before it does).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db.models.signals import post_delete, post_save
@@ -27,8 +27,17 @@ KEEP_SECONDS = 60
 # Per model, the fields the page shows; None: all of them.
 SHOWN: dict[str, frozenset[str] | None] = {
     "swarm.Content": frozenset(
-        {"creator", "title", "description", "access", "cover", "state", "total_size"}
-        | {"published_at", "name"}
+        {
+            "creator",
+            "title",
+            "description",
+            "access",
+            "cover",
+            "state",
+            "total_size",
+            "published_at",
+            "name",
+        }
     ),
     "swarm.ContentFile": None,
     "payments.ContentPrice": None,
@@ -51,7 +60,7 @@ def _shows(model: str, fields: Iterable[str] | None) -> bool:
     return fields is None or shown is None or not shown.isdisjoint(fields)
 
 
-def _saved(model: str) -> Any:
+def _saved(model: str) -> Callable[..., None]:
     def saved(update_fields: frozenset[str] | None = None, **kwargs: Any) -> None:
         if _shows(model, update_fields):
             articles.forget()
