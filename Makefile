@@ -58,14 +58,13 @@ lint: setup
 
 # Parallel worker processes: most tests wait on servers, workers and chains rather than compute,
 # so more workers than this machine's 2 cores still shorten the run (tests/environment.py gives
-# each its own databases). TEST_WORKERS=0 runs in this process (for pdb). loadgroup: the tests
-# marked xdist_group("layout") (tests/faults) share one running `make run` layout per worker. With
-# pytest 9.2 xdist does not group them (pytest-xdist#1386): each worker that runs one starts the
-# layout again. Grouped on one worker (by pytest 9.1.1, or by a scheduler of our own), watcher,
-# beat and engine tests that ran on that worker after them failed in two CI runs: not yet
-# understood, so they stay spread.
+# each its own databases). TEST_WORKERS=0 runs in this process (for pdb). loadfile: a worker
+# takes a whole test file at a time, so that a module's devnet, server or worker starts once
+# rather than on each worker that runs one of its tests, and the fault tests (tests/faults) as
+# one unit, so that their running `make run` layout starts once (tests/scheduling.py). The
+# costliest files go out first (tests/fixtures/tiers.py; --no-loadscope-reorder keeps that order).
 TEST_WORKERS ?= 4
-PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
+PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 pytest: setup system-packages
 	$(PYTEST) $(PYTEST_ARGS)

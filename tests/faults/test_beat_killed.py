@@ -15,7 +15,7 @@ from tests.fixtures.personas import make_user
 from tests.fixtures.processes import wait_for
 from tests.fixtures.webhooks import Receiver
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("layout")]
+pytestmark = [pytest.mark.processes, pytest.mark.long]
 
 
 def test_a_beat_killed_while_a_webhook_waits_for_its_retry_sends_it_once_after_its_restart(

@@ -33,7 +33,7 @@ from tests.fixtures.personas import make_user
 from tests.fixtures.processes import free_port, wait_for
 from tests.swarm.clients import client_settings, without_web_seeds
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("layout")]
+pytestmark = [pytest.mark.processes, pytest.mark.long]
 
 SIZE = 32 * MiB
 # The fan's client takes about 8 s for it, so the kill lands mid-download.

@@ -45,7 +45,7 @@ from tests.fixtures.personas import make_user
 from tests.fixtures.processes import wait_for
 from tests.fixtures.webhooks import Receiver
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("layout")]
+pytestmark = [pytest.mark.processes, pytest.mark.long]
 
 # As in test_web_killed: the specified size, about a second of hashing here.
 SIZE = 200 * MiB

@@ -25,7 +25,7 @@ from tests.fixtures.processes import wait_for
 from tests.fixtures.webhooks import Receiver
 from tests.payments.watching import state_of
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("layout")]
+pytestmark = [pytest.mark.processes, pytest.mark.long]
 
 
 def test_a_watcher_killed_mid_payment_settles_it_once_after_its_restart(

@@ -27,7 +27,7 @@ from tests.faults.work import (
 from tests.fixtures.layout import Deadline, Layout
 from tests.fixtures.processes import wait_for
 
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("layout")]
+pytestmark = [pytest.mark.processes, pytest.mark.long]
 
 # The size the platform is specified to take in one go. Hashing it takes about a second here
 # (SHA-1 runs at over 1 GB/s per core), sending it through the tus endpoint a few seconds.

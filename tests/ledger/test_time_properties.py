@@ -369,6 +369,7 @@ class TimedAccessMachine(RuleBasedStateMachine):
                 assert earlier.ends_at <= later.starts_at, (earlier, later)
 
 
+@pytest.mark.long
 @pytest.mark.django_db
 @override_settings(PAYMENTS_INSTANT_GRANT_UNITS={})  # access when confirmed, not at the first block
 def test_memberships_and_rentals_keep_the_ledgers_property_under_random_sequences() -> None:

@@ -471,6 +471,7 @@ class InstantLedgerMachine(LedgerMachine):
     instant = True
 
 
+@pytest.mark.long
 @pytest.mark.django_db
 @pytest.mark.parametrize("instant", [False, True], ids=["grant-when-settled", "instant-grant"])
 def test_the_ledger_and_invoices_keep_their_properties_under_random_sequences(
