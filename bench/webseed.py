@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
+import psutil  # type: ignore[import-untyped]
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
@@ -224,21 +226,6 @@ def render_nginx_config(**parameters: str) -> str:
     return re.sub(r"@([a-z_]+)@", lambda match: parameters[match.group(1)], text)
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (nginx's workers)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if parent == pid:
-            found.append(int(proc.name))
-    return found
-
-
 @contextmanager
 def nginx(data_dir: Path, port: int, upstream_port: int) -> Iterator[list[int]]:
     """nginx on deploy/nginx-local.conf; yields the pids of its master and worker."""
@@ -256,7 +243,7 @@ def nginx(data_dir: Path, port: int, upstream_port: int) -> Iterator[list[int]]:
     args = [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr"]
     with running(args, prefix / "stderr.log", env=dict(os.environ)) as master:
         wait_until(lambda: answers(f"http://127.0.0.1:{port}/direct/"), 60, "nginx")
-        yield [master.pid, *children(master.pid)]
+        yield [master.pid, *(child.pid for child in psutil.Process(master.pid).children())]
 
 
 def wrk(url: str, script: Path, seconds: int, connections: int, pids: list[int]) -> Result:
